@@ -1,0 +1,156 @@
+"""The composition root: `create_app` wires settings, extensions, hooks and blueprints."""
+from __future__ import annotations
+
+import logging
+import re
+import uuid
+import warnings
+
+from flask import Flask, g, request
+from sqlalchemy import event
+
+from carbon_credits import config as config_module
+from carbon_credits import kvstore
+from carbon_credits.context import current_request_id
+from carbon_credits.services import keys, passwords
+from models import db
+
+log = logging.getLogger("carbon_credits")
+
+REQUEST_ID_RE = re.compile(r"^[A-Za-z0-9._-]{1,64}$")
+_warned_no_redis = False
+
+
+def create_app(config: dict | None = None) -> Flask:
+    """Build the app. `config` overrides environment variables (tests pass DATABASE_URL etc.)."""
+    import os
+
+    env = dict(os.environ)
+    flask_overrides = {}
+    for key, value in (config or {}).items():
+        if key.isupper() and key in ENV_KEYS:
+            env[key] = value
+        else:
+            flask_overrides[key] = value
+    settings = config_module.load_settings(env)
+    config_module.set_settings(settings)
+
+    app = Flask(__name__, instance_path=str(config_module.INSTANCE_DIR), instance_relative_config=False)
+    app.config.update(settings.as_flask_config())
+    app.config.update(
+        MAX_CONTENT_LENGTH=1024 * 1024,
+        SQLALCHEMY_TRACK_MODIFICATIONS=False,
+        API_TITLE="carbon_credits",
+        API_VERSION="v1",
+        OPENAPI_VERSION="3.0.3",
+        OPENAPI_URL_PREFIX="/api",
+        OPENAPI_JSON_PATH="v1/openapi.json",
+        OPENAPI_SWAGGER_UI_PATH="docs",
+        OPENAPI_SWAGGER_UI_URL="https://cdn.jsdelivr.net/npm/swagger-ui-dist/",
+        RATELIMIT_STORAGE_URI=settings.redis_url or "memory://",
+        RATELIMIT_HEADERS_ENABLED=True,
+        RATELIMIT_IN_MEMORY_FALLBACK_ENABLED=True,
+        RATELIMIT_SWALLOW_ERRORS=True,
+        RATELIMIT_KEY_PREFIX="cc-limits",
+        JSON_SORT_KEYS=False,
+    )
+    app.config.update(flask_overrides)
+
+    kvstore.configure(settings.redis_url)
+    keys.configure(settings.secret_key)
+    passwords.configure(fast=settings.environment == "test")
+    _warn_once_without_redis(settings)
+
+    from api.extensions import api, limiter, migrate
+    from api.errors import register_error_handlers
+
+    db.init_app(app)
+    migrate.init_app(app, db, directory=str(config_module.PROJECT_ROOT / "migrations"),
+                     render_as_batch=True, compare_type=True)
+    limiter.init_app(app)
+    api.init_app(app)
+    api.spec.components.security_scheme(
+        "bearerAuth", {"type": "http", "scheme": "bearer", "bearerFormat": "JWT"})
+    for name, header in (("partnerKey", "X-Partner-Key"), ("partnerTimestamp", "X-Timestamp"),
+                         ("partnerSignature", "X-Signature")):
+        api.spec.components.security_scheme(name, {"type": "apiKey", "in": "header", "name": header})
+    register_error_handlers(app)
+    _register_hooks(app)
+    _register_blueprints(app, api)
+
+    with app.app_context():
+        _configure_engine(db.engine)
+
+    from api.cli import register_cli
+    register_cli(app)
+    return app
+
+
+ENV_KEYS = {"DATABASE_URL", "REDIS_URL", "SECRET_KEY", "JWT_SECRET_KEY", "SCHEME_TIMEZONE",
+            "JWT_ISSUER", "JWT_AUDIENCE", "ACCESS_TOKEN_TTL_SECONDS", "REFRESH_TOKEN_TTL_SECONDS",
+            "LOGIN_RATE_LIMIT", "PARTNER_SECRET_GRACE_HOURS", "POINTS_PER_GRAM",
+            "POINTS_EXPIRY_MONTHS", "HOLD_TTL_MINUTES", "CLAIM_WINDOW_DAYS", "CARBON_ENV"}
+
+
+def _warn_once_without_redis(settings) -> None:
+    global _warned_no_redis
+    if settings.redis_url is None and not _warned_no_redis:
+        _warned_no_redis = True
+        warnings.warn("REDIS_URL is not set: rate limits, replay cache and leaderboards use "
+                      "in-process fallbacks (fine for one process, not for a cluster)",
+                      RuntimeWarning, stacklevel=3)
+
+
+def _configure_engine(engine) -> None:
+    if engine.dialect.name != "sqlite":
+        return
+
+    @event.listens_for(engine, "connect")
+    def _on_connect(dbapi_connection, _record):
+        # Let SQLAlchemy emit BEGIN itself (pysqlite's implicit transactions break savepoints).
+        dbapi_connection.isolation_level = None
+        cursor = dbapi_connection.cursor()
+        cursor.execute("PRAGMA foreign_keys=ON")
+        cursor.execute("PRAGMA journal_mode=WAL")
+        cursor.execute("PRAGMA busy_timeout=30000")
+        cursor.close()
+
+    @event.listens_for(engine, "begin")
+    def _on_begin(conn):
+        # Writers take the lock up front: no read-then-upgrade deadlocks between workers.
+        conn.exec_driver_sql("BEGIN IMMEDIATE")
+
+
+def _register_hooks(app: Flask) -> None:
+    from api.auth import enforce_declared_access
+    from api.jsonbody import guard_request_body
+    from api.metrics import init_metrics
+
+    @app.before_request
+    def _request_id():
+        incoming = request.headers.get("X-Request-ID", "")
+        g.request_id = incoming if REQUEST_ID_RE.match(incoming) else uuid.uuid4().hex
+        g.request_id_token = current_request_id.set(g.request_id)
+
+    app.before_request(guard_request_body)
+    app.before_request(enforce_declared_access)
+    init_metrics(app)
+
+    @app.after_request
+    def _echo_request_id(response):
+        if "request_id" in g:
+            response.headers["X-Request-ID"] = g.request_id
+        response.headers.setdefault("X-Content-Type-Options", "nosniff")
+        return response
+
+    @app.teardown_request
+    def _reset_request_id(_exc):
+        token = g.pop("request_id_token", None)
+        if token is not None:
+            current_request_id.reset(token)
+
+
+def _register_blueprints(app: Flask, api) -> None:
+    from api.resources import BLUEPRINTS
+    for blueprint in BLUEPRINTS:
+        api.register_blueprint(blueprint)

@@ -1,0 +1,120 @@
+"""Access control. Every endpoint declares who may call it; undeclared endpoints are refused.
+
+    @blp.route("/rewards")
+    @access("citizen")              # bearer token with one of these roles
+    @access.public                  # anyone
+    @access.partner                 # a signed data-partner request
+"""
+from __future__ import annotations
+
+import functools
+import uuid
+
+from flask import current_app, g, request
+
+from carbon_credits.domain.errors import AuthenticationFailed, PermissionDenied
+from carbon_credits.services import auth as auth_service
+from carbon_credits.services import partners as partner_service
+from models import ROLES
+
+BEARER_SECURITY = [{"bearerAuth": []}]
+PARTNER_SECURITY = [{"partnerKey": [], "partnerSignature": [], "partnerTimestamp": []}]
+
+
+def _with_doc(func, **doc):
+    from flask_smorest.utils import deepupdate
+    import copy
+    func._apidoc = copy.deepcopy(getattr(func, "_apidoc", {}))
+    func._apidoc["manual_doc"] = deepupdate(copy.deepcopy(func._apidoc.get("manual_doc", {})), doc)
+    return func
+
+
+def _bearer_token() -> str:
+    header = request.headers.get("Authorization", "")
+    scheme, _, token = header.partition(" ")
+    if scheme.lower() != "bearer" or not token.strip():
+        raise AuthenticationFailed("A bearer access token is required.", code="token_missing")
+    return token.strip()
+
+
+def authenticate_user():
+    user, claims = auth_service.authenticate_access_token(_bearer_token())
+    g.user = user
+    g.claims = claims
+    g.principal = f"user:{user.id}"
+    return user
+
+
+def access(*roles: str):
+    """Require a logged-in user holding at least one of `roles`."""
+    unknown = set(roles) - set(ROLES)
+    if not roles or unknown:
+        raise ValueError(f"access() needs known roles, got {roles}")
+
+    def decorator(view):
+        @functools.wraps(view)
+        def wrapper(*args, **kwargs):
+            user = authenticate_user()
+            if not user.role_names & set(roles):
+                raise PermissionDenied("Your role does not allow this.", code="role_required")
+            return view(*args, **kwargs)
+
+        wrapper._access = {"kind": "roles", "roles": tuple(sorted(roles))}
+        return _with_doc(wrapper, security=BEARER_SECURITY,
+                         **{"x-roles": sorted(roles)},
+                         responses={"401": {"description": "Missing or bad credentials"},
+                                    "403": {"description": "Role not allowed"}})
+
+    return decorator
+
+
+def _public(view):
+    @functools.wraps(view)
+    def wrapper(*args, **kwargs):
+        return view(*args, **kwargs)
+
+    wrapper._access = {"kind": "public"}
+    return _with_doc(wrapper, security=[], **{"x-roles": ["public"]})
+
+
+def _partner(view):
+    @functools.wraps(view)
+    def wrapper(*args, **kwargs):
+        signature = request.headers.get("X-Signature")
+        partner = partner_service.verify_signed_request(
+            key_id=request.headers.get("X-Partner-Key"),
+            timestamp=request.headers.get("X-Timestamp"),
+            signature=signature,
+            raw_body=request.get_data(cache=True))
+        g.partner = partner
+        g.principal = f"partner:{partner.id}"
+        try:
+            return view(*args, **kwargs)
+        except Exception:
+            partner_service.forget_signature(signature)
+            raise
+
+    wrapper._access = {"kind": "partner"}
+    return _with_doc(wrapper, security=PARTNER_SECURITY, **{"x-roles": ["partner"]},
+                     responses={"401": {"description": "Missing, stale, forged or replayed signature"}})
+
+
+access.public = _public
+access.partner = _partner
+
+
+def current_user_id() -> uuid.UUID:
+    return g.user.id
+
+
+def enforce_declared_access() -> None:
+    """before_request: deny by default any /api route whose view declares no access rule."""
+    if not request.path.startswith("/api/") or request.endpoint is None:
+        return
+    if request.path in ("/api/v1/openapi.json",) or request.path.startswith("/api/docs"):
+        return
+    view = current_app.view_functions.get(request.endpoint)
+    if view is None:
+        return
+    if getattr(view, "_access", None) is None:
+        raise PermissionDenied("This endpoint declares no access rule.", code="access_undeclared")

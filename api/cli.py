@@ -1,0 +1,78 @@
+"""Command line (`flask --app wsgi ...`): seed, create-user, create-partner, and more."""
+from __future__ import annotations
+
+import sys
+
+import click
+from flask import Flask
+from flask.cli import AppGroup
+
+from carbon_credits.domain.errors import DomainError
+from models import ROLES, PARTNER_KINDS
+
+
+def _fail(error: DomainError):
+    click.echo(f"error: {error.detail}", err=True)
+    sys.exit(1)
+
+
+def register_cli(app: Flask) -> None:
+    @app.cli.command("seed")
+    def seed():
+        """Load the seed methodologies and scheme settings (idempotent)."""
+        from carbon_credits.services.seed import seed_all
+        for line in seed_all():
+            click.echo(line)
+        click.echo("seed: done")
+
+    @app.cli.command("create-user")
+    @click.option("--email", required=True)
+    @click.option("--password", required=True)
+    @click.option("--role", "roles", type=click.Choice(ROLES), multiple=True, default=["citizen"],
+                  show_default=True, help="Repeat for several roles.")
+    @click.option("--display-name", default=None)
+    @click.option("--partner", "partner_id", default=None, help="Merchant partner id for merchant staff.")
+    def create_user(email, password, roles, display_name, partner_id):
+        """Create a user (the first admin, auditors, merchant staff)."""
+        import uuid
+        from carbon_credits.services import auth
+        if len(password) < 10:
+            click.echo("error: password must be at least 10 characters", err=True)
+            sys.exit(2)
+        try:
+            pid = uuid.UUID(partner_id) if partner_id else None
+        except ValueError:
+            click.echo("error: --partner must be a partner id (UUID)", err=True)
+            sys.exit(2)
+        if "merchant" in roles and pid is None:
+            click.echo("error: merchant staff need --partner", err=True)
+            sys.exit(2)
+        try:
+            user = auth.register_user(email=email, phone=None, password=password,
+                                      display_name=display_name or email.split("@")[0],
+                                      roles=tuple(roles), partner_id=pid)
+        except DomainError as error:
+            _fail(error)
+        click.echo(f"user_id: {user.id}")
+        click.echo(f"roles: {', '.join(sorted(roles))}")
+
+    @app.cli.command("create-partner")
+    @click.option("--name", required=True)
+    @click.option("--kind", required=True, type=click.Choice(PARTNER_KINDS))
+    def create_partner(name, kind):
+        """Create a partner; prints key_id and secret once."""
+        from carbon_credits.services import partners
+        try:
+            issued = partners.create_partner(name=name, kind=kind, actor_user_id=None)
+        except DomainError as error:
+            _fail(error)
+        click.echo(f"partner_id: {issued.partner.id}")
+        click.echo(f"key_id: {issued.partner.key_id}")
+        click.echo(f"secret: {issued.secret}")
+
+    for group in CLI_GROUPS:
+        app.cli.add_command(group)
+
+
+# Groups other modules add commands to (ledger verify, jobs run-due, ...).
+CLI_GROUPS: list[AppGroup] = []

@@ -1,0 +1,45 @@
+"""Strict marshmallow fields shared by every schema."""
+from __future__ import annotations
+
+import datetime as dt
+from decimal import Decimal
+
+from marshmallow import ValidationError, fields
+
+
+class StrictDecimal(fields.Decimal):
+    """A JSON number only: no booleans, no strings, no NaN/Infinity; kept exact as Decimal."""
+
+    def __init__(self, *args, **kwargs):
+        kwargs.setdefault("allow_nan", False)
+        super().__init__(*args, **kwargs)
+
+    def _deserialize(self, value, attr, data, **kwargs):
+        if isinstance(value, bool) or not isinstance(value, (int, Decimal)):
+            raise ValidationError("Must be a number.")
+        return super()._deserialize(value, attr, data, **kwargs)
+
+
+class GramsString(fields.Field):
+    """Grams CO2e rendered as a decimal string with 3 decimals, e.g. "970.000"."""
+
+    def _serialize(self, value, attr, obj, **kwargs):
+        if value is None:
+            return None
+        return format(Decimal(value).quantize(Decimal("0.001")), "f")
+
+
+class AwareDateTime(fields.AwareDateTime):
+    """RFC 3339 with an explicit offset; naive times are refused, values come back in UTC."""
+
+    def __init__(self, *args, **kwargs):
+        kwargs.setdefault("format", "iso")
+        super().__init__(*args, **kwargs)
+
+    def _deserialize(self, value, attr, data, **kwargs):
+        if not isinstance(value, str):
+            raise ValidationError("Must be an RFC 3339 date-time string with offset.")
+        result = super()._deserialize(value, attr, data, **kwargs)
+        if result.tzinfo is None:
+            raise ValidationError("Must include a UTC offset.")
+        return result.astimezone(dt.timezone.utc)

@@ -1,0 +1,64 @@
+"""Strict request bodies: JSON only, at most 1 MiB, no NaN/Infinity, numbers as Decimal."""
+from __future__ import annotations
+
+import json
+from decimal import Decimal
+
+from flask import g, request
+from webargs import core
+from webargs.flaskparser import FlaskParser
+
+from carbon_credits.domain.errors import DomainError
+
+MAX_BODY_BYTES = 1024 * 1024
+BODY_METHODS = {"POST", "PUT", "PATCH"}
+
+
+class MalformedBody(DomainError):
+    code = "malformed_json"
+    title = "Bad request"
+    http_status = 400
+
+
+class UnsupportedMediaType(DomainError):
+    code = "unsupported_media_type"
+    title = "Unsupported media type"
+    http_status = 415
+
+
+def _refuse_constant(name: str):
+    raise ValueError(f"non-finite number {name} is not allowed")
+
+
+def parse_strict_json(raw: bytes):
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError:
+        raise MalformedBody("The body is not valid UTF-8.") from None
+    if "\x00" in text:
+        raise MalformedBody("The body must not contain NUL characters.")
+    try:
+        # Decimal keeps every digit; '1e400' stays a finite Decimal that range checks refuse.
+        return json.loads(text, parse_float=Decimal, parse_constant=_refuse_constant)
+    except ValueError as exc:
+        raise MalformedBody(f"Malformed JSON: {exc}") from None
+
+
+def guard_request_body() -> None:
+    """before_request: content type and JSON syntax are checked once, before any handler."""
+    if request.method not in BODY_METHODS:
+        return
+    raw = request.get_data(cache=True)  # raises 413 past MAX_CONTENT_LENGTH
+    if not raw:
+        g.json_body = core.missing
+        return
+    if request.mimetype != "application/json":
+        raise UnsupportedMediaType("Send the body as application/json.")
+    g.json_body = parse_strict_json(raw)
+
+
+class StrictParser(FlaskParser):
+    """webargs parser that reads the body already parsed by `guard_request_body`."""
+
+    def _raw_load_json(self, req):
+        return g.get("json_body", core.missing)

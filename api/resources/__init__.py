@@ -1,0 +1,10 @@
+"""One module per resource; each exposes `blp`. Order here is the order in the API docs."""
+from api.resources import health, identity, me, admin_users, partners
+
+BLUEPRINTS = [
+    health.blp,
+    identity.blp,
+    me.blp,
+    admin_users.blp,
+    partners.blp,
+]

@@ -1,0 +1,109 @@
+"""User administration and the audit log."""
+from __future__ import annotations
+
+import datetime as dt
+import uuid
+
+from flask import g
+from marshmallow import Schema, fields, validate
+
+from api.auth import access
+from api.extensions import Blueprint
+from api.pagination import PageArgsSchema, decode_cursor, encode_cursor, page_schema
+from api.resources.identity import UserSchema
+from carbon_credits.services import admin_queries, users as user_service
+from models import ROLES
+
+blp = Blueprint("admin_users", __name__, url_prefix="/api/v1/admin", description="User administration and audit log")
+
+
+class RolesSchema(Schema):
+    roles = fields.List(fields.String(validate=validate.OneOf(ROLES)), required=True,
+                        validate=validate.Length(min=1, max=4))
+    partner_id = fields.UUID(load_default=None)
+
+
+class SuspendSchema(Schema):
+    suspended = fields.Boolean(load_default=True)
+    reason = fields.String(load_default=None, validate=validate.Length(max=500))
+
+
+class UserQueryArgsSchema(PageArgsSchema):
+    q = fields.String(load_default=None, validate=validate.Length(min=1, max=100))
+    role = fields.String(load_default=None, validate=validate.OneOf(ROLES))
+
+
+class AuditEntrySchema(Schema):
+    id = fields.Integer()
+    actor_user_id = fields.UUID(allow_none=True)
+    actor_partner_id = fields.UUID(allow_none=True)
+    action = fields.String()
+    object_type = fields.String()
+    object_id = fields.String()
+    details = fields.Dict()
+    request_id = fields.String(allow_none=True)
+    created_at = fields.DateTime()
+
+
+class AuditQueryArgsSchema(PageArgsSchema):
+    object_type = fields.String(load_default=None, validate=validate.Length(max=64))
+    object_id = fields.String(load_default=None, validate=validate.Length(max=64))
+    action = fields.String(load_default=None, validate=validate.Length(max=64))
+    actor_user_id = fields.UUID(load_default=None)
+
+
+UserPageSchema = page_schema(UserSchema, "UserPageSchema")
+AuditPageSchema = page_schema(AuditEntrySchema, "AuditPageSchema")
+
+
+@blp.route("/users", methods=["GET"])
+@access("admin")
+@blp.arguments(UserQueryArgsSchema, location="query")
+@blp.response(200, UserPageSchema)
+def list_users(args):
+    """Users, newest first, searchable by email, phone or display name."""
+    after = decode_cursor(args["cursor"], converters=(dt.datetime.fromisoformat, uuid.UUID))
+    items, last = admin_queries.list_users(q=args["q"], role=args["role"], after=after,
+                                           limit=args["limit"])
+    return {"items": items, "next_cursor": encode_cursor(last)}
+
+
+@blp.route("/users/<uuid:user_id>", methods=["GET"])
+@access("admin")
+@blp.response(200, UserSchema)
+def get_user(user_id: uuid.UUID):
+    """One user."""
+    return user_service.get_user_or_raise(user_id)
+
+
+@blp.route("/users/<uuid:user_id>/roles", methods=["POST"])
+@access("admin")
+@blp.arguments(RolesSchema)
+@blp.response(200, UserSchema)
+def set_roles(data, user_id: uuid.UUID):
+    """Replace a user's roles (merchant staff name their merchant partner)."""
+    return user_service.set_roles(user_id=user_id, roles=data["roles"],
+                                  partner_id=data["partner_id"], actor_user_id=g.user.id)
+
+
+@blp.route("/users/<uuid:user_id>/suspend", methods=["POST"])
+@access("admin")
+@blp.arguments(SuspendSchema)
+@blp.response(200, UserSchema)
+def suspend(data, user_id: uuid.UUID):
+    """Suspend a user (their tokens stop at once) or reinstate them with `suspended: false`."""
+    return user_service.set_suspended(user_id=user_id, suspended=data["suspended"],
+                                      reason=data["reason"], actor_user_id=g.user.id)
+
+
+@blp.route("/audit-log", methods=["GET"])
+@access("auditor", "admin")
+@blp.arguments(AuditQueryArgsSchema, location="query")
+@blp.response(200, AuditPageSchema)
+def audit_log(args):
+    """The audit log, newest first, filtered by object, action or actor."""
+    after = decode_cursor(args["cursor"], converters=(int,))
+    items, last = admin_queries.list_audit_entries(
+        object_type=args["object_type"], object_id=args["object_id"], action=args["action"],
+        actor_user_id=args["actor_user_id"], after=after, limit=args["limit"])
+    return {"items": items, "next_cursor": encode_cursor(last)}

@@ -1,0 +1,1 @@
+"""Pure domain core: no Flask, no SQLAlchemy, nothing of ours imported."""

@@ -1,0 +1,25 @@
+"""Keyset pagination helpers shared by every list service."""
+from __future__ import annotations
+
+from sqlalchemy import and_, or_
+
+
+def keyset_after(columns, values, *, descending: bool = True):
+    """WHERE clause for rows strictly after `values` in the (columns) ordering.
+
+    Built as an OR of column comparisons (not a row-value tuple) so each bind takes its column's
+    type, which matters for aware datetimes and UUIDs on SQLite.
+    """
+    clauses = []
+    for i, column in enumerate(columns):
+        equal_prefix = [columns[j] == values[j] for j in range(i)]
+        step = column < values[i] if descending else column > values[i]
+        clauses.append(and_(*equal_prefix, step))
+    return or_(*clauses)
+
+
+def take_page(rows: list, limit: int, key):
+    """Split `limit + 1` fetched rows into the page and the cursor values of its last row."""
+    more = len(rows) > limit
+    rows = rows[:limit]
+    return rows, (key(rows[-1]) if more and rows else None)

@@ -1,0 +1,171 @@
+"""Partners: creation with a secret shown once, rotation with grace, signed-request checks."""
+from __future__ import annotations
+
+import dataclasses
+import datetime as dt
+import hashlib
+import hmac
+import logging
+import re
+import secrets
+import uuid
+
+from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
+
+from carbon_credits import kvstore
+from carbon_credits.config import get_settings
+from carbon_credits.domain.errors import AuthenticationFailed, Conflict, NotFound, ValidationFailed
+from carbon_credits.services import keys
+from carbon_credits.services.audit import record_audit
+from carbon_credits.services.uow import after_commit, unit_of_work
+from models import PARTNER_KINDS, Partner, PartnerSecret, SeenSignature, db, utcnow
+
+log = logging.getLogger(__name__)
+
+SIGNATURE_RE = re.compile(r"^sha256=([0-9a-f]{64})$")
+
+
+@dataclasses.dataclass(frozen=True)
+class IssuedSecret:
+    partner: Partner
+    secret: str
+
+
+def _new_secret() -> str:
+    return "sk_" + secrets.token_urlsafe(32)
+
+
+def create_partner(*, name: str, kind: str, actor_user_id: uuid.UUID | None) -> IssuedSecret:
+    if kind not in PARTNER_KINDS:
+        raise ValidationFailed(f"kind must be one of {', '.join(PARTNER_KINDS)}",
+                               errors={"kind": ["Unknown partner kind."]})
+    secret = _new_secret()
+    with unit_of_work():
+        partner = Partner(name=name.strip(), kind=kind, key_id="pk_" + secrets.token_hex(10))
+        db.session.add(partner)
+        try:
+            db.session.flush()
+        except IntegrityError:
+            raise Conflict("A partner with this name already exists.", code="partner_exists") from None
+        db.session.add(PartnerSecret(partner_id=partner.id, secret_encrypted=keys.encrypt(secret)))
+        record_audit(action="partner.create", object_type="partner", object_id=partner.id,
+                     actor_user_id=actor_user_id, details={"name": partner.name, "kind": kind})
+    return IssuedSecret(partner=partner, secret=secret)
+
+
+def get_partner_or_raise(partner_id: uuid.UUID) -> Partner:
+    partner = db.session.get(Partner, partner_id)
+    if partner is None:
+        raise NotFound("Partner not found.")
+    return partner
+
+
+def list_partners() -> list[Partner]:
+    return list(db.session.scalars(select(Partner).order_by(Partner.created_at, Partner.id)))
+
+
+def rotate_secret(*, partner_id: uuid.UUID, actor_user_id: uuid.UUID) -> IssuedSecret:
+    """Issue a new secret; current ones stay valid for the grace period, then stop."""
+    secret = _new_secret()
+    now = utcnow()
+    grace_until = now + dt.timedelta(hours=get_settings().partner_secret_grace_hours)
+    with unit_of_work():
+        partner = db.session.execute(select(Partner).where(Partner.id == partner_id)
+                                     .with_for_update()).scalar_one_or_none()
+        if partner is None:
+            raise NotFound("Partner not found.")
+        for old in partner.secrets:
+            if old.expires_at is None or old.expires_at > grace_until:
+                old.expires_at = grace_until
+        db.session.add(PartnerSecret(partner_id=partner.id, secret_encrypted=keys.encrypt(secret),
+                                     created_at=now))
+        record_audit(action="partner.rotate_secret", object_type="partner", object_id=partner.id,
+                     actor_user_id=actor_user_id,
+                     details={"old_secrets_valid_until": grace_until.isoformat()})
+    db.session.expire(partner, ["secrets"])
+    return IssuedSecret(partner=partner, secret=secret)
+
+
+def set_partner_suspended(*, partner_id: uuid.UUID, suspended: bool,
+                          actor_user_id: uuid.UUID) -> Partner:
+    with unit_of_work():
+        partner = get_partner_or_raise(partner_id)
+        partner.suspended_at = utcnow() if suspended else None
+        record_audit(action="partner.suspended" if suspended else "partner.reinstated",
+                     object_type="partner", object_id=partner.id, actor_user_id=actor_user_id)
+    return partner
+
+
+def sign(secret: str, timestamp: str, raw_body: bytes) -> str:
+    """The signature a partner sends: sha256=<hex HMAC-SHA256 of "<timestamp>.<raw body>">."""
+    mac = hmac.new(secret.encode(), timestamp.encode() + b"." + raw_body, hashlib.sha256)
+    return "sha256=" + mac.hexdigest()
+
+
+def _replay_key(signature_hex: str) -> str:
+    return f"cc:sig:{signature_hex}"
+
+
+def verify_signed_request(*, key_id: str | None, timestamp: str | None, signature: str | None,
+                          raw_body: bytes, now: dt.datetime | None = None) -> Partner:
+    """Authenticate a partner request; every failure is the same kind of 401 with a reason code."""
+    now = now or utcnow()
+    if not key_id or not timestamp or not signature:
+        raise AuthenticationFailed("X-Partner-Key, X-Timestamp and X-Signature are required.",
+                                   code="signature_missing")
+    if not timestamp.isdigit() or len(timestamp) > 12:
+        raise AuthenticationFailed("X-Timestamp must be unix seconds.", code="signature_bad_timestamp")
+    match = SIGNATURE_RE.match(signature)
+    if not match:
+        raise AuthenticationFailed("X-Signature must be sha256=<64 hex digits>.",
+                                   code="signature_malformed")
+    skew = abs(now.timestamp() - int(timestamp))
+    if skew > get_settings().signature_tolerance_seconds:
+        raise AuthenticationFailed("The request timestamp is outside the 5-minute window.",
+                                   code="signature_stale")
+    partner = db.session.scalars(select(Partner).where(Partner.key_id == key_id)).one_or_none()
+    valid_secrets = [] if partner is None else [
+        keys.decrypt(s.secret_encrypted) for s in partner.secrets
+        if s.expires_at is None or s.expires_at > now]
+    ok = False
+    for secret in valid_secrets or ["unknown-key-still-costs-one-hmac"]:
+        ok |= hmac.compare_digest(sign(secret, timestamp, raw_body), signature)
+    if partner is None or not ok:
+        raise AuthenticationFailed("The request signature is not valid.", code="signature_invalid")
+    if partner.suspended_at is not None:
+        raise AuthenticationFailed("This partner is suspended.", code="partner_suspended")
+    _remember_signature(match.group(1), now)
+    return partner
+
+
+def _remember_signature(signature_hex: str, now: dt.datetime) -> None:
+    """Refuse a signature seen before. Redis where configured; otherwise the database row is
+    written in the request's own transaction (so a failed request does not burn it)."""
+    ttl = 2 * get_settings().signature_tolerance_seconds
+    store = kvstore.get_store()
+    if kvstore.is_redis():
+        try:
+            if not store.set(_replay_key(signature_hex), "1", ex=ttl, nx=True):
+                raise AuthenticationFailed("This signature was already used.", code="signature_replayed")
+            return
+        except kvstore.RedisError:
+            log.warning("Redis unavailable for replay protection; using the database")
+    if db.session.get(SeenSignature, signature_hex) is not None:
+        raise AuthenticationFailed("This signature was already used.", code="signature_replayed")
+    try:
+        with db.session.begin_nested():
+            db.session.add(SeenSignature(signature=signature_hex,
+                                         expires_at=now + dt.timedelta(seconds=ttl)))
+    except IntegrityError:
+        raise AuthenticationFailed("This signature was already used.", code="signature_replayed") from None
+
+
+def forget_signature(signature: str | None) -> None:
+    """A request that failed after its signature was accepted leaves no Redis key behind."""
+    match = SIGNATURE_RE.match(signature or "")
+    if match and kvstore.is_redis():
+        try:
+            kvstore.get_store().delete(_replay_key(match.group(1)))
+        except kvstore.RedisError:
+            pass

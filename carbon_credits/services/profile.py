@@ -1,0 +1,21 @@
+"""The citizen's own profile as shown by GET /api/v1/me."""
+from __future__ import annotations
+
+from decimal import Decimal
+
+from models import User
+
+
+def get_profile(*, user: User) -> dict:
+    """Profile plus balance and lifetime reduction (filled by the ledger and actions modules)."""
+    return {
+        "id": user.id,
+        "email": user.email,
+        "phone": user.phone,
+        "display_name": user.display_name,
+        "roles": user.sorted_roles,
+        "partner_id": user.partner_id,
+        "created_at": user.created_at,
+        "balance": 0,
+        "total_reduction_g": Decimal("0"),
+    }

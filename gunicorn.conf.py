@@ -1,0 +1,16 @@
+"""Production gunicorn settings; the worker count comes from the environment."""
+import multiprocessing
+import os
+
+workers = int(os.environ.get("WEB_CONCURRENCY", min(4, multiprocessing.cpu_count() * 2)))
+threads = int(os.environ.get("GUNICORN_THREADS", "1"))
+timeout = int(os.environ.get("GUNICORN_TIMEOUT", "30"))
+graceful_timeout = 20
+keepalive = 5
+max_requests = int(os.environ.get("GUNICORN_MAX_REQUESTS", "0"))
+max_requests_jitter = 100
+accesslog = "-"
+errorlog = "-"
+# The embedded SQLite default serialises writers; two workers are plenty there.
+if not os.environ.get("DATABASE_URL") and "WEB_CONCURRENCY" not in os.environ:
+    workers = 2

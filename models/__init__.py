@@ -1,0 +1,6 @@
+"""SQLAlchemy models, one module per aggregate. Importing this package registers them all."""
+from .base import Base, ExactDecimal, UTCDateTime, db, utcnow  # noqa: F401
+from .user import ROLES, RefreshToken, RevokedAccessToken, User, UserRole  # noqa: F401
+from .partner import PARTNER_KINDS, Binding, Partner, PartnerSecret, SeenSignature  # noqa: F401
+from .audit import AuditEntry  # noqa: F401
+from .idempotency import IdempotencyRecord  # noqa: F401
