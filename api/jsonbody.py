@@ -35,13 +35,25 @@ def parse_strict_json(raw: bytes):
         text = raw.decode("utf-8")
     except UnicodeDecodeError:
         raise MalformedBody("The body is not valid UTF-8.") from None
-    if "\x00" in text:
-        raise MalformedBody("The body must not contain NUL characters.")
     try:
         # Decimal keeps every digit; '1e400' stays a finite Decimal that range checks refuse.
-        return json.loads(text, parse_float=Decimal, parse_constant=_refuse_constant)
+        parsed = json.loads(text, parse_float=Decimal, parse_constant=_refuse_constant)
     except ValueError as exc:
         raise MalformedBody(f"Malformed JSON: {exc}") from None
+    if _has_nul(parsed):
+        # PostgreSQL text cannot hold NUL: refuse it here rather than fail in the database.
+        raise MalformedBody("Strings must not contain NUL characters.")
+    return parsed
+
+
+def _has_nul(value) -> bool:
+    if isinstance(value, str):
+        return "\x00" in value
+    if isinstance(value, dict):
+        return any(_has_nul(k) or _has_nul(v) for k, v in value.items())
+    if isinstance(value, list):
+        return any(_has_nul(v) for v in value)
+    return False
 
 
 def guard_request_body() -> None:

@@ -27,6 +27,10 @@ class Partner(db.Model):
     suspended_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
     created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
 
+    @property
+    def is_suspended(self) -> bool:
+        return self.suspended_at is not None
+
     secrets: Mapped[list["PartnerSecret"]] = relationship(
         back_populates="partner", lazy="selectin", order_by="PartnerSecret.created_at")
 

@@ -9,6 +9,7 @@ from marshmallow import Schema, fields, validate
 from api.auth import access
 from api.extensions import Blueprint
 from api.fields import GramsString
+from api.idempotency import idempotent
 from carbon_credits.services import bindings as binding_service
 from carbon_credits.services.profile import get_profile
 
@@ -63,6 +64,7 @@ def list_bindings():
 
 @blp.route("/bindings", methods=["POST"])
 @access("citizen")
+@idempotent
 @blp.arguments(BindingCreateSchema)
 @blp.response(201, BindingSchema)
 def create_binding(data):

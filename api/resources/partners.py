@@ -11,7 +11,7 @@ from api.extensions import Blueprint
 from carbon_credits.services import partners as partner_service
 from models import PARTNER_KINDS
 
-blp = Blueprint("partners", __name__, url_prefix="/api/v1/admin/partners", description="Partners")
+blp = Blueprint("partners", __name__, url_prefix="/api/v1", description="Partners")
 
 
 class PartnerCreateSchema(Schema):
@@ -24,7 +24,7 @@ class PartnerSchema(Schema):
     name = fields.String()
     kind = fields.String()
     key_id = fields.String()
-    suspended = fields.Function(lambda p: p.suspended_at is not None)
+    suspended = fields.Boolean(attribute="is_suspended")
     created_at = fields.DateTime()
 
 
@@ -41,12 +41,12 @@ class PartnerSuspendSchema(Schema):
 
 
 def _with_secret(issued):
-    data = PartnerSchema().dump(issued.partner)
-    data["secret"] = issued.secret
-    return data
+    p = issued.partner
+    return {"id": p.id, "name": p.name, "kind": p.kind, "key_id": p.key_id,
+            "is_suspended": p.is_suspended, "created_at": p.created_at, "secret": issued.secret}
 
 
-@blp.route("", methods=["POST"])
+@blp.route("/admin/partners", methods=["POST"])
 @access("admin")
 @blp.arguments(PartnerCreateSchema)
 @blp.response(201, PartnerWithSecretSchema)
@@ -56,7 +56,7 @@ def create_partner(data):
                                                        actor_user_id=g.user.id))
 
 
-@blp.route("", methods=["GET"])
+@blp.route("/admin/partners", methods=["GET"])
 @access("admin", "auditor")
 @blp.response(200, PartnerListSchema)
 def list_partners():
@@ -64,7 +64,7 @@ def list_partners():
     return {"items": partner_service.list_partners()}
 
 
-@blp.route("/<uuid:partner_id>", methods=["GET"])
+@blp.route("/admin/partners/<uuid:partner_id>", methods=["GET"])
 @access("admin", "auditor")
 @blp.response(200, PartnerSchema)
 def get_partner(partner_id: uuid.UUID):
@@ -72,7 +72,7 @@ def get_partner(partner_id: uuid.UUID):
     return partner_service.get_partner_or_raise(partner_id)
 
 
-@blp.route("/<uuid:partner_id>/rotate-secret", methods=["POST"])
+@blp.route("/admin/partners/<uuid:partner_id>/rotate-secret", methods=["POST"])
 @access("admin")
 @blp.response(200, PartnerWithSecretSchema)
 def rotate_secret(partner_id: uuid.UUID):
@@ -80,7 +80,7 @@ def rotate_secret(partner_id: uuid.UUID):
     return _with_secret(partner_service.rotate_secret(partner_id=partner_id, actor_user_id=g.user.id))
 
 
-@blp.route("/<uuid:partner_id>/suspend", methods=["POST"])
+@blp.route("/admin/partners/<uuid:partner_id>/suspend", methods=["POST"])
 @access("admin")
 @blp.arguments(PartnerSuspendSchema)
 @blp.response(200, PartnerSchema)
@@ -88,3 +88,21 @@ def suspend_partner(data, partner_id: uuid.UUID):
     """Suspend a partner (its signed requests stop at once) or reinstate it."""
     return partner_service.set_partner_suspended(partner_id=partner_id, suspended=data["suspended"],
                                                  actor_user_id=g.user.id)
+
+
+class PublicPartnerSchema(Schema):
+    id = fields.UUID()
+    name = fields.String()
+    kind = fields.String()
+
+
+class PublicPartnerListSchema(Schema):
+    items = fields.List(fields.Nested(PublicPartnerSchema))
+
+
+@blp.route("/partners", methods=["GET"])
+@access.public
+@blp.response(200, PublicPartnerListSchema)
+def partner_directory():
+    """Active partners (id, name, kind) so citizens can bind their cards and accounts."""
+    return {"items": [p for p in partner_service.list_partners() if p.suspended_at is None]}

@@ -34,8 +34,9 @@ def claim(*, principal: str, key: str, fingerprint: str) -> StoredResponse | Non
         insert(IdempotencyRecord)
         .values(principal=principal, key=key, fingerprint=fingerprint, created_at=now)
         .on_conflict_do_nothing(index_elements=["principal", "key"])
-    ).rowcount
-    if inserted == 1:
+        .returning(IdempotencyRecord.key)
+    ).first()
+    if inserted is not None:
         return None
     record = db.session.execute(
         select(IdempotencyRecord).where(IdempotencyRecord.principal == principal,

@@ -1,0 +1,140 @@
+"""Bindings (keyed-hashed card numbers, BOLA) and the Idempotency-Key mechanism."""
+from __future__ import annotations
+
+import threading
+
+import pytest
+from sqlalchemy import select
+
+from models import Binding, IdempotencyRecord
+from tests.conftest import all_table_counts, assert_problem, table_counts
+
+BINDINGS = "/api/v1/me/bindings"
+
+
+def test_citizen_binds_a_card_stored_as_keyed_hash(client, actors, app):
+    citizen = actors.user("citizen")
+    partner = actors.partner("transit_operator")
+    r = client.post(BINDINGS, json={"partner_id": str(partner.id), "external_ref": "6230 1234 5678 9012"},
+                    headers=citizen.headers)
+    assert r.status_code == 201
+    assert r.json["external_ref_hint"] == "9012"
+    with app.app_context():
+        from models import db
+        row = db.session.scalars(select(Binding)).one()
+        assert "6230" not in row.external_ref_hash and len(row.external_ref_hash) == 64
+        from carbon_credits.services.bindings import resolve_users
+        assert resolve_users(partner_id=partner.id, external_refs=["62301234 56789012"]) == \
+            {"62301234 56789012": citizen.id}
+    assert len(client.get(BINDINGS, headers=citizen.headers).json["items"]) == 1
+
+
+def test_one_card_cannot_be_bound_to_two_citizens(client, actors):
+    a, b = actors.user("citizen"), actors.user("citizen")
+    partner = actors.partner()
+    body = {"partner_id": str(partner.id), "external_ref": "CARD-1"}
+    assert client.post(BINDINGS, json=body, headers=a.headers).status_code == 201
+    assert_problem(client.post(BINDINGS, json=body, headers=b.headers), 409, "binding_exists")
+
+
+def test_binding_to_unknown_partner_is_404(client, actors, app):
+    import uuid
+    citizen = actors.user("citizen")
+    before = all_table_counts(app)
+    r = client.post(BINDINGS, json={"partner_id": str(uuid.uuid4()), "external_ref": "X"},
+                    headers=citizen.headers)
+    assert_problem(r, 404)
+    assert all_table_counts(app) == before
+
+
+def test_bola_another_citizens_binding_is_404_and_untouched(client, actors, app):
+    owner, intruder = actors.user("citizen"), actors.user("citizen")
+    partner = actors.partner()
+    binding = client.post(BINDINGS, json={"partner_id": str(partner.id), "external_ref": "CARD-9"},
+                          headers=owner.headers).json
+    assert_problem(client.delete(f"{BINDINGS}/{binding['id']}", headers=intruder.headers), 404)
+    assert client.get(BINDINGS, headers=intruder.headers).json["items"] == []
+    assert table_counts(app, Binding)["bindings"] == 1
+    assert client.delete(f"{BINDINGS}/{binding['id']}", headers=owner.headers).status_code == 204
+    assert table_counts(app, Binding)["bindings"] == 0
+
+
+def test_same_key_same_body_replays_the_first_response(client, actors, app):
+    citizen = actors.user("citizen")
+    partner = actors.partner()
+    body = {"partner_id": str(partner.id), "external_ref": "CARD-2"}
+    headers = {**citizen.headers, "Idempotency-Key": "k-1"}
+    first = client.post(BINDINGS, json=body, headers=headers)
+    second = client.post(BINDINGS, json=body, headers=headers)
+    assert first.status_code == second.status_code == 201
+    assert second.json == first.json and second.headers["Idempotent-Replayed"] == "true"
+    assert table_counts(app, Binding)["bindings"] == 1
+
+
+def test_same_key_different_body_is_409(client, actors, app):
+    citizen = actors.user("citizen")
+    partner = actors.partner()
+    headers = {**citizen.headers, "Idempotency-Key": "k-2"}
+    client.post(BINDINGS, json={"partner_id": str(partner.id), "external_ref": "A"}, headers=headers)
+    r = client.post(BINDINGS, json={"partner_id": str(partner.id), "external_ref": "B"}, headers=headers)
+    assert_problem(r, 409, "idempotency_key_reused")
+    assert table_counts(app, Binding)["bindings"] == 1
+
+
+def test_keys_are_scoped_per_principal(client, actors, app):
+    a, b = actors.user("citizen"), actors.user("citizen")
+    partner = actors.partner()
+    client.post(BINDINGS, json={"partner_id": str(partner.id), "external_ref": "A"},
+                headers={**a.headers, "Idempotency-Key": "shared"})
+    r = client.post(BINDINGS, json={"partner_id": str(partner.id), "external_ref": "B"},
+                    headers={**b.headers, "Idempotency-Key": "shared"})
+    assert r.status_code == 201
+    assert table_counts(app, Binding)["bindings"] == 2
+
+
+@pytest.mark.parametrize("key", ["", "x" * 256, "has space", "tab\tkey", "ключ"])
+def test_bad_idempotency_key_is_400_and_changes_nothing(client, actors, app, key):
+    citizen = actors.user("citizen")
+    partner = actors.partner()
+    before = all_table_counts(app)
+    r = client.post(BINDINGS, json={"partner_id": str(partner.id), "external_ref": "A"},
+                    headers={**citizen.headers, "Idempotency-Key": key})
+    assert_problem(r, 400, "bad_idempotency_key")
+    assert all_table_counts(app) == before
+
+
+def test_failed_request_does_not_consume_the_key(client, actors, app):
+    citizen = actors.user("citizen")
+    partner = actors.partner()
+    headers = {**citizen.headers, "Idempotency-Key": "k-3"}
+    r = client.post(BINDINGS, json={"partner_id": str(partner.id), "external_ref": ""}, headers=headers)
+    assert r.status_code == 422
+    assert table_counts(app, IdempotencyRecord)["idempotency_keys"] == 0
+    r = client.post(BINDINGS, json={"partner_id": str(partner.id), "external_ref": "OK"}, headers=headers)
+    assert r.status_code == 201
+
+
+@pytest.mark.postgres
+def test_concurrent_duplicates_execute_exactly_once(app, actors):
+    citizen = actors.user("citizen")
+    partner = actors.partner()
+    body = {"partner_id": str(partner.id), "external_ref": "RACE-1"}
+    headers = {**citizen.headers, "Idempotency-Key": "race"}
+    barrier = threading.Barrier(20)
+    results = []
+
+    def call():
+        client = app.test_client()
+        barrier.wait()
+        r = client.post(BINDINGS, json=body, headers=headers)
+        results.append((r.status_code, r.get_json()))
+
+    threads = [threading.Thread(target=call) for _ in range(20)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert table_counts(app, Binding)["bindings"] == 1
+    statuses = [s for s, _ in results]
+    assert statuses.count(201) == 20, statuses
+    assert len({b["id"] for _, b in results}) == 1
