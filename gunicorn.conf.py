@@ -14,3 +14,15 @@ errorlog = "-"
 # The embedded SQLite default serialises writers; two workers are plenty there.
 if not os.environ.get("DATABASE_URL") and "WEB_CONCURRENCY" not in os.environ:
     workers = 2
+
+# Load the app once in the master (config errors and the no-Redis warning appear once), then
+# give every worker its own database connections: pools must not cross a fork.
+preload_app = True
+
+
+def post_fork(server, worker):
+    from models import db
+    from wsgi import app
+
+    with app.app_context():
+        db.engine.dispose(close=False)
