@@ -1,0 +1,301 @@
+"""Green actions: the app channel, the signed partner channel, reads and the review queue."""
+from __future__ import annotations
+
+import datetime as dt
+import uuid
+from decimal import Decimal
+
+from flask import g
+from marshmallow import Schema, ValidationError, fields, validate, validates_schema
+
+from api.auth import access
+from api.extensions import Blueprint
+from api.fields import AwareDateTime, GramsString, StrictDecimal
+from api.idempotency import idempotent
+from api.pagination import PageArgsSchema, decode_cursor, encode_cursor, page_schema
+from carbon_credits.domain.actions import mg_to_grams
+from carbon_credits.services import actions as action_service
+from models import ACTION_STATUSES, utcnow
+
+blp = Blueprint("actions", __name__, url_prefix="/api/v1", description="Green actions")
+
+FUTURE_SKEW = dt.timedelta(minutes=5)
+MAX_DURATION = dt.timedelta(hours=24)
+TYPE_FIELDS = {
+    "transit": {"required": {"mode", "started_at", "ended_at", "distance_km"},
+                "optional": {"boardings"}},
+    "ev_charging": {"required": {"started_at", "ended_at", "energy_kwh", "station_id"},
+                    "optional": set()},
+    "waste_sorting": {"required": {"category", "weight_kg", "station_id"}, "optional": set()},
+}
+ALL_TYPE_FIELDS = {f for spec in TYPE_FIELDS.values() for f in spec["required"] | spec["optional"]}
+
+
+class ActionCreateSchema(Schema):
+    """A claim. Physical maxima refuse impossible input (422); the methodology's tighter bounds
+    decide plausibility (stored as rejected with reasons)."""
+
+    action_type = fields.String(required=True, validate=validate.OneOf(tuple(TYPE_FIELDS)))
+    occurred_at = AwareDateTime(required=True)
+    mode = fields.String(validate=validate.OneOf(("metro", "bus", "bike", "walk")))
+    started_at = AwareDateTime()
+    ended_at = AwareDateTime()
+    distance_km = StrictDecimal(validate=validate.Range(min=Decimal("0"), max=Decimal("500"),
+                                                        min_inclusive=False))
+    boardings = fields.Integer(strict=True, validate=validate.Range(min=1, max=20))
+    energy_kwh = StrictDecimal(validate=validate.Range(min=Decimal("0"), max=Decimal("300"),
+                                                       min_inclusive=False))
+    station_id = fields.String(validate=[validate.Length(min=1, max=64),
+                                         validate.Regexp(r"^[\x21-\x7e]+$")])
+    category = fields.String(validate=validate.OneOf(("paper", "plastic", "metal", "glass",
+                                                      "textile", "kitchen")))
+    weight_kg = StrictDecimal(validate=validate.Range(min=Decimal("0"), max=Decimal("500"),
+                                                      min_inclusive=False))
+
+    @validates_schema
+    def _consistent(self, data, **kwargs):
+        spec = TYPE_FIELDS.get(data.get("action_type"))
+        if spec is None:
+            return
+        errors = {}
+        for name in spec["required"] - set(data):
+            errors[name] = [f"Required for {data['action_type']}."]
+        for name in (set(data) & ALL_TYPE_FIELDS) - spec["required"] - spec["optional"]:
+            errors[name] = [f"Not allowed for {data['action_type']}."]
+        now = utcnow()
+        for name in ("occurred_at", "started_at", "ended_at"):
+            if name in data and data[name] > now + FUTURE_SKEW:
+                errors[name] = ["Must not be in the future."]
+        start, end = data.get("started_at"), data.get("ended_at")
+        if start and end:
+            if end <= start:
+                errors["ended_at"] = ["Must be after started_at."]
+            elif end - start > MAX_DURATION:
+                errors["ended_at"] = ["A single action lasts at most 24 hours."]
+        for name, value in data.items():
+            if isinstance(value, Decimal) and -value.as_tuple().exponent > 6:
+                errors[name] = ["At most 6 decimal places."]
+        if errors:
+            raise ValidationError(errors)
+
+
+class PartnerRecordSchema(ActionCreateSchema):
+    external_id = fields.String(required=True, validate=[validate.Length(min=1, max=128),
+                                                         validate.Regexp(r"^[\x21-\x7e]+$")])
+    external_ref = fields.String(required=True, validate=validate.Length(min=1, max=64))
+
+
+class PartnerBatchSchema(Schema):
+    records = fields.List(fields.Raw(), required=True, validate=validate.Length(min=1, max=1000),
+                          metadata={"description": "Up to 1000 records, each a PartnerRecord"})
+
+
+class MethodologyRefSchema(Schema):
+    code = fields.String()
+    version = fields.Integer()
+
+
+class ActionSchema(Schema):
+    id = fields.UUID()
+    action_type = fields.String()
+    mode = fields.String(allow_none=True)
+    category = fields.String(allow_none=True)
+    channel = fields.String()
+    status = fields.String()
+    occurred_at = fields.DateTime()
+    started_at = fields.DateTime(allow_none=True)
+    ended_at = fields.DateTime(allow_none=True)
+    scheme_day = fields.Date()
+    inputs = fields.Dict()
+    reduction_g = GramsString(allow_none=True, metadata={"description": "The methodology's result"})
+    credited_g = GramsString(metadata={"description": "What was credited (after the daily cap)"})
+    points = fields.Integer()
+    points_per_gram = fields.Integer()
+    methodology = fields.Nested(MethodologyRefSchema, allow_none=True)
+    breakdown = fields.List(fields.Dict(), allow_none=True)
+    reasons = fields.List(fields.Dict())
+    duplicate_of = fields.UUID(allow_none=True)
+    created_at = fields.DateTime()
+    credited_at = fields.DateTime(allow_none=True)
+    reviewed_at = fields.DateTime(allow_none=True)
+    review_reason = fields.String(allow_none=True)
+    reversed_at = fields.DateTime(allow_none=True)
+    reversal_reason = fields.String(allow_none=True)
+
+
+class AdminActionSchema(ActionSchema):
+    user_id = fields.UUID()
+    partner_id = fields.UUID(allow_none=True)
+    external_id = fields.String(allow_none=True)
+
+
+class RecordResultSchema(Schema):
+    index = fields.Integer()
+    external_id = fields.String(allow_none=True)
+    status = fields.String(metadata={"description": "credited | pending_review | rejected | duplicate | unbound"})
+    action_id = fields.UUID(allow_none=True)
+    reduction_g = GramsString(allow_none=True)
+    points = fields.Integer()
+    reasons = fields.List(fields.Dict())
+
+
+class BatchResultSchema(Schema):
+    results = fields.List(fields.Nested(RecordResultSchema))
+    summary = fields.Dict(keys=fields.String(), values=fields.Integer())
+
+
+class ActionQueryArgsSchema(PageArgsSchema):
+    action_type = fields.String(load_default=None, validate=validate.OneOf(tuple(TYPE_FIELDS)))
+    status = fields.String(load_default=None, validate=validate.OneOf(ACTION_STATUSES))
+    occurred_from = AwareDateTime(load_default=None)
+    occurred_to = AwareDateTime(load_default=None)
+
+
+class ActionDecisionReasonSchema(Schema):
+    reason = fields.String(required=True, validate=validate.Length(min=3, max=500))
+
+
+class ApproveSchema(Schema):
+    note = fields.String(load_default=None, validate=validate.Length(max=500))
+
+
+ActionPageSchema = page_schema(ActionSchema, "ActionPageSchema")
+AdminActionPageSchema = page_schema(AdminActionSchema, "AdminActionPageSchema")
+
+
+def action_view(action) -> dict:
+    """The stored action as the API shows it (grams from milligrams, methodology reference)."""
+    view = {c: getattr(action, c) for c in (
+        "id", "action_type", "mode", "category", "channel", "status", "occurred_at", "started_at",
+        "ended_at", "scheme_day", "inputs", "points", "points_per_gram", "breakdown", "reasons",
+        "duplicate_of", "created_at", "credited_at", "reviewed_at", "review_reason", "reversed_at",
+        "reversal_reason", "user_id", "partner_id", "external_id")}
+    view["reduction_g"] = mg_to_grams(action.reduction_mg)
+    view["credited_g"] = mg_to_grams(action.credited_mg)
+    view["methodology"] = ({"code": action.methodology_code, "version": action.methodology_version}
+                           if action.methodology_code else None)
+    return view
+
+
+def _submission(data: dict, index: int = 0) -> action_service.Submission:
+    return action_service.Submission(channel="app", index=index, **data)
+
+
+def _page(args, user_id):
+    after = decode_cursor(args["cursor"], converters=(dt.datetime.fromisoformat, uuid.UUID))
+    items, last = action_service.list_actions(
+        user_id=user_id, action_type=args["action_type"], status=args["status"],
+        occurred_from=args["occurred_from"], occurred_to=args["occurred_to"], after=after,
+        limit=args["limit"])
+    return {"items": [action_view(a) for a in items], "next_cursor": encode_cursor(last)}
+
+
+@blp.route("/actions", methods=["POST"])
+@access("citizen")
+@idempotent
+@blp.arguments(ActionCreateSchema)
+@blp.response(201, ActionSchema)
+def create_action(data):
+    """Report a green action from the app; it is verified, quantified and credited if it may be."""
+    return action_view(action_service.record_app_action(user_id=g.user.id,
+                                                        submission=_submission(data)))
+
+
+@blp.route("/actions", methods=["GET"])
+@access("citizen")
+@blp.arguments(ActionQueryArgsSchema, location="query")
+@blp.response(200, ActionPageSchema)
+def list_my_actions(args):
+    """My actions, newest first, filtered by type, status and date."""
+    return _page(args, g.user.id)
+
+
+@blp.route("/actions/<uuid:action_id>", methods=["GET"])
+@access("citizen")
+@blp.response(200, ActionSchema)
+def get_my_action(action_id: uuid.UUID):
+    """One of my actions with its methodology version and full breakdown."""
+    return action_view(action_service.get_own_action_or_raise(user_id=g.user.id, action_id=action_id))
+
+
+@blp.route("/partner/actions", methods=["POST"])
+@access.partner
+@idempotent
+@blp.arguments(PartnerBatchSchema)
+@blp.response(200, BatchResultSchema)
+def ingest_partner_actions(data):
+    """A signed batch of up to 1000 operator records; one result per record."""
+    schema = PartnerRecordSchema()
+    valid, results = [], []
+    for index, raw in enumerate(data["records"]):
+        try:
+            record = schema.load(raw) if isinstance(raw, dict) else schema.load({"_": raw})
+        except ValidationError as error:
+            external_id = raw.get("external_id") if isinstance(raw, dict) else None
+            results.append({"index": index, "status": "rejected", "points": 0,
+                            "external_id": external_id if isinstance(external_id, str) else None,
+                            "reasons": [{"code": "validation", "message": "Invalid record.",
+                                         "outcome": "reject", "errors": error.messages}]})
+            continue
+        valid.append(_submission(record, index))
+    for outcome in action_service.ingest_partner_records(partner_id=g.partner.id, submissions=valid):
+        action = outcome.action
+        results.append({"index": outcome.index, "external_id": outcome.external_id,
+                        "status": outcome.status, "reasons": outcome.reasons,
+                        "action_id": action.id if action else None,
+                        "reduction_g": mg_to_grams(action.reduction_mg) if action else None,
+                        "points": action.points if action and outcome.status == "credited" else 0})
+    results.sort(key=lambda r: r["index"])
+    summary: dict[str, int] = {}
+    for r in results:
+        summary[r["status"]] = summary.get(r["status"], 0) + 1
+    return {"results": results, "summary": summary}
+
+
+@blp.route("/admin/actions", methods=["GET"])
+@access("auditor", "admin")
+@blp.arguments(ActionQueryArgsSchema, location="query")
+@blp.response(200, AdminActionPageSchema)
+def list_all_actions(args):
+    """All actions (e.g. `status=pending_review` for the review queue), newest first."""
+    return _page(args, None)
+
+
+@blp.route("/admin/actions/<uuid:action_id>", methods=["GET"])
+@access("auditor", "admin")
+@blp.response(200, AdminActionSchema)
+def get_any_action(action_id: uuid.UUID):
+    """Any action, with who reported it."""
+    return action_view(action_service.get_action_or_raise(action_id))
+
+
+@blp.route("/admin/actions/<uuid:action_id>/approve", methods=["POST"])
+@access("auditor")
+@blp.arguments(ApproveSchema)
+@blp.response(200, AdminActionSchema)
+def approve_action(data, action_id: uuid.UUID):
+    """Approve a pending claim: credited with the methodology in force when it happened."""
+    return action_view(action_service.approve_action(action_id=action_id, actor_user_id=g.user.id,
+                                                     note=data["note"]))
+
+
+@blp.route("/admin/actions/<uuid:action_id>/reject", methods=["POST"])
+@access("auditor")
+@blp.arguments(ActionDecisionReasonSchema)
+@blp.response(200, AdminActionSchema)
+def reject_action(data, action_id: uuid.UUID):
+    """Reject a pending claim with a reason."""
+    return action_view(action_service.reject_action(action_id=action_id, actor_user_id=g.user.id,
+                                                    reason=data["reason"]))
+
+
+@blp.route("/admin/actions/<uuid:action_id>/reverse", methods=["POST"])
+@access("auditor")
+@idempotent
+@blp.arguments(ActionDecisionReasonSchema)
+@blp.response(200, AdminActionSchema)
+def reverse_action(data, action_id: uuid.UUID):
+    """Reverse a credited action: its points are clawed back by a compensating ledger entry."""
+    action, _ = action_service.reverse_action(action_id=action_id, actor_user_id=g.user.id,
+                                              reason=data["reason"])
+    return action_view(action)

@@ -1,0 +1,74 @@
+"""Pure rules for green actions: scopes, scheme days, overlap (double counting) and caps."""
+from __future__ import annotations
+
+import dataclasses
+import datetime as dt
+import zoneinfo
+from decimal import Decimal
+
+MG_PER_G = 1000
+
+
+def scope_key(action_type: str, mode: str | None) -> str:
+    return f"{action_type}:{mode}" if mode else action_type
+
+
+def scheme_day(moment: dt.datetime, timezone: str) -> dt.date:
+    """The scheme's calendar day of an instant (daily caps are per scheme day)."""
+    return moment.astimezone(zoneinfo.ZoneInfo(timezone)).date()
+
+
+def grams_to_mg(grams: Decimal) -> int:
+    """Grams with at most 3 decimals -> integer milligrams, exactly."""
+    mg = grams * MG_PER_G
+    if mg != mg.to_integral_value():
+        raise ValueError(f"{grams} g has more than 3 decimals")
+    return int(mg)
+
+
+def mg_to_grams(mg: int | None) -> Decimal | None:
+    return None if mg is None else (Decimal(mg) / MG_PER_G).quantize(Decimal("0.001"))
+
+
+def intervals_overlap(a_start: dt.datetime | None, a_end: dt.datetime | None,
+                      b_start: dt.datetime | None, b_end: dt.datetime | None) -> bool:
+    """Two trips overlap when their time windows intersect (touching ends do not count)."""
+    if None in (a_start, a_end, b_start, b_end):
+        return False
+    return a_start < b_end and b_start < a_end
+
+
+def allowed_under_cap(*, reduction_mg: int, used_mg: int, cap_mg: int | None) -> int:
+    """How much of a reduction may still be credited today: the rest is recorded as capped."""
+    if cap_mg is None:
+        return reduction_mg
+    return max(0, min(reduction_mg, cap_mg - used_mg))
+
+
+@dataclasses.dataclass(frozen=True)
+class Claim:
+    """Just what overlap detection needs of an existing or incoming action."""
+
+    id: object
+    channel: str
+    status: str
+    started_at: dt.datetime | None
+    ended_at: dt.datetime | None
+
+
+def find_overlap(incoming: Claim, existing: list[Claim]) -> tuple[str, Claim | None]:
+    """Decide what an incoming claim is against the same citizen's claims for the same scope.
+
+    Returns ("new", None) when nothing overlaps; ("duplicate", other) when an overlapping claim
+    already counts (anything credited, or an operator record); ("supersedes", other) when an
+    operator record meets a citizen's pending self-report: the operator's record wins.
+    """
+    superseded = None
+    for other in existing:
+        if not intervals_overlap(incoming.started_at, incoming.ended_at, other.started_at, other.ended_at):
+            continue
+        if other.status == "credited" or other.channel == "partner" or incoming.channel == "app":
+            return "duplicate", other
+        if other.status == "pending_review" and other.channel == "app":
+            superseded = superseded or other
+    return ("supersedes", superseded) if superseded else ("new", None)
