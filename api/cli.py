@@ -76,3 +76,7 @@ def register_cli(app: Flask) -> None:
 
 # Groups other modules add commands to (ledger verify, jobs run-due, ...).
 CLI_GROUPS: list[AppGroup] = []
+
+from api.cli_ledger import ledger_cli  # noqa: E402
+
+CLI_GROUPS.append(ledger_cli)

@@ -1,5 +1,6 @@
 """One module per resource; each exposes `blp`. Order here is the order in the API docs."""
 from api.resources import health, identity, me, admin_users, partners
+from api.resources import ledger
 
 BLUEPRINTS = [
     health.blp,
@@ -7,4 +8,5 @@ BLUEPRINTS = [
     me.blp,
     admin_users.blp,
     partners.blp,
+    ledger.blp,
 ]

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 from decimal import Decimal
 
+from carbon_credits.services.ledger import get_available_balance
 from models import User
 
 
@@ -16,6 +17,6 @@ def get_profile(*, user: User) -> dict:
         "roles": user.sorted_roles,
         "partner_id": user.partner_id,
         "created_at": user.created_at,
-        "balance": 0,
+        "balance": get_available_balance(user_id=user.id),
         "total_reduction_g": Decimal("0"),
     }

@@ -9,6 +9,15 @@ from typing import Callable
 CHECKERS: list[Callable[[], list[str]]] = []
 
 
+def check_ledger() -> list[str]:
+    """The points ledger: double entry, balances, holds, lots, reversals, hash chain."""
+    from carbon_credits.services.ledger import verify_ledger
+    return verify_ledger().problems
+
+
+CHECKERS.append(check_ledger)
+
+
 def verify_all() -> list[str]:
     problems: list[str] = []
     for check in CHECKERS:

@@ -1,0 +1,215 @@
+"""The points ledger: accounts, append-only transfers, two-phase holds, FIFO lots, reversals
+and the hash chain that seals transfers. See docs/ledger.md."""
+from __future__ import annotations
+
+import datetime as dt
+import uuid
+
+from sqlalchemy import (BigInteger, CheckConstraint, ForeignKey, Index, Integer, String, Text,
+                        Uuid, text)
+from sqlalchemy.orm import Mapped, mapped_column
+
+from .base import UTCDateTime, db, utcnow
+
+ACCOUNT_KINDS = ("citizen", "merchant", "issuance", "holds", "expiry")
+SYSTEM_ACCOUNT_KINDS = ("issuance", "holds", "expiry")
+TRANSFER_KINDS = ("earn", "reserve", "release", "redeem", "expire", "reversal", "adjustment")
+HOLD_STATUSES = ("pending", "posted", "voided", "expired")
+
+# Bounded checks: PostgreSQL lets NaN through `x >= 0`, and an upper bound stops overflow.
+_BALANCE_MAX = "1000000000000000"
+_AMOUNT_MAX = "1000000000000"
+
+
+def _big_id():
+    return BigInteger().with_variant(Integer, "sqlite")
+
+
+def _in(column: str, values: tuple[str, ...]) -> str:
+    return f"{column} IN (" + ", ".join(f"'{v}'" for v in values) + ")"
+
+
+class LedgerAccount(db.Model):
+    """One per citizen, one per merchant, and one row per system account (issuance, holds,
+    expiry). Only citizen and merchant accounts keep running balances; system accounts are
+    derived from transfers so no posting ever locks them (hot-account rule)."""
+
+    __tablename__ = "ledger_accounts"
+    __table_args__ = (
+        CheckConstraint(_in("kind", ACCOUNT_KINDS), name="known_kind"),
+        CheckConstraint(f"balance BETWEEN 0 AND {_BALANCE_MAX}", name="balance_bounded"),
+        CheckConstraint(f"reserved BETWEEN 0 AND {_BALANCE_MAX}", name="reserved_bounded"),
+        CheckConstraint("(kind = 'citizen') = (user_id IS NOT NULL)", name="citizen_has_user"),
+        CheckConstraint("(kind = 'merchant') = (partner_id IS NOT NULL)",
+                        name="merchant_has_partner"),
+        CheckConstraint("(system_code IS NOT NULL) = (kind IN ('issuance', 'holds', 'expiry'))",
+                        name="system_has_code"),
+        CheckConstraint("kind = 'citizen' OR reserved = 0", name="only_citizens_reserve"),
+        CheckConstraint("kind IN ('citizen', 'merchant') OR balance = 0",
+                        name="system_keeps_no_balance"),
+    )
+
+    id: Mapped[int] = mapped_column(_big_id(), primary_key=True, autoincrement=True)
+    kind: Mapped[str] = mapped_column(String(16))
+    user_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("users.id"), unique=True)
+    partner_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("partners.id"), unique=True)
+    system_code: Mapped[str | None] = mapped_column(String(16), unique=True)
+    balance: Mapped[int] = mapped_column(BigInteger, default=0)
+    reserved: Mapped[int] = mapped_column(BigInteger, default=0)
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class LedgerTransfer(db.Model):
+    """One immutable movement of points from the debit to the credit account (append-only)."""
+
+    __tablename__ = "ledger_transfers"
+    __table_args__ = (
+        CheckConstraint(f"amount BETWEEN 1 AND {_AMOUNT_MAX}", name="amount_positive"),
+        CheckConstraint("debit_account_id <> credit_account_id", name="two_accounts"),
+        CheckConstraint(_in("kind", TRANSFER_KINDS), name="known_kind"),
+        CheckConstraint(f"balance_after IS NULL OR balance_after BETWEEN 0 AND {_BALANCE_MAX}",
+                        name="balance_after_bounded"),
+        Index("ix_ledger_transfers_statement", "citizen_account_id", "seq"),
+    )
+
+    seq: Mapped[int] = mapped_column(_big_id(), primary_key=True, autoincrement=True)
+    id: Mapped[uuid.UUID] = mapped_column(Uuid, unique=True, default=uuid.uuid4)
+    posting_id: Mapped[uuid.UUID] = mapped_column(Uuid, index=True)
+    kind: Mapped[str] = mapped_column(String(16))
+    reason: Mapped[str] = mapped_column(String(64))
+    debit_account_id: Mapped[int] = mapped_column(ForeignKey("ledger_accounts.id"), index=True)
+    credit_account_id: Mapped[int] = mapped_column(ForeignKey("ledger_accounts.id"), index=True)
+    amount: Mapped[int] = mapped_column(BigInteger)
+    # The citizen this entry concerns (a party, or the hold's owner for `redeem`), and their
+    # available balance right after it.
+    citizen_account_id: Mapped[int | None] = mapped_column(ForeignKey("ledger_accounts.id"))
+    balance_after: Mapped[int | None] = mapped_column(BigInteger)
+    action_id: Mapped[uuid.UUID | None] = mapped_column(Uuid, index=True)
+    redemption_id: Mapped[uuid.UUID | None] = mapped_column(Uuid, index=True)
+    hold_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("ledger_holds.id"), index=True)
+    reversal_of: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("ledger_transfers.id"))
+    external_ref: Mapped[str] = mapped_column(String(200), unique=True)
+    event_time: Mapped[dt.datetime] = mapped_column(UTCDateTime)
+    recorded_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+    def signed_amount(self, citizen_account_id: int) -> int:
+        """The change to the citizen's available balance (0 for `redeem`: it left at reserve)."""
+        if self.credit_account_id == citizen_account_id:
+            return self.amount
+        if self.debit_account_id == citizen_account_id:
+            return -self.amount
+        return 0
+
+
+class LedgerHold(db.Model):
+    """Two-phase spend: pending -> posted | voided | expired, each transition at most once."""
+
+    __tablename__ = "ledger_holds"
+    __table_args__ = (
+        CheckConstraint(f"amount BETWEEN 1 AND {_AMOUNT_MAX}", name="amount_positive"),
+        CheckConstraint(_in("status", HOLD_STATUSES), name="known_status"),
+        CheckConstraint("(status = 'pending') = (settled_at IS NULL)", name="settled_when_final"),
+        Index("ix_ledger_holds_due", "status", "expires_at"),
+    )
+
+    id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True, default=uuid.uuid4)
+    account_id: Mapped[int] = mapped_column(ForeignKey("ledger_accounts.id"), index=True)
+    amount: Mapped[int] = mapped_column(BigInteger)
+    status: Mapped[str] = mapped_column(String(16), default="pending")
+    redemption_id: Mapped[uuid.UUID | None] = mapped_column(Uuid, index=True)
+    external_ref: Mapped[str] = mapped_column(String(200), unique=True)
+    merchant_account_id: Mapped[int | None] = mapped_column(ForeignKey("ledger_accounts.id"))
+    expires_at: Mapped[dt.datetime] = mapped_column(UTCDateTime)
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
+    settled_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+
+
+class LedgerLot(db.Model):
+    """Points from one earn, spent oldest-first and expired at `expires_at`."""
+
+    __tablename__ = "ledger_lots"
+    __table_args__ = (
+        CheckConstraint("remaining BETWEEN 0 AND amount", name="remaining_bounded"),
+        CheckConstraint(f"amount BETWEEN 1 AND {_AMOUNT_MAX}", name="amount_positive"),
+        CheckConstraint("expired_amount BETWEEN 0 AND amount", name="expired_bounded"),
+        Index("ix_ledger_lots_live", "account_id", "expires_at", "id",
+              postgresql_where=text("remaining > 0"), sqlite_where=text("remaining > 0")),
+        Index("ix_ledger_lots_due", "expires_at", postgresql_where=text("remaining > 0"),
+              sqlite_where=text("remaining > 0")),
+    )
+
+    id: Mapped[int] = mapped_column(_big_id(), primary_key=True, autoincrement=True)
+    account_id: Mapped[int] = mapped_column(ForeignKey("ledger_accounts.id"))
+    earn_transfer_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("ledger_transfers.id"),
+                                                        unique=True)
+    amount: Mapped[int] = mapped_column(BigInteger)
+    remaining: Mapped[int] = mapped_column(BigInteger)
+    expired_amount: Mapped[int] = mapped_column(BigInteger, default=0)
+    expires_at: Mapped[dt.datetime] = mapped_column(UTCDateTime)
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class LedgerHoldLot(db.Model):
+    """Which lots a hold took its points from, so a void puts them back where they came from."""
+
+    __tablename__ = "ledger_hold_lots"
+    __table_args__ = (
+        CheckConstraint(f"amount BETWEEN 1 AND {_AMOUNT_MAX}", name="amount_positive"),
+    )
+
+    hold_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("ledger_holds.id"), primary_key=True)
+    lot_id: Mapped[int] = mapped_column(ForeignKey("ledger_lots.id"), primary_key=True)
+    amount: Mapped[int] = mapped_column(BigInteger)
+
+
+class LedgerReversal(db.Model):
+    """A reversed earn: what was clawed back and the shortfall (append-only, once per earn)."""
+
+    __tablename__ = "ledger_reversals"
+    __table_args__ = (
+        CheckConstraint("clawed_back >= 0 AND shortfall >= 0 AND clawed_back + shortfall = earned",
+                        name="parts_add_up"),
+        CheckConstraint("(transfer_id IS NULL) = (clawed_back = 0)", name="transfer_iff_clawed"),
+    )
+
+    id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True, default=uuid.uuid4)
+    target_transfer_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("ledger_transfers.id"),
+                                                          unique=True)
+    transfer_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("ledger_transfers.id"))
+    account_id: Mapped[int] = mapped_column(ForeignKey("ledger_accounts.id"), index=True)
+    action_id: Mapped[uuid.UUID | None] = mapped_column(Uuid, index=True)
+    earned: Mapped[int] = mapped_column(BigInteger)
+    clawed_back: Mapped[int] = mapped_column(BigInteger)
+    shortfall: Mapped[int] = mapped_column(BigInteger)
+    reason: Mapped[str] = mapped_column(Text)
+    actor_user_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("users.id"))
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class LedgerSeal(db.Model):
+    """One link of the hash chain: `hash = sha256(prev_hash, canonical transfer)` (append-only).
+
+    Chain order is seal order (`position`), not transfer order, so a transfer that commits late
+    is simply sealed later."""
+
+    __tablename__ = "ledger_seals"
+
+    position: Mapped[int] = mapped_column(_big_id(), primary_key=True, autoincrement=False)
+    transfer_seq: Mapped[int] = mapped_column(ForeignKey("ledger_transfers.seq"), unique=True)
+    prev_hash: Mapped[str] = mapped_column(String(64))
+    hash: Mapped[str] = mapped_column(String(64))
+    sealed_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class LedgerChainHead(db.Model):
+    """The single row only the sealer locks: the last link and the scan watermark."""
+
+    __tablename__ = "ledger_chain_head"
+    __table_args__ = (CheckConstraint("id = 1", name="single_row"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
+    position: Mapped[int] = mapped_column(BigInteger, default=0)
+    hash: Mapped[str] = mapped_column(String(64))
+    # Every transfer with seq <= watermark is sealed (the sealer only scans above it).
+    watermark_seq: Mapped[int] = mapped_column(BigInteger, default=0)
+    updated_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
