@@ -80,3 +80,7 @@ CLI_GROUPS: list[AppGroup] = []
 from api.cli_ledger import ledger_cli  # noqa: E402
 
 CLI_GROUPS.append(ledger_cli)
+
+from api.cli_jobs import jobs_cli  # noqa: E402
+
+CLI_GROUPS.append(jobs_cli)

@@ -43,3 +43,12 @@ class AwareDateTime(fields.AwareDateTime):
         if result.tzinfo is None:
             raise ValidationError("Must include a UTC offset.")
         return result.astimezone(dt.timezone.utc)
+
+
+class StrictBoolean(fields.Boolean):
+    """JSON true/false only: 1, 0, "true" and "yes" are refused (1 == True in Python sets)."""
+
+    def _deserialize(self, value, attr, data, **kwargs):
+        if not isinstance(value, bool):
+            raise ValidationError("Must be true or false.")
+        return value

@@ -7,3 +7,4 @@ from .idempotency import IdempotencyRecord  # noqa: F401
 from .ledger import (ACCOUNT_KINDS, HOLD_STATUSES, TRANSFER_KINDS, LedgerAccount,  # noqa: F401
                      LedgerChainHead, LedgerHold, LedgerHoldLot, LedgerLot, LedgerReversal,
                      LedgerSeal, LedgerTransfer)
+from .reward import (REDEMPTION_STATUSES, Redemption, Reward, RewardClaim)  # noqa: F401

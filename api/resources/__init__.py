@@ -1,6 +1,7 @@
 """One module per resource; each exposes `blp`. Order here is the order in the API docs."""
 from api.resources import health, identity, me, admin_users, partners
 from api.resources import ledger
+from api.resources import rewards
 
 BLUEPRINTS = [
     health.blp,
@@ -9,4 +10,5 @@ BLUEPRINTS = [
     admin_users.blp,
     partners.blp,
     ledger.blp,
+    rewards.blp,
 ]

@@ -1,0 +1,39 @@
+"""CSV downloads for report endpoints: `Accept: text/csv` chooses CSV over JSON."""
+from __future__ import annotations
+
+import csv
+import io
+
+from flask import Response, request
+
+
+
+def csv_doc(schema) -> dict:
+    """OpenAPI for a 200 that is `schema` as JSON or the same rows as CSV (use with blp.doc)."""
+    return {"responses": {"200": {"description": "JSON, or CSV with `Accept: text/csv`",
+                                  "content": {"application/json": {"schema": schema},
+                                              "text/csv": {"schema": {"type": "string"}}}}}}
+_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+
+
+def wants_csv() -> bool:
+    """True when the client prefers text/csv to JSON (`*/*` and no Accept mean JSON)."""
+    return request.accept_mimetypes.best_match(["application/json", "text/csv"]) == "text/csv"
+
+
+def _cell(value):
+    # Spreadsheets run cells that start like a formula: neutralise text (OWASP CSV injection).
+    if isinstance(value, str) and value.startswith(_FORMULA_START):
+        return "'" + value
+    return "" if value is None else value
+
+
+def csv_response(header: list[str], rows, *, filename: str) -> Response:
+    buffer = io.StringIO()
+    writer = csv.writer(buffer, lineterminator="\r\n")
+    writer.writerow(header)
+    for row in rows:
+        writer.writerow([_cell(v) for v in row])
+    response = Response(buffer.getvalue(), mimetype="text/csv")
+    response.headers["Content-Disposition"] = f'attachment; filename="{filename}"'
+    return response

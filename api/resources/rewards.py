@@ -1,0 +1,324 @@
+"""The rewards marketplace: public catalog, merchants' rewards, citizens' redemptions and
+vouchers, merchant confirmation and settlement."""
+from __future__ import annotations
+
+import datetime as dt
+import io
+import uuid
+import zoneinfo
+
+import segno
+from flask import Response, g, url_for
+from marshmallow import (Schema, ValidationError, fields, post_load, validate, validates,
+                         validates_schema)
+
+from api.auth import access
+from api.csvexport import csv_doc, csv_response, wants_csv
+from api.extensions import Blueprint
+from api.fields import AwareDateTime, StrictBoolean
+from api.idempotency import idempotent
+from api.pagination import PageArgsSchema, decode_cursor, encode_cursor, page_schema
+from carbon_credits.config import get_settings
+from carbon_credits.domain import vouchers
+from carbon_credits.services import rewards as reward_service
+from models.reward import MAX_PER_CITIZEN_LIMIT, MAX_POINTS_COST, MAX_STOCK
+
+blp = Blueprint("rewards", __name__, url_prefix="/api/v1",
+                description="Rewards catalog, redemptions and vouchers, merchant settlement")
+
+def _cursor(args):
+    return decode_cursor(args["cursor"], converters=(dt.datetime.fromisoformat, uuid.UUID))
+
+
+# ---------------------------------------------------------------------------------------------
+# Schemas
+
+
+class RewardSchema(Schema):
+    id = fields.UUID()
+    partner_id = fields.UUID()
+    title = fields.String()
+    description = fields.String()
+    points_cost = fields.Integer()
+    stock = fields.Integer(metadata={"description": "Units left to reserve"})
+    valid_from = fields.DateTime()
+    valid_until = fields.DateTime()
+    per_citizen_limit = fields.Integer()
+    active = fields.Boolean()
+    created_at = fields.DateTime()
+    updated_at = fields.DateTime()
+
+
+def _reward_fields(required: bool) -> dict:
+    opts = {"required": True} if required else {}
+    return {
+        "title": fields.String(validate=validate.Length(min=1, max=120), **opts),
+        "description": fields.String(validate=validate.Length(max=2000),
+                                     **({"load_default": ""} if required else {})),
+        "points_cost": fields.Integer(strict=True, validate=validate.Range(1, MAX_POINTS_COST), **opts),
+        "stock": fields.Integer(strict=True, validate=validate.Range(0, MAX_STOCK), **opts),
+        "valid_from": AwareDateTime(**opts),
+        "valid_until": AwareDateTime(**opts),
+        "per_citizen_limit": fields.Integer(strict=True,
+                                            validate=validate.Range(1, MAX_PER_CITIZEN_LIMIT),
+                                            **({"load_default": 1} if required else {})),
+        "active": StrictBoolean(**({"load_default": True} if required else {})),
+    }
+
+
+class _WindowCheck(Schema):
+    @validates_schema
+    def _window(self, data, **kwargs):
+        if "valid_from" in data and "valid_until" in data and data["valid_until"] <= data["valid_from"]:
+            raise ValidationError("Must be after valid_from.", "valid_until")
+
+
+RewardCreateSchema = type("RewardCreateSchema", (_WindowCheck,), _reward_fields(True))
+RewardUpdateSchema = type("RewardUpdateSchema", (_WindowCheck,), _reward_fields(False))
+RewardPageSchema = page_schema(RewardSchema, "RewardPageSchema")
+
+
+class RedemptionCreateSchema(Schema):
+    reward_id = fields.UUID(required=True)
+
+
+class RedemptionSchema(Schema):
+    id = fields.UUID()
+    reward_id = fields.UUID()
+    reward_title = fields.String(attribute="reward.title")
+    status = fields.String(metadata={"enum": ["reserved", "redeemed", "cancelled", "expired"]})
+    points = fields.Integer()
+    voucher_code = fields.Function(lambda r: vouchers.display(r.voucher_code),
+                                   metadata={"description": "Show it or its QR at the merchant"})
+    qr_url = fields.Function(lambda r: url_for("rewards.redemption_qr", redemption_id=r.id))
+    expires_at = fields.DateTime()
+    reserved_at = fields.DateTime()
+    redeemed_at = fields.DateTime(allow_none=True)
+    cancelled_at = fields.DateTime(allow_none=True)
+    expired_at = fields.DateTime(allow_none=True)
+
+
+RedemptionPageSchema = page_schema(RedemptionSchema, "RedemptionPageSchema")
+
+
+class VoucherConfirmSchema(Schema):
+    voucher_code = fields.String(required=True, validate=validate.Length(min=1, max=32))
+
+    @validates("voucher_code")
+    def _format(self, value, **kwargs):
+        if vouchers.normalise(value) is None:
+            raise ValidationError("Not a voucher code (10 characters, e.g. ABCDE-12345).")
+
+
+class ConfirmedRedemptionSchema(Schema):
+    """What merchant staff see: the voucher and the reward, nothing about the citizen."""
+    id = fields.UUID()
+    reward_id = fields.UUID()
+    reward_title = fields.String(attribute="reward.title")
+    status = fields.String()
+    points = fields.Integer()
+    voucher_code = fields.Function(lambda r: vouchers.display(r.voucher_code))
+    redeemed_at = fields.DateTime()
+
+
+class SettlementArgsSchema(Schema):
+    date_from = fields.Date(data_key="from", load_default=None,
+                            metadata={"description": "First scheme day (default: 30 days ago)"})
+    date_to = fields.Date(data_key="to", load_default=None,
+                          metadata={"description": "Last scheme day, inclusive (default: today)"})
+
+    @post_load
+    def _defaults(self, data, **kwargs):
+        today = dt.datetime.now(zoneinfo.ZoneInfo(get_settings().scheme_timezone)).date()
+        data["date_to"] = data["date_to"] or today
+        data["date_from"] = data["date_from"] or data["date_to"] - dt.timedelta(days=29)
+        return data
+
+
+class AdminSettlementArgsSchema(SettlementArgsSchema):
+    partner_id = fields.UUID(required=True)
+
+
+class SettlementLineSchema(Schema):
+    date = fields.Date(metadata={"description": "Day in the scheme's time zone"})
+    reward_id = fields.UUID()
+    reward_title = fields.String()
+    vouchers_confirmed = fields.Integer()
+    points_redeemed = fields.Integer()
+
+
+class SettlementSchema(Schema):
+    partner_id = fields.UUID()
+    date_from = fields.Date(data_key="from", attribute="from")
+    date_to = fields.Date(data_key="to", attribute="to")
+    timezone = fields.String()
+    items = fields.List(fields.Nested(SettlementLineSchema))
+    total_vouchers_confirmed = fields.Integer()
+    total_points_redeemed = fields.Integer()
+
+
+SETTLEMENT_COLUMNS = ["date", "reward_id", "reward_title", "vouchers_confirmed", "points_redeemed"]
+
+
+def _settlement_out(settlement: dict):
+    if not wants_csv():
+        return settlement
+    rows = ([item["date"].isoformat(), str(item["reward_id"]), item["reward_title"],
+             item["vouchers_confirmed"], item["points_redeemed"]] for item in settlement["items"])
+    return csv_response(SETTLEMENT_COLUMNS, rows,
+                        filename=f"settlement-{settlement['from']}-{settlement['to']}.csv")
+
+
+# ---------------------------------------------------------------------------------------------
+# Public catalog
+
+
+@blp.route("/rewards", methods=["GET"])
+@access.public
+@blp.arguments(PageArgsSchema, location="query")
+@blp.response(200, RewardPageSchema)
+def catalog(args):
+    """Rewards a citizen can reserve now: active, in stock, in their validity window."""
+    items, last = reward_service.list_catalog(after=_cursor(args), limit=args["limit"])
+    return {"items": items, "next_cursor": encode_cursor(last)}
+
+
+@blp.route("/rewards/<uuid:reward_id>", methods=["GET"])
+@access.public
+@blp.response(200, RewardSchema)
+def get_reward(reward_id: uuid.UUID):
+    """One active reward (also when sold out or not yet open)."""
+    return reward_service.get_catalog_reward_or_raise(reward_id)
+
+
+# ---------------------------------------------------------------------------------------------
+# Merchant staff
+
+
+@blp.route("/merchant/rewards", methods=["POST"])
+@access("merchant")
+@idempotent
+@blp.arguments(RewardCreateSchema)
+@blp.response(201, RewardSchema)
+def create_reward(data):
+    """Add a reward to my merchant's catalog."""
+    return reward_service.create_reward(merchant_user=g.user, **data)
+
+
+@blp.route("/merchant/rewards", methods=["GET"])
+@access("merchant")
+@blp.arguments(PageArgsSchema, location="query")
+@blp.response(200, RewardPageSchema)
+def list_merchant_rewards(args):
+    """My merchant's rewards, newest first, active or not."""
+    items, last = reward_service.list_merchant_rewards(merchant_user=g.user, after=_cursor(args),
+                                                       limit=args["limit"])
+    return {"items": items, "next_cursor": encode_cursor(last)}
+
+
+@blp.route("/merchant/rewards/<uuid:reward_id>", methods=["GET"])
+@access("merchant")
+@blp.response(200, RewardSchema)
+def get_merchant_reward(reward_id: uuid.UUID):
+    """One of my merchant's rewards (another merchant's is a 404)."""
+    return reward_service.get_merchant_reward_or_raise(merchant_user=g.user, reward_id=reward_id)
+
+
+@blp.route("/merchant/rewards/<uuid:reward_id>", methods=["PATCH"])
+@access("merchant")
+@blp.arguments(RewardUpdateSchema)
+@blp.response(200, RewardSchema)
+def update_reward(data, reward_id: uuid.UUID):
+    """Edit one of my merchant's rewards (title, cost, stock left, window, limit, active)."""
+    return reward_service.update_reward(merchant_user=g.user, reward_id=reward_id, changes=data)
+
+
+@blp.route("/merchant/redemptions/confirm", methods=["POST"])
+@access("merchant")
+@blp.arguments(VoucherConfirmSchema)
+@blp.response(200, ConfirmedRedemptionSchema)
+def confirm_voucher(data):
+    """Honour a citizen's voucher: its points go to my merchant; once only."""
+    return reward_service.confirm_redemption(voucher_code=data["voucher_code"],
+                                             merchant_user=g.user)
+
+
+@blp.route("/merchant/settlements", methods=["GET"])
+@access("merchant")
+@blp.arguments(SettlementArgsSchema, location="query")
+@blp.response(200, SettlementSchema)
+@blp.doc(**csv_doc(SettlementSchema))
+def merchant_settlement(args):
+    """Vouchers confirmed and points redeemed per day and reward (`Accept: text/csv` for CSV)."""
+    return _settlement_out(reward_service.get_merchant_settlement(
+        merchant_user=g.user, date_from=args["date_from"], date_to=args["date_to"]))
+
+
+@blp.route("/admin/settlements", methods=["GET"])
+@access("admin", "auditor")
+@blp.arguments(AdminSettlementArgsSchema, location="query")
+@blp.response(200, SettlementSchema)
+@blp.doc(**csv_doc(SettlementSchema))
+def admin_settlement(args):
+    """Any merchant's settlement, per day and reward (`Accept: text/csv` for CSV)."""
+    return _settlement_out(reward_service.get_partner_settlement(
+        partner_id=args["partner_id"], date_from=args["date_from"], date_to=args["date_to"]))
+
+
+# ---------------------------------------------------------------------------------------------
+# Citizens' redemptions
+
+
+@blp.route("/redemptions", methods=["POST"])
+@access("citizen")
+@idempotent
+@blp.arguments(RedemptionCreateSchema)
+@blp.response(201, RedemptionSchema)
+def redeem(data):
+    """Reserve a reward: its points are held and a voucher issued until `expires_at`."""
+    return reward_service.redeem_reward(user_id=g.user.id, reward_id=data["reward_id"])
+
+
+@blp.route("/redemptions", methods=["GET"])
+@access("citizen")
+@blp.arguments(PageArgsSchema, location="query")
+@blp.response(200, RedemptionPageSchema)
+def list_redemptions(args):
+    """My redemptions, newest first."""
+    items, last = reward_service.list_redemptions(user_id=g.user.id, after=_cursor(args),
+                                                  limit=args["limit"])
+    return {"items": items, "next_cursor": encode_cursor(last)}
+
+
+@blp.route("/redemptions/<uuid:redemption_id>", methods=["GET"])
+@access("citizen")
+@blp.response(200, RedemptionSchema)
+def get_redemption(redemption_id: uuid.UUID):
+    """One of my redemptions."""
+    return reward_service.get_redemption_or_raise(user_id=g.user.id, redemption_id=redemption_id)
+
+
+@blp.route("/redemptions/<uuid:redemption_id>/cancel", methods=["POST"])
+@access("citizen")
+@blp.response(200, RedemptionSchema)
+def cancel_redemption(redemption_id: uuid.UUID):
+    """Give back a reserved reward: my points are released, the stock returned."""
+    return reward_service.cancel_redemption(user_id=g.user.id, redemption_id=redemption_id)
+
+
+@blp.route("/redemptions/<uuid:redemption_id>/qr.png", methods=["GET"])
+@access("citizen")
+@blp.doc(responses={"200": {"description": "The voucher code as a QR image (the code only)",
+                            "content": {"image/png": {"schema": {"type": "string",
+                                                                 "format": "binary"}}}},
+                    "404": {"description": "Not one of my redemptions"}})
+def redemption_qr(redemption_id: uuid.UUID):
+    """My voucher as a QR code to show at the merchant."""
+    redemption = reward_service.get_redemption_or_raise(user_id=g.user.id,
+                                                        redemption_id=redemption_id)
+    buffer = io.BytesIO()
+    segno.make(vouchers.display(redemption.voucher_code), error="m").save(
+        buffer, kind="png", scale=8, border=4)
+    response = Response(buffer.getvalue(), mimetype="image/png")
+    response.headers["Cache-Control"] = "private, no-store"
+    return response

@@ -1,0 +1,50 @@
+"""Due background work: the registry `jobs run-due` and the RQ workers both run.
+
+Each job is a service that takes `now=` and returns how many things it changed. Every one is
+idempotent and safe to run on several workers at once (conditional updates and row locks), and
+each does its work in its own units of work, so one failing job never undoes another. Add later
+work (leaderboards, reports) by appending to `DUE_JOBS`.
+"""
+from __future__ import annotations
+
+import datetime as dt
+import logging
+from typing import Callable
+
+from carbon_credits.services import ledger, rewards
+
+log = logging.getLogger(__name__)
+
+# Order matters a little: reservations first, so their holds are released as the redemption
+# expires (the ledger's own hold expiry then finds nothing left to do for them).
+DUE_JOBS: list[tuple[str, Callable[..., int]]] = [
+    ("release_expired_reservations", rewards.release_expired_reservations),
+    ("expire_due_holds", ledger.expire_due_holds),
+    ("expire_due_lots", ledger.expire_due_lots),
+]
+
+
+def job_names() -> list[str]:
+    return [name for name, _ in DUE_JOBS]
+
+
+def run_job(name: str, *, now: dt.datetime | None = None) -> int:
+    """Run one registered job once; returns its count."""
+    for job_name, job in DUE_JOBS:
+        if job_name == name:
+            return job(now=now)
+    raise KeyError(f"no such job: {name}")
+
+
+def run_due(*, now: dt.datetime | None = None) -> dict[str, int | None]:
+    """Run every due job once. A job that fails is logged and reported as None; the rest run."""
+    from models import db
+    results: dict[str, int | None] = {}
+    for name, job in DUE_JOBS:
+        try:
+            results[name] = job(now=now)
+        except Exception:
+            log.exception("due job %s failed", name)
+            db.session.rollback()
+            results[name] = None
+    return results
