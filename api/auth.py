@@ -107,6 +107,14 @@ def current_user_id() -> uuid.UUID:
     return g.user.id
 
 
+def optional_user():
+    """On a public route: the bearer's user if a token is sent (a bad one is still a 401), else
+    None. For public endpoints that show more to some roles (e.g. dry runs on drafts)."""
+    if not request.headers.get("Authorization"):
+        return None
+    return authenticate_user()
+
+
 def enforce_declared_access() -> None:
     """before_request: deny by default any /api route whose view declares no access rule."""
     if not request.path.startswith("/api/") or request.endpoint is None:

@@ -4,6 +4,9 @@ from .user import ROLES, RefreshToken, RevokedAccessToken, User, UserRole  # noq
 from .partner import PARTNER_KINDS, Binding, Partner, PartnerSecret, SeenSignature  # noqa: F401
 from .audit import AuditEntry  # noqa: F401
 from .idempotency import IdempotencyRecord  # noqa: F401
+from .methodology import (METHODOLOGY_ACTION_TYPES, METHODOLOGY_FAMILIES,  # noqa: F401
+                          METHODOLOGY_MODES, METHODOLOGY_VERSION_STATUSES, Methodology,
+                          MethodologyVersion)
 from .ledger import (ACCOUNT_KINDS, HOLD_STATUSES, TRANSFER_KINDS, LedgerAccount,  # noqa: F401
                      LedgerChainHead, LedgerHold, LedgerHoldLot, LedgerLot, LedgerReversal,
                      LedgerSeal, LedgerTransfer)

@@ -1,6 +1,7 @@
 """One module per resource; each exposes `blp`. Order here is the order in the API docs."""
 from api.resources import health, identity, me, admin_users, partners
 from api.resources import ledger
+from api.resources import methodologies
 from api.resources import rewards
 
 BLUEPRINTS = [
@@ -9,6 +10,7 @@ BLUEPRINTS = [
     me.blp,
     admin_users.blp,
     partners.blp,
+    methodologies.blp,
     ledger.blp,
     rewards.blp,
 ]

@@ -5,6 +5,8 @@ from __future__ import annotations
 def seed_all() -> list[str]:
     """Run every seeder; return one line per seeder saying what it did."""
     report: list[str] = []
+    from carbon_credits.services.methodologies import seed_methodologies
+    report.append(seed_methodologies())
     return report
 
 

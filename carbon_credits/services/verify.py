@@ -18,6 +18,15 @@ def check_ledger() -> list[str]:
 CHECKERS.append(check_ledger)
 
 
+def check_methodologies() -> list[str]:
+    """The methodology registry: one version in force per scope at any instant."""
+    from carbon_credits.services.methodologies import check_methodology_invariants
+    return check_methodology_invariants()
+
+
+CHECKERS.append(check_methodologies)
+
+
 def verify_all() -> list[str]:
     problems: list[str] = []
     for check in CHECKERS:

@@ -1,0 +1,104 @@
+"""Methodologies (a code with a scope) and their versions (draft -> approved, then immutable)."""
+from __future__ import annotations
+
+import datetime as dt
+import uuid
+from decimal import Decimal
+
+from sqlalchemy import (JSON, BigInteger, Boolean, CheckConstraint, ForeignKey, Integer, String,
+                        Text, UniqueConstraint, Uuid)
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from .base import UTCDateTime, db, utcnow
+
+METHODOLOGY_ACTION_TYPES = ("transit", "ev_charging", "waste_sorting")
+METHODOLOGY_MODES = ("metro", "bus", "bike", "walk")
+METHODOLOGY_VERSION_STATUSES = ("draft", "submitted", "approved", "rejected", "retired")
+METHODOLOGY_FAMILIES = ("transit_distance", "transit_boarding", "ev_charging", "recyclables")
+
+
+class Methodology(db.Model):
+    __tablename__ = "methodologies"
+    __table_args__ = (
+        CheckConstraint("action_type IN ('transit', 'ev_charging', 'waste_sorting')",
+                        name="known_action_type"),
+        CheckConstraint("(action_type = 'transit' AND mode IN ('metro', 'bus', 'bike', 'walk')) "
+                        "OR (action_type <> 'transit' AND mode IS NULL)", name="scope_mode"),
+    )
+
+    id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True, default=uuid.uuid4)
+    code: Mapped[str] = mapped_column(String(64), unique=True)
+    title: Mapped[str] = mapped_column(String(200))
+    description: Mapped[str | None] = mapped_column(Text)
+    action_type: Mapped[str] = mapped_column(String(32))
+    mode: Mapped[str | None] = mapped_column(String(16))
+    # "transit:metro", "ev_charging": versions of one scope may never be in force together.
+    scope_key: Mapped[str] = mapped_column(String(64), index=True)
+    created_by: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("users.id"))
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+    versions: Mapped[list["MethodologyVersion"]] = relationship(
+        back_populates="methodology", order_by="MethodologyVersion.version")
+
+
+class MethodologyVersion(db.Model):
+    """One version of a methodology. Once approved its content never changes (service 409 and
+    a database trigger); retiring only fixes `effective_until`."""
+
+    __tablename__ = "methodology_versions"
+    __table_args__ = (
+        UniqueConstraint("methodology_id", "version", name="uq_methodology_versions_number"),
+        CheckConstraint("status IN ('draft', 'submitted', 'approved', 'rejected', 'retired')",
+                        name="known_status"),
+        CheckConstraint("family IN ('transit_distance', 'transit_boarding', 'ev_charging', "
+                        "'recyclables')", name="known_family"),
+        CheckConstraint("version BETWEEN 1 AND 1000000", name="version_range"),
+        CheckConstraint("revision BETWEEN 1 AND 1000000000", name="revision_range"),
+        CheckConstraint("daily_cap_mg IS NULL OR daily_cap_mg BETWEEN 0 AND 1000000000000",
+                        name="daily_cap_range"),
+        CheckConstraint("effective_until IS NULL OR effective_from IS NULL "
+                        "OR effective_until >= effective_from", name="effective_order"),
+        CheckConstraint("status NOT IN ('approved', 'retired') "
+                        "OR (approved_at IS NOT NULL AND effective_from IS NOT NULL)",
+                        name="approved_complete"),
+        CheckConstraint("status <> 'rejected' OR rejection_reason IS NOT NULL",
+                        name="rejected_has_reason"),
+        CheckConstraint("approved_by IS NULL OR drafted_by IS NULL OR approved_by <> drafted_by",
+                        name="four_eyes"),
+    )
+
+    id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True, default=uuid.uuid4)
+    methodology_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("methodologies.id"), index=True)
+    version: Mapped[int] = mapped_column(Integer)
+    status: Mapped[str] = mapped_column(String(16), default="draft")
+    family: Mapped[str] = mapped_column(String(32))
+    formula_text: Mapped[str] = mapped_column(Text)
+    # [{name, value: "97" (decimal string), unit, source, source_status, note?}]
+    parameters: Mapped[list] = mapped_column(JSON)
+    # {min_distance_km: "0.5", max_speed_kmh: "100", self_report: "review", ...}
+    rules: Mapped[dict] = mapped_column(JSON)
+    daily_cap_mg: Mapped[int | None] = mapped_column(BigInteger)
+    effective_from: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+    effective_until: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+    change_note: Mapped[str | None] = mapped_column(Text)
+    revision: Mapped[int] = mapped_column(Integer, default=1)
+    seeded: Mapped[bool] = mapped_column(Boolean, default=False)
+    drafted_by: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("users.id"))
+    drafted_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
+    submitted_by: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("users.id"))
+    submitted_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+    approved_by: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("users.id"))
+    approved_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+    rejected_by: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("users.id"))
+    rejected_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+    rejection_reason: Mapped[str | None] = mapped_column(Text)
+    retired_by: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("users.id"))
+    retired_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+
+    @property
+    def daily_cap_g(self) -> Decimal | None:
+        """The per-citizen cap in grams per scheme day (None: no cap)."""
+        return None if self.daily_cap_mg is None else Decimal(self.daily_cap_mg) / 1000
+
+    methodology: Mapped[Methodology] = relationship(back_populates="versions", lazy="joined",
+                                                    innerjoin=True)
