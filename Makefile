@@ -38,3 +38,6 @@ worker: $(VENV)/.installed
 
 clean:
 	rm -rf $(VENV) instance/carbon_credits.db*
+
+bench: $(VENV)/.installed
+	cd bench && ../$(BIN)/python run.py $(BENCH_ARGS)

@@ -62,8 +62,7 @@ def access(*roles: str):
         wrapper._access = {"kind": "roles", "roles": tuple(sorted(roles))}
         return _with_doc(wrapper, security=BEARER_SECURITY,
                          **{"x-roles": sorted(roles)},
-                         responses={"401": {"description": "Missing or bad credentials"},
-                                    "403": {"description": "Role not allowed"}})
+                         responses={"401": "UNAUTHORIZED", "403": "FORBIDDEN"})
 
     return decorator
 
@@ -96,7 +95,7 @@ def _partner(view):
 
     wrapper._access = {"kind": "partner"}
     return _with_doc(wrapper, security=PARTNER_SECURITY, **{"x-roles": ["partner"]},
-                     responses={"401": {"description": "Missing, stale, forged or replayed signature"}})
+                     responses={"401": "UNAUTHORIZED"})
 
 
 access.public = _public

@@ -104,8 +104,8 @@ def _limiter_retry_after() -> int:
         current = limiter.current_limit
         if current is not None:
             return max(1, int(current.reset_at - time.time()))
-    except Exception:  # pragma: no cover - header is best effort
-        pass
+    except (AttributeError, RuntimeError, TypeError):  # the header is best effort
+        log.debug("no rate-limit window available for Retry-After")
     return 60
 
 

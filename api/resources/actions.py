@@ -40,16 +40,16 @@ class ActionCreateSchema(Schema):
     mode = fields.String(validate=validate.OneOf(("metro", "bus", "bike", "walk")))
     started_at = AwareDateTime()
     ended_at = AwareDateTime()
-    distance_km = StrictDecimal(validate=validate.Range(min=Decimal("0"), max=Decimal("500"),
+    distance_km = StrictDecimal(validate=validate.Range(min=0, max=500,
                                                         min_inclusive=False))
     boardings = fields.Integer(strict=True, validate=validate.Range(min=1, max=20))
-    energy_kwh = StrictDecimal(validate=validate.Range(min=Decimal("0"), max=Decimal("300"),
+    energy_kwh = StrictDecimal(validate=validate.Range(min=0, max=300,
                                                        min_inclusive=False))
     station_id = fields.String(validate=[validate.Length(min=1, max=64),
                                          validate.Regexp(r"^[\x21-\x7e]+$")])
     category = fields.String(validate=validate.OneOf(("paper", "plastic", "metal", "glass",
                                                       "textile", "kitchen")))
-    weight_kg = StrictDecimal(validate=validate.Range(min=Decimal("0"), max=Decimal("500"),
+    weight_kg = StrictDecimal(validate=validate.Range(min=0, max=500,
                                                       min_inclusive=False))
 
     @validates_schema

@@ -1,7 +1,7 @@
 """Liveness, readiness and metrics."""
 from __future__ import annotations
 
-from flask import jsonify
+from marshmallow import Schema, fields
 from sqlalchemy import text
 
 from api.auth import access
@@ -13,15 +13,27 @@ from models import db
 blp = Blueprint("service", __name__, description="Service health")
 
 
+class HealthSchema(Schema):
+    status = fields.String(required=True)
+
+
+class ReadinessSchema(Schema):
+    status = fields.String(required=True, metadata={"description": "ready | unavailable"})
+    checks = fields.Dict(keys=fields.String(), values=fields.String())
+
+
 @blp.route("/healthz", methods=["GET"])
 @access.public
+@blp.response(200, HealthSchema)
 def healthz():
     """The process is up."""
-    return jsonify(status="ok")
+    return {"status": "ok"}
 
 
 @blp.route("/readyz", methods=["GET"])
 @access.public
+@blp.response(200, ReadinessSchema)
+@blp.alt_response(503, schema=ReadinessSchema, description="A dependency is down (Retry-After)")
 def readyz():
     """The database and Redis answer; 503 with Retry-After otherwise."""
     checks = {}
@@ -40,16 +52,16 @@ def readyz():
             checks["redis"] = "unavailable"
     else:
         checks["redis"] = "not configured"
-    ready = "unavailable" not in checks.values()
-    response = jsonify(status="ready" if ready else "unavailable", checks=checks)
-    if not ready:
-        response.status_code = 503
-        response.headers["Retry-After"] = "5"
-    return response
+    body = {"status": "ready", "checks": checks}
+    if "unavailable" in checks.values():
+        return {**body, "status": "unavailable"}, 503, {"Retry-After": "5"}
+    return body
 
 
 @blp.route("/metrics", methods=["GET"])
 @access.public
+@blp.doc(responses={"200": {"description": "Prometheus text format",
+                            "content": {"text/plain": {"schema": {"type": "string"}}}}})
 def metrics():
     """Prometheus metrics (text exposition format)."""
     return metrics_response()
