@@ -11,3 +11,6 @@ from .ledger import (ACCOUNT_KINDS, HOLD_STATUSES, TRANSFER_KINDS, LedgerAccount
                      LedgerChainHead, LedgerHold, LedgerHoldLot, LedgerLot, LedgerReversal,
                      LedgerSeal, LedgerTransfer)
 from .reward import (REDEMPTION_STATUSES, Redemption, Reward, RewardClaim)  # noqa: F401
+from .certificate import (BLOCK_STATUSES, REGISTRY_EVENTS, CertificateBlock,  # noqa: F401
+                          CertificateEvent, CertificateLot, CertificateLotAction,
+                          CertificateSerialCounter)

@@ -3,6 +3,7 @@ from api.resources import health, identity, me, admin_users, partners
 from api.resources import ledger
 from api.resources import methodologies
 from api.resources import rewards
+from api.resources import certificates
 
 BLUEPRINTS = [
     health.blp,
@@ -13,4 +14,5 @@ BLUEPRINTS = [
     methodologies.blp,
     ledger.blp,
     rewards.blp,
+    certificates.blp,
 ]

@@ -27,6 +27,15 @@ def check_methodologies() -> list[str]:
 CHECKERS.append(check_methodologies)
 
 
+def check_certificates() -> list[str]:
+    """The certified-reduction registry: issued <= verified, one lot per action, serials."""
+    from carbon_credits.services.certificates import check_registry_invariants
+    return check_registry_invariants()
+
+
+CHECKERS.append(check_certificates)
+
+
 def verify_all() -> list[str]:
     problems: list[str] = []
     for check in CHECKERS:

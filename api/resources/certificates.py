@@ -1,0 +1,244 @@
+"""Certified reduction lots: issuance (auditors), transfers and retirements, public verification."""
+from __future__ import annotations
+
+import datetime as dt
+import uuid
+
+from flask import g
+from marshmallow import Schema, fields, validate
+
+from api.auth import access
+from api.extensions import Blueprint
+from api.fields import GramsString
+from api.idempotency import idempotent
+from api.pagination import PageArgsSchema, decode_cursor, encode_cursor, page_schema
+from carbon_credits.domain import certificates as rules
+from carbon_credits.domain.actions import mg_to_grams
+from carbon_credits.services import certificates as certificate_service
+
+blp = Blueprint("certificates", __name__, url_prefix="/api/v1",
+                description="Certified reduction lots and their serials")
+
+SERIAL_FIELD = dict(validate=validate.Length(min=1, max=120),
+                    metadata={"example": "CC-SH-METRO-2026-000000001"})
+
+
+class CertificateLotCreateSchema(Schema):
+    methodology_code = fields.String(required=True, validate=validate.Length(min=1, max=64))
+    version = fields.Integer(required=True, strict=True, validate=validate.Range(min=1, max=1000000))
+    period_from = fields.Date(required=True, metadata={"description": "First scheme day"})
+    period_to = fields.Date(required=True, metadata={"description": "Last scheme day (inclusive)"})
+
+
+class CertificateAmountSchema(Schema):
+    quantity = fields.Integer(strict=True, validate=validate.Range(min=1, max=10**12),
+                              metadata={"description": "Units (the holder's lowest serials)"})
+    first_serial = fields.String(**SERIAL_FIELD)
+    last_serial = fields.String(**SERIAL_FIELD)
+
+
+class CertificateTransferCreateSchema(CertificateAmountSchema):
+    buyer_partner_id = fields.UUID(required=True)
+    from_partner_id = fields.UUID(load_default=None,
+                                  metadata={"description": "Current holder; omitted: the scheme"})
+
+
+class CertificateRetirementCreateSchema(CertificateAmountSchema):
+    holder_partner_id = fields.UUID(load_default=None,
+                                    metadata={"description": "Holder retiring; omitted: the scheme"})
+    beneficiary = fields.String(required=True, validate=validate.Length(min=1, max=200))
+    purpose = fields.String(required=True, validate=validate.Length(min=3, max=500))
+
+
+class CertificateLotArgsSchema(PageArgsSchema):
+    methodology_code = fields.String(load_default=None, validate=validate.Length(min=1, max=64))
+
+
+class CertificateMethodologySchema(Schema):
+    code = fields.String()
+    version = fields.Integer()
+
+
+class CertificatePeriodSchema(Schema):
+    period_from = fields.Date(data_key="from")
+    period_to = fields.Date(data_key="to")
+
+
+class CertificateLotSchema(Schema):
+    id = fields.UUID()
+    status = fields.String()
+    methodology = fields.Nested(CertificateMethodologySchema)
+    period = fields.Nested(CertificatePeriodSchema)
+    vintage_year = fields.Integer()
+    serials = fields.String(metadata={"description": "The lot's serial range"})
+    quantity = fields.Integer(metadata={"description": "Units issued"})
+    unit_g = GramsString()
+    issued_g = GramsString()
+    issued_tco2e = fields.String(metadata={"example": "0.042000000"})
+    verified_g = GramsString(metadata={"description": "Credited grams of the contributing actions"})
+    remainder_unissued_g = GramsString(metadata={"description": "Below one unit: never issued"})
+    action_count = fields.Integer(metadata={"description": "Contributing actions"})
+    summary = fields.Dict(metadata={"description": "Frozen at issuance"})
+    issued_at = fields.DateTime()
+
+
+class CertificateHoldingSchema(Schema):
+    id = fields.UUID()
+    serials = fields.String()
+    quantity = fields.Integer()
+    status = fields.String(metadata={"description": "active | retired"})
+    holder_partner_id = fields.UUID(allow_none=True)
+    holder = fields.String()
+    beneficiary = fields.String(allow_none=True)
+    purpose = fields.String(allow_none=True)
+    retired_at = fields.DateTime(allow_none=True)
+
+
+class CertificateEventSchema(Schema):
+    event = fields.String()
+    serials = fields.String()
+    quantity = fields.Integer()
+    from_partner_id = fields.UUID(allow_none=True)
+    to_partner_id = fields.UUID(allow_none=True)
+    beneficiary = fields.String(allow_none=True)
+    purpose = fields.String(allow_none=True)
+    created_at = fields.DateTime()
+
+
+class CertificateLotDetailSchema(CertificateLotSchema):
+    holdings = fields.List(fields.Nested(CertificateHoldingSchema))
+    events = fields.List(fields.Nested(CertificateEventSchema))
+
+
+class CertificateMoveSchema(Schema):
+    lot_id = fields.UUID()
+    event = fields.String(metadata={"description": "transfer | retire"})
+    quantity = fields.Integer()
+    blocks = fields.List(fields.Nested(CertificateHoldingSchema))
+
+
+class PublicCertificateLotSchema(Schema):
+    serials = fields.String()
+    methodology = fields.Nested(CertificateMethodologySchema)
+    period = fields.Nested(CertificatePeriodSchema)
+    vintage_year = fields.Integer()
+    quantity = fields.Integer()
+    unit_g = GramsString()
+    issued_tco2e = fields.String()
+    action_count = fields.Integer()
+    issued_at = fields.DateTime()
+
+
+class PublicCertificateBlockSchema(Schema):
+    serials = fields.String()
+    quantity = fields.Integer()
+    status = fields.String(metadata={"description": "active | retired"})
+    holder = fields.String()
+    beneficiary = fields.String(allow_none=True)
+    purpose = fields.String(allow_none=True)
+    retired_at = fields.DateTime(allow_none=True)
+
+
+class SerialVerificationSchema(Schema):
+    serial = fields.String()
+    status = fields.String(metadata={"description": "active | retired | mixed (a range)"})
+    lot = fields.Nested(PublicCertificateLotSchema)
+    blocks = fields.List(fields.Nested(PublicCertificateBlockSchema))
+
+
+CertificateLotPageSchema = page_schema(CertificateLotSchema, "CertificateLotPageSchema")
+
+
+def lot_view(lot) -> dict:
+    return {
+        "id": lot.id, "status": lot.status, "vintage_year": lot.vintage_year,
+        "methodology": {"code": lot.methodology_code, "version": lot.methodology_version},
+        "period": {"period_from": lot.period_from, "period_to": lot.period_to},
+        "serials": rules.format_range(lot.methodology_code, lot.vintage_year, lot.serial_start,
+                                      lot.serial_end),
+        "quantity": lot.quantity, "unit_g": mg_to_grams(lot.unit_mg),
+        "issued_g": mg_to_grams(lot.issued_mg), "issued_tco2e": format(rules.tonnes(lot.issued_mg), "f"),
+        "verified_g": mg_to_grams(lot.verified_mg),
+        "remainder_unissued_g": mg_to_grams(lot.remainder_mg),
+        "action_count": lot.action_count, "summary": lot.summary, "issued_at": lot.issued_at,
+    }
+
+
+def _blocks_view(lot, blocks) -> list[dict]:
+    names = certificate_service.partner_names(b.holder_partner_id for b in blocks)
+    return [{"id": b.id, "serials": certificate_service.serials_of(lot, b), "quantity": b.quantity,
+             "status": b.status, "holder_partner_id": b.holder_partner_id,
+             "holder": names.get(b.holder_partner_id, "scheme issuance account"),
+             "beneficiary": b.beneficiary, "purpose": b.purpose, "retired_at": b.retired_at}
+            for b in blocks]
+
+
+def _move_view(move) -> dict:
+    return {"lot_id": move.lot.id, "event": move.event, "quantity": move.quantity,
+            "blocks": _blocks_view(move.lot, move.blocks)}
+
+
+@blp.route("/admin/certificates/lots", methods=["POST"])
+@access("auditor")
+@idempotent
+@blp.arguments(CertificateLotCreateSchema)
+@blp.response(201, CertificateLotSchema)
+def issue_lot(data):
+    """Issue a lot from the verified, not yet certified reductions of a methodology version and period."""
+    return lot_view(certificate_service.issue_lot(actor_user_id=g.user.id, **data))
+
+
+@blp.route("/admin/certificates/lots", methods=["GET"])
+@access("auditor", "admin")
+@blp.arguments(CertificateLotArgsSchema, location="query")
+@blp.response(200, CertificateLotPageSchema)
+def list_lots(args):
+    """Issued lots, newest first."""
+    after = decode_cursor(args["cursor"], converters=(dt.datetime.fromisoformat, uuid.UUID))
+    items, last = certificate_service.list_lots(methodology_code=args["methodology_code"],
+                                                after=after, limit=args["limit"])
+    return {"items": [lot_view(lot) for lot in items], "next_cursor": encode_cursor(last)}
+
+
+@blp.route("/admin/certificates/lots/<uuid:lot_id>", methods=["GET"])
+@access("auditor", "admin")
+@blp.response(200, CertificateLotDetailSchema)
+def get_lot(lot_id: uuid.UUID):
+    """One lot: its frozen summary, contributing action count, holdings and history."""
+    lot = certificate_service.get_lot_or_raise(lot_id)
+    events = certificate_service.lot_events(lot.id)
+    return {**lot_view(lot),
+            "holdings": _blocks_view(lot, certificate_service.lot_holdings(lot.id)),
+            "events": [{"event": e.event, "serials": certificate_service.serials_of(lot, e),
+                        "quantity": e.quantity, "from_partner_id": e.from_partner_id,
+                        "to_partner_id": e.to_partner_id, "beneficiary": e.beneficiary,
+                        "purpose": e.purpose, "created_at": e.created_at} for e in events]}
+
+
+@blp.route("/admin/certificates/lots/<uuid:lot_id>/transfers", methods=["POST"])
+@access("admin", "auditor")
+@idempotent
+@blp.arguments(CertificateTransferCreateSchema)
+@blp.response(201, CertificateMoveSchema)
+def transfer(data, lot_id: uuid.UUID):
+    """Transfer serials (a quantity or a range) to a registered enterprise buyer."""
+    return _move_view(certificate_service.transfer_serials(lot_id=lot_id, actor_user_id=g.user.id, **data))
+
+
+@blp.route("/admin/certificates/lots/<uuid:lot_id>/retirements", methods=["POST"])
+@access("admin", "auditor")
+@idempotent
+@blp.arguments(CertificateRetirementCreateSchema)
+@blp.response(201, CertificateMoveSchema)
+def retire(data, lot_id: uuid.UUID):
+    """Retire serials for an offset claim, with beneficiary and purpose; they never move again."""
+    return _move_view(certificate_service.retire_serials(lot_id=lot_id, actor_user_id=g.user.id, **data))
+
+
+@blp.route("/certificates/serials/<string:serial>", methods=["GET"])
+@access.public
+@blp.response(200, SerialVerificationSchema)
+def verify_serial(serial: str):
+    """Verify a serial or serial range: lot, methodology, period, status, retirement. No personal data."""
+    found = certificate_service.verify_serial(serial=serial)
+    return {**found, "lot": lot_view(found["lot"])}
