@@ -407,3 +407,19 @@ def test_reversal_racing_issuance_never_leaves_a_reversed_action_in_a_lot(app, a
         for t in threads:
             t.join()
     # The harness's registry checker asserts no reversed action is inside a lot.
+
+
+@pytest.mark.no_verify
+def test_ledger_verify_checks_the_registry_too(app, runner, lot):
+    assert runner.invoke(args=["ledger", "verify"]).exit_code == 0
+    with app.app_context():
+        db.session.execute(text("UPDATE certificate_serial_counters SET next_serial = 1"))
+        db.session.commit()
+    result = runner.invoke(args=["ledger", "verify"])
+    assert result.exit_code == 1 and "serial counter is behind" in result.output
+    with app.app_context():
+        db.session.execute(text("UPDATE certificate_serial_counters SET next_serial = 10"))
+        db.session.commit()
+        from carbon_credits.services.verify import verify_all
+        assert verify_all() == []
+        db.session.remove()
