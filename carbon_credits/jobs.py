@@ -11,7 +11,7 @@ import datetime as dt
 import logging
 from typing import Callable
 
-from carbon_credits.services import ledger, rewards
+from carbon_credits.services import idempotency, leaderboards, ledger, reports, rewards
 
 log = logging.getLogger(__name__)
 
@@ -21,6 +21,10 @@ DUE_JOBS: list[tuple[str, Callable[..., int]]] = [
     ("release_expired_reservations", rewards.release_expired_reservations),
     ("expire_due_holds", ledger.expire_due_holds),
     ("expire_due_lots", ledger.expire_due_lots),
+    # Insights: each rebuilds or produces from the database, so a rerun is harmless.
+    ("rebuild_leaderboards", leaderboards.rebuild_current),
+    ("run_pending_report_exports", reports.run_pending_exports),
+    ("purge_idempotency_keys", idempotency.purge_expired),
 ]
 
 

@@ -67,7 +67,9 @@ class LocalStore:
 
     def zrevrange(self, key, start, end, withscores=False):
         with self._lock:
-            items = sorted(self._zsets.get(key, {}).items(), key=lambda kv: (-kv[1], kv[0]))
+            # Redis order: score descending, ties by member descending.
+            items = sorted(self._zsets.get(key, {}).items(), key=lambda kv: (kv[1], kv[0]),
+                           reverse=True)
             end = len(items) if end == -1 else end + 1
             items = items[start:end]
             return [(m.encode(), s) for m, s in items] if withscores else [m.encode() for m, _ in items]

@@ -3,8 +3,14 @@ runs a registered job inside an app context.
 
     rq worker --url "$REDIS_URL" carbon_credits          # process jobs
     rq cron carbon_credits.cron                          # enqueue the due jobs every minute
+
+The app comes from the composition root named like `flask --app wsgi` does (`CARBON_APP`,
+default `wsgi`), loaded at run time: this package never imports the HTTP layer.
 """
 from __future__ import annotations
+
+import importlib
+import os
 
 QUEUE_NAME = "carbon_credits"
 
@@ -14,8 +20,7 @@ _app = None
 def _get_app():
     global _app
     if _app is None:
-        from api import create_app
-        _app = create_app()
+        _app = importlib.import_module(os.environ.get("CARBON_APP", "wsgi")).app
     return _app
 
 
@@ -37,6 +42,18 @@ def run_due() -> dict:
     with _get_app().app_context():
         try:
             return jobs.run_due()
+        finally:
+            db.session.remove()
+
+
+def run_report_export(export_id: str) -> bool:
+    """Produce one requested report export (enqueued after the request's commit)."""
+    import uuid
+    from carbon_credits.services import reports
+    from models import db
+    with _get_app().app_context():
+        try:
+            return reports.run_export(export_id=uuid.UUID(export_id))
         finally:
             db.session.remove()
 

@@ -1,8 +1,10 @@
 """One module per resource; each exposes `blp`. Order here is the order in the API docs."""
 from api.resources import health, identity, me, admin_users, partners
+from api.resources import actions
 from api.resources import ledger
 from api.resources import methodologies
 from api.resources import rewards
+from api.resources import insights, reports
 from api.resources import certificates
 
 BLUEPRINTS = [
@@ -13,6 +15,9 @@ BLUEPRINTS = [
     partners.blp,
     methodologies.blp,
     ledger.blp,
+    actions.blp,
     rewards.blp,
+    insights.blp,
+    reports.blp,
     certificates.blp,
 ]

@@ -25,7 +25,7 @@ from carbon_credits.config import get_settings
 from carbon_credits.domain import actions as rules
 from carbon_credits.domain import methodology as method_domain
 from carbon_credits.domain.errors import Conflict, NotFound, ValidationFailed
-from carbon_credits.services import ledger
+from carbon_credits.services import leaderboards, ledger
 from carbon_credits.services import methodologies as methodology_service
 from carbon_credits.services.audit import record_audit
 from carbon_credits.services.bindings import resolve_users
@@ -327,6 +327,8 @@ def _process(subs: list[Submission]) -> list[Outcome]:
                                        review_reason="superseded by the operator's record"))
     if earns:
         ledger.post_earns(earns)
+    leaderboards.record_after_commit((r["user_id"], r["scheme_day"], r["credited_mg"])
+                                     for r in action_rows if r["status"] == "credited")
     db.session.flush()
     loaded = {a.id: a for a in db.session.scalars(
         select(Action).where(Action.id.in_([r["id"] for r in action_rows])))}
@@ -428,6 +430,7 @@ def approve_action(*, action_id: uuid.UUID, actor_user_id: uuid.UUID, note: str 
             ledger.post_earns([ledger.EarnEntry(user_id=action.user_id, amount=points,
                                                 external_ref=f"action:{action.id}", action_id=action.id,
                                                 event_time=action.occurred_at)])
+        leaderboards.record_after_commit([(action.user_id, action.scheme_day, credited_mg)])
         record_audit(action="action.approve", object_type="action", object_id=action.id,
                      actor_user_id=actor_user_id, details={"points": points, "note": note})
     return action
@@ -466,6 +469,7 @@ def reverse_action(*, action_id: uuid.UUID, actor_user_id: uuid.UUID, reason: st
                                            actor_user_id=actor_user_id)
         action.status = "reversed"
         action.reversed_by, action.reversed_at, action.reversal_reason = actor_user_id, utcnow(), reason
+        leaderboards.record_after_commit([(action.user_id, action.scheme_day, -action.credited_mg)])
         record_audit(action="action.reverse", object_type="action", object_id=action.id,
                      actor_user_id=actor_user_id,
                      details={"reason": reason, "points": action.points,

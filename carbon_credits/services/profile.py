@@ -1,8 +1,7 @@
 """The citizen's own profile as shown by GET /api/v1/me."""
 from __future__ import annotations
 
-from decimal import Decimal
-
+from carbon_credits.services.impact import get_total_reduction_g
 from carbon_credits.services.ledger import get_available_balance
 from models import User
 
@@ -18,5 +17,5 @@ def get_profile(*, user: User) -> dict:
         "partner_id": user.partner_id,
         "created_at": user.created_at,
         "balance": get_available_balance(user_id=user.id),
-        "total_reduction_g": Decimal("0"),
+        "total_reduction_g": get_total_reduction_g(user_id=user.id),
     }
