@@ -9,6 +9,7 @@ from marshmallow import Schema, fields, validate
 
 from api.auth import access
 from api.extensions import Blueprint
+from api.fields import AwareDateTime
 from api.pagination import PageArgsSchema, decode_cursor, encode_cursor, page_schema
 from api.resources.identity import UserSchema
 from carbon_credits.services import admin_queries, users as user_service
@@ -50,6 +51,8 @@ class AuditQueryArgsSchema(PageArgsSchema):
     object_id = fields.String(load_default=None, validate=validate.Length(max=64))
     action = fields.String(load_default=None, validate=validate.Length(max=64))
     actor_user_id = fields.UUID(load_default=None)
+    created_from = AwareDateTime(load_default=None, metadata={"description": "Entries at or after"})
+    created_to = AwareDateTime(load_default=None, metadata={"description": "Entries before"})
 
 
 UserPageSchema = page_schema(UserSchema, "UserPageSchema")
@@ -101,9 +104,10 @@ def suspend(data, user_id: uuid.UUID):
 @blp.arguments(AuditQueryArgsSchema, location="query")
 @blp.response(200, AuditPageSchema)
 def audit_log(args):
-    """The audit log, newest first, filtered by object, action or actor."""
+    """The audit log, newest first, filtered by object, action, actor or time."""
     after = decode_cursor(args["cursor"], converters=(int,))
     items, last = admin_queries.list_audit_entries(
         object_type=args["object_type"], object_id=args["object_id"], action=args["action"],
-        actor_user_id=args["actor_user_id"], after=after, limit=args["limit"])
+        actor_user_id=args["actor_user_id"], created_from=args["created_from"],
+        created_to=args["created_to"], after=after, limit=args["limit"])
     return {"items": items, "next_cursor": encode_cursor(last)}

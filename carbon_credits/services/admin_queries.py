@@ -1,6 +1,7 @@
 """Read-only admin listings with keyset pagination (cost independent of the page number)."""
 from __future__ import annotations
 
+import datetime as dt
 import uuid
 
 from sqlalchemy import or_, select
@@ -24,7 +25,9 @@ def list_users(*, q: str | None, role: str | None, after: tuple | None, limit: i
 
 
 def list_audit_entries(*, object_type: str | None, object_id: str | None, action: str | None,
-                       actor_user_id: uuid.UUID | None, after: tuple | None, limit: int):
+                       actor_user_id: uuid.UUID | None, after: tuple | None, limit: int,
+                       created_from: dt.datetime | None = None,
+                       created_to: dt.datetime | None = None):
     query = select(AuditEntry).order_by(AuditEntry.id.desc())
     if object_type:
         query = query.where(AuditEntry.object_type == object_type)
@@ -34,6 +37,10 @@ def list_audit_entries(*, object_type: str | None, object_id: str | None, action
         query = query.where(AuditEntry.action == action)
     if actor_user_id:
         query = query.where(AuditEntry.actor_user_id == actor_user_id)
+    if created_from:
+        query = query.where(AuditEntry.created_at >= created_from)
+    if created_to:
+        query = query.where(AuditEntry.created_at < created_to)
     if after:
         query = query.where(AuditEntry.id < after[0])
     rows = list(db.session.scalars(query.limit(limit + 1)))
