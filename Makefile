@@ -7,7 +7,7 @@ FLASK := $(BIN)/flask --app wsgi
 HOST ?= 127.0.0.1
 PORT ?= 5000
 
-.PHONY: run test test-sqlite migrate seed worker bench faults lint clean
+.PHONY: run test test-sqlite migrate seed worker bench faults audit clean
 
 $(BIN)/activate:
 	$(PYTHON) -m venv $(VENV)
@@ -41,3 +41,11 @@ clean:
 
 bench: $(VENV)/.installed
 	cd bench && ../$(BIN)/python run.py $(BENCH_ARGS)
+
+faults: $(VENV)/.installed
+	cd bench && ../$(BIN)/python faults.py $(FAULTS_ARGS)
+
+# pip-audit needs PyPI's vulnerability API or OSV (see docs/reliability.md).
+audit: $(VENV)/.installed
+	$(BIN)/pip install --quiet pip-audit==2.10.1
+	$(BIN)/pip-audit --progress-spinner off --strict -r requirements.txt
