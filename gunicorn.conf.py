@@ -26,3 +26,10 @@ def post_fork(server, worker):
 
     with app.app_context():
         db.engine.dispose(close=False)
+
+
+def child_exit(server, worker):
+    # Prometheus multiprocess mode: drop a dead worker's live gauges (counters are kept).
+    if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+        from prometheus_client import multiprocess
+        multiprocess.mark_process_dead(worker.pid)

@@ -124,6 +124,7 @@ def _configure_engine(engine) -> None:
 def _register_hooks(app: Flask) -> None:
     from api.auth import enforce_declared_access
     from api.jsonbody import guard_request_body
+    from api.logs import configure_logging
     from api.metrics import init_metrics
 
     @app.before_request
@@ -132,6 +133,7 @@ def _register_hooks(app: Flask) -> None:
         g.request_id = incoming if REQUEST_ID_RE.match(incoming) else uuid.uuid4().hex
         g.request_id_token = current_request_id.set(g.request_id)
 
+    configure_logging(app)
     app.before_request(guard_request_body)
     app.before_request(enforce_declared_access)
     init_metrics(app)

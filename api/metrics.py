@@ -33,4 +33,6 @@ def metrics_response() -> Response:
         multiprocess.MultiProcessCollector(registry)
     else:
         registry = REGISTRY
-    return Response(generate_latest(registry), mimetype=CONTENT_TYPE_LATEST)
+    from api.business_metrics import REGISTRY as BUSINESS
+    return Response(generate_latest(registry) + generate_latest(BUSINESS),
+                    mimetype=CONTENT_TYPE_LATEST)
