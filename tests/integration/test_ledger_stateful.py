@@ -7,6 +7,7 @@ from __future__ import annotations
 import datetime as dt
 import uuid
 
+import pytest
 from hypothesis import HealthCheck, settings, strategies as st
 from hypothesis.stateful import (RuleBasedStateMachine, initialize, invariant, precondition, rule,
                                  run_state_machine_as_test)
@@ -240,6 +241,7 @@ class LedgerMachine(RuleBasedStateMachine):
         db.session.rollback()
 
 
+@pytest.mark.timeout(900)  # passing takes seconds; shrinking a failure may take minutes
 def test_ledger_matches_a_simple_model_after_every_step(app):
     with app.app_context():
         run_state_machine_as_test(LedgerMachine, settings=settings(
