@@ -42,7 +42,10 @@ class AwareDateTime(fields.AwareDateTime):
         result = super()._deserialize(value, attr, data, **kwargs)
         if result.tzinfo is None:
             raise ValidationError("Must include a UTC offset.")
-        return result.astimezone(dt.timezone.utc)
+        try:
+            return result.astimezone(dt.timezone.utc)
+        except OverflowError:  # e.g. 0001-01-01T00:00:00+08:00 has no UTC equivalent
+            raise ValidationError("Out of the supported range.") from None
 
 
 class StrictBoolean(fields.Boolean):

@@ -121,10 +121,13 @@ class ConfirmedRedemptionSchema(Schema):
     redeemed_at = fields.DateTime()
 
 
+SETTLEMENT_DAYS = validate.Range(min=dt.date(2000, 1, 1), max=dt.date(2999, 12, 31))
+
+
 class SettlementArgsSchema(Schema):
-    date_from = fields.Date(data_key="from", load_default=None,
+    date_from = fields.Date(data_key="from", load_default=None, validate=SETTLEMENT_DAYS,
                             metadata={"description": "First scheme day (default: 30 days ago)"})
-    date_to = fields.Date(data_key="to", load_default=None,
+    date_to = fields.Date(data_key="to", load_default=None, validate=SETTLEMENT_DAYS,
                           metadata={"description": "Last scheme day, inclusive (default: today)"})
 
     @post_load

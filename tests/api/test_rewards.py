@@ -126,7 +126,8 @@ BAD_REWARDS = [
     {"points_cost": 1.5}, {"points_cost": 10**7}, {"stock": -1}, {"stock": True},
     {"per_citizen_limit": 0}, {"title": ""}, {"title": "x" * 121}, {"active": 1},
     {"valid_until": iso(now() - dt.timedelta(days=2))}, {"valid_from": "2026-01-01T00:00:00"},
-    {"valid_from": "2026-02-30T00:00:00Z"}, {"partner_id": str(uuid.uuid4())}, {"stock_sold": 1},
+    {"valid_from": "2026-02-30T00:00:00Z"}, {"valid_from": "0001-01-01T00:00:00+08:00"},
+    {"valid_until": "9999-12-31T23:59:59-14:00"}, {"partner_id": str(uuid.uuid4())}, {"stock_sold": 1},
 ]
 
 
@@ -453,7 +454,8 @@ def test_settlement_per_scheme_day_and_reward_matches_the_ledger_to_the_point(cl
 
 @pytest.mark.parametrize("query", ["?from=2026-03-02&to=2026-03-01", "?from=2024-01-01&to=2026-01-01",
                                    "?from=yesterday", "?to=2026-13-01",
-                                   "?from=2026-02-30"])
+                                   "?from=2026-02-30", "?from=0001-01-01&to=0001-01-02",
+                                   "?from=9999-12-30&to=9999-12-31"])
 def test_bad_settlement_query_is_422(client, actors, query):
     _, staff = merchant(actors)
     assert_problem(client.get(SETTLEMENTS + query, headers=staff.headers), 422)
