@@ -4,7 +4,7 @@ from __future__ import annotations
 import datetime as dt
 from decimal import Decimal
 
-from marshmallow import ValidationError, fields
+from marshmallow import ValidationError, fields, validate
 
 
 class StrictDecimal(fields.Decimal):
@@ -13,6 +13,19 @@ class StrictDecimal(fields.Decimal):
     def __init__(self, *args, **kwargs):
         kwargs.setdefault("allow_nan", False)
         super().__init__(*args, **kwargs)
+        # apispec renders Range bounds through this field (Decimal -> "0", an invalid JSON
+        # Schema); publish them as JSON numbers instead (metadata wins over field2range).
+        for validator in self.validators:
+            if isinstance(validator, validate.Range):
+                for key, bound in (("minimum", validator.min), ("maximum", validator.max)):
+                    if bound is not None:
+                        bound = Decimal(bound)
+                        self.metadata.setdefault(key, int(bound) if bound == bound.to_integral_value()
+                                                 else float(bound))
+                if validator.min is not None and not validator.min_inclusive:
+                    self.metadata.setdefault("exclusiveMinimum", True)
+                if validator.max is not None and not validator.max_inclusive:
+                    self.metadata.setdefault("exclusiveMaximum", True)
 
     def _deserialize(self, value, attr, data, **kwargs):
         if isinstance(value, bool) or not isinstance(value, (int, Decimal)):
