@@ -25,6 +25,8 @@ DUE_JOBS: list[tuple[str, Callable[..., int]]] = [
     ("rebuild_leaderboards", leaderboards.rebuild_current),
     ("run_pending_report_exports", reports.run_pending_exports),
     ("purge_idempotency_keys", idempotency.purge_expired),
+    # Tamper evidence: extend the hash chain over transfers settled since the last run.
+    ("seal_ledger", lambda *, now=None: ledger.seal_all()),
 ]
 
 
