@@ -25,6 +25,7 @@ def pytest_configure(config):
     config.addinivalue_line("markers", "postgres: needs PostgreSQL (skipped on SQLite)")
     config.addinivalue_line("markers", "redis: needs a real Redis (skipped without REDIS_URL)")
     config.addinivalue_line("markers", "no_verify: the test breaks invariants on purpose")
+    config.addinivalue_line("markers", "fuzz: schemathesis over the OpenAPI document (bounded)")
 
 
 def pytest_report_header(config):
