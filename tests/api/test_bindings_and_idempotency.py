@@ -22,7 +22,7 @@ def test_citizen_binds_a_card_stored_as_keyed_hash(client, actors, app):
     with app.app_context():
         from models import db
         row = db.session.scalars(select(Binding)).one()
-        assert "6230" not in row.external_ref_hash and len(row.external_ref_hash) == 64
+        assert "6230123456789012" not in row.external_ref_hash and len(row.external_ref_hash) == 64
         from carbon_credits.services.bindings import resolve_users
         assert resolve_users(partner_id=partner.id, external_refs=["62301234 56789012"]) == \
             {"62301234 56789012": citizen.id}
