@@ -38,6 +38,8 @@ class Action(db.Model):
         Index("ix_actions_user_scope_started", "user_id", "scope_key", "started_at"),
         Index("ix_actions_status_created", "status", "created_at"),
         Index("ix_actions_methodology_occurred", "methodology_version_id", "occurred_at"),
+        # Reports and leaderboards read ranges of scheme days (migration 0006).
+        Index("ix_actions_scheme_day", "scheme_day"),
     )
 
     id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True, default=uuid.uuid4)

@@ -1,4 +1,4 @@
-"""insights: background report exports
+"""insights: background report exports, scheme-day index on actions
 
 Revision ID: 0006
 Revises: 0005
@@ -44,9 +44,14 @@ def upgrade():
     )
     with op.batch_alter_table('report_exports', schema=None) as batch_op:
         batch_op.create_index('ix_report_exports_due', ['status', 'created_at'], unique=False)
+    # Reports and leaderboards read ranges of scheme days.
+    with op.batch_alter_table('actions', schema=None) as batch_op:
+        batch_op.create_index('ix_actions_scheme_day', ['scheme_day'], unique=False)
 
 
 def downgrade():
+    with op.batch_alter_table('actions', schema=None) as batch_op:
+        batch_op.drop_index('ix_actions_scheme_day')
     with op.batch_alter_table('report_exports', schema=None) as batch_op:
         batch_op.drop_index('ix_report_exports_due')
     op.drop_table('report_exports')
