@@ -58,6 +58,9 @@ def _has_nul(value) -> bool:
 
 def guard_request_body() -> None:
     """before_request: content type and JSON syntax are checked once, before any handler."""
+    if any("\x00" in k or "\x00" in v for k, v in request.args.items(multi=True)):
+        # The same rule as for bodies: PostgreSQL text cannot hold NUL (e.g. a search `q=%00`).
+        raise MalformedBody("Query parameters must not contain NUL characters.", code="malformed_query")
     if request.method not in BODY_METHODS:
         return
     raw = request.get_data(cache=True)  # raises 413 past MAX_CONTENT_LENGTH

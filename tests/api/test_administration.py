@@ -94,3 +94,11 @@ def test_bad_audit_queries_are_422_and_change_nothing(client, app, actors, query
 
 def test_citizens_cannot_read_the_audit_log(client, actors):
     assert_problem(client.get(AUDIT, headers=actors.user("citizen").headers), 403)
+
+
+@pytest.mark.parametrize("url", ["/api/v1/admin/users?q=%00", "/api/v1/admin/audit-log?action=a%00b"])
+def test_nul_in_a_query_string_is_400_not_a_database_error(client, app, actors, url):
+    admin = actors.user("admin", "auditor")
+    before = all_table_counts(app)
+    assert_problem(client.get(url, headers=admin.headers), 400, "malformed_query")
+    assert all_table_counts(app) == before
