@@ -59,6 +59,9 @@ def get_methodology_or_raise(code: str) -> Methodology:
 
 
 def get_version_or_raise(*, code: str, version: int) -> MethodologyVersion:
+    if not 1 <= version <= 2**31 - 1:  # beyond the Integer column: cannot exist (no DB error)
+        raise NotFound(f"Methodology {code} has no version {version}.",
+                       code="methodology_version_not_found")
     found = db.session.scalars(
         select(MethodologyVersion).join(MethodologyVersion.methodology)
         .where(Methodology.code == code, MethodologyVersion.version == version)).one_or_none()

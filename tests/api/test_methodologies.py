@@ -503,3 +503,10 @@ def test_docs_worked_examples_table(client, app, team, code, version, activity, 
                     json={"version": version, "activity": activity}, headers=team.auditor.headers)
     assert r.status_code == 200, r.json
     assert r.json["reduction_g"] == grams
+
+
+def test_version_numbers_beyond_the_column_are_404_not_500(client, app, actors):
+    admin = actors.user("admin")
+    r = client.get("/api/v1/admin/methodologies/SH-METRO/versions/4796040231/diff/1",
+                   headers=admin.headers)
+    assert_problem(r, 404, "methodology_version_not_found")
