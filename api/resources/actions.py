@@ -239,12 +239,11 @@ def ingest_partner_actions(data):
             continue
         valid.append(_submission(record, index))
     for outcome in action_service.ingest_partner_records(partner_id=g.partner.id, submissions=valid):
-        action = outcome.action
         results.append({"index": outcome.index, "external_id": outcome.external_id,
                         "status": outcome.status, "reasons": outcome.reasons,
-                        "action_id": action.id if action else None,
-                        "reduction_g": mg_to_grams(action.reduction_mg) if action else None,
-                        "points": action.points if action and outcome.status == "credited" else 0})
+                        "action_id": outcome.action_id,
+                        "reduction_g": mg_to_grams(outcome.reduction_mg),
+                        "points": outcome.points if outcome.status == "credited" else 0})
     results.sort(key=lambda r: r["index"])
     summary: dict[str, int] = {}
     for r in results:

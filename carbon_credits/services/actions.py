@@ -89,7 +89,9 @@ class Outcome:
     index: int
     status: str  # credited | pending_review | rejected | duplicate | unbound
     external_id: str | None = None
-    action: Action | None = None
+    action_id: uuid.UUID | None = None
+    reduction_mg: int | None = None
+    points: int = 0
     reasons: list = dataclasses.field(default_factory=list)
     duplicate_of: uuid.UUID | None = None
 
@@ -106,7 +108,7 @@ def record_app_action(*, user_id: uuid.UUID, submission: Submission) -> Action:
     submission.channel = "app"
     with unit_of_work():
         outcome = _process([submission])[0]
-    return outcome.action
+        return db.session.get(Action, outcome.action_id)
 
 
 def ingest_partner_records(*, partner_id: uuid.UUID, submissions: list[Submission]) -> list[Outcome]:
@@ -126,8 +128,8 @@ def _process_partner(partner_id: uuid.UUID, submissions: list[Submission]) -> li
     for s in submissions:
         if s.external_id in known:
             action = known[s.external_id]
-            outcomes.append(Outcome(s.index, "duplicate", s.external_id, action=action,
-                                    duplicate_of=action.id,
+            outcomes.append(Outcome(s.index, "duplicate", s.external_id, action_id=action.id,
+                                    reduction_mg=action.reduction_mg, duplicate_of=action.id,
                                     reasons=[_reason("duplicate_record",
                                                      "This record id was already received.", "info")]))
         elif s.external_id in seen:
@@ -315,7 +317,8 @@ def _process(subs: list[Submission]) -> list[Outcome]:
             "points_per_gram": settings.points_per_gram, "duplicate_of": duplicate_of,
             "credited_at": now if status == "credited" else None, "created_at": now,
         })
-        outcomes.append(Outcome(s.index, status, s.external_id, reasons=plan["reasons"],
+        outcomes.append(Outcome(s.index, status, s.external_id, action_id=plan["id"],
+                                reduction_mg=reduction_mg, points=points, reasons=plan["reasons"],
                                 duplicate_of=duplicate_of))
 
     db.session.execute(insert(Action), action_rows)
@@ -329,11 +332,6 @@ def _process(subs: list[Submission]) -> list[Outcome]:
         ledger.post_earns(earns)
     leaderboards.record_after_commit((r["user_id"], r["scheme_day"], r["credited_mg"])
                                      for r in action_rows if r["status"] == "credited")
-    db.session.flush()
-    loaded = {a.id: a for a in db.session.scalars(
-        select(Action).where(Action.id.in_([r["id"] for r in action_rows])))}
-    for outcome, row in zip(outcomes, action_rows):
-        outcome.action = loaded[row["id"]]
     return outcomes
 
 
