@@ -77,8 +77,9 @@ class History:
         with self.lock:
             self.windows.append([start, time.monotonic() + 3.0, name])  # 3 s grace for reconnects
 
-    def in_window(self, moment: float) -> bool:
-        return any(s <= moment <= e for s, e, _ in self.windows)
+    def overlaps_window(self, began: float, ended: float) -> bool:
+        """A request in flight at any moment of a fault window may fail with 503."""
+        return any(began <= e and ended >= s for s, e, _ in self.windows)
 
 
 def call_with_retries(port, method, path, body, headers, history: History, kind: str, meta: dict):
@@ -95,7 +96,7 @@ def call_with_retries(port, method, path, body, headers, history: History, kind:
             status, payload, outcome = None, None, "timeout"
         except OSError as error:
             status, payload, outcome = None, None, f"conn:{type(error).__name__}"
-        attempts.append({"at": began, "outcome": outcome})
+        attempts.append({"at": began, "ended": time.monotonic(), "outcome": outcome})
         if status is not None and status != 503 and status < 500:
             break
         time.sleep(min(2.0, 0.2 * (attempt + 1)))
@@ -221,7 +222,7 @@ def check(history: History, env: dict, database_url: str, reward: dict, stock: i
             outcomes[str(a["outcome"])] = outcomes.get(str(a["outcome"]), 0) + 1
             if a["outcome"] == 500 or (isinstance(a["outcome"], int) and a["outcome"] > 503):
                 problems.append(f"{a['outcome']} for {e['kind']} key {e['key']}")
-            if a["outcome"] == 503 and not history.in_window(a["at"]):
+            if a["outcome"] == 503 and not history.overlaps_window(a["at"], a["ended"]):
                 problems.append(f"503 outside a fault window for key {e['key']}")
         if len(e["attempts"]) > 1:
             retried += 1
