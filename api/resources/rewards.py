@@ -8,7 +8,7 @@ import uuid
 import zoneinfo
 
 import segno
-from flask import Response, g, url_for
+from flask import request, Response, g, url_for
 from marshmallow import (Schema, ValidationError, fields, post_load, validate, validates,
                          validates_schema)
 
@@ -223,8 +223,9 @@ def list_merchant_rewards(args):
 @access("merchant")
 @blp.response(200, RewardSchema)
 def get_merchant_reward(reward_id: uuid.UUID):
-    """One of my merchant's rewards (another merchant's is a 404)."""
-    return reward_service.get_merchant_reward_or_raise(merchant_user=g.user, reward_id=reward_id)
+    """One of my merchant's rewards (another merchant's is a 404); its ETag guards edits."""
+    reward = reward_service.get_merchant_reward_or_raise(merchant_user=g.user, reward_id=reward_id)
+    return reward, 200, {"ETag": reward_service.reward_etag(reward)}
 
 
 @blp.route("/merchant/rewards/<uuid:reward_id>", methods=["PATCH"])
@@ -232,8 +233,11 @@ def get_merchant_reward(reward_id: uuid.UUID):
 @blp.arguments(RewardUpdateSchema)
 @blp.response(200, RewardSchema)
 def update_reward(data, reward_id: uuid.UUID):
-    """Edit one of my merchant's rewards (title, cost, stock left, window, limit, active)."""
-    return reward_service.update_reward(merchant_user=g.user, reward_id=reward_id, changes=data)
+    """Edit one of my merchant's rewards (title, cost, stock left, window, limit, active).
+    Send the GET's `ETag` as `If-Match` so an edit made on a stale stock figure is refused (412)."""
+    reward = reward_service.update_reward(merchant_user=g.user, reward_id=reward_id, changes=data,
+                                          if_match=request.headers.get("If-Match"))
+    return reward, 200, {"ETag": reward_service.reward_etag(reward)}
 
 
 @blp.route("/merchant/redemptions/confirm", methods=["POST"])

@@ -34,6 +34,14 @@ class Conflict(DomainError):
     title = "Conflict"
 
 
+class StaleRevision(Conflict):
+    """If-Match names an older version of the object than the stored one (lost update refused)."""
+
+    code = "etag_mismatch"
+    title = "Precondition failed"
+    http_status = 412
+
+
 class AuthenticationFailed(DomainError):
     code = "unauthorized"
     title = "Authentication required"

@@ -21,7 +21,7 @@ from decimal import (ROUND_FLOOR, ROUND_HALF_EVEN, Context, Decimal, DivisionByZ
                      InvalidOperation, Overflow, localcontext)
 from typing import Any, Mapping
 
-from carbon_credits.domain.errors import Conflict, ValidationFailed
+from carbon_credits.domain.errors import Conflict, StaleRevision, ValidationFailed  # noqa: F401 (re-exported)
 
 GRAMS = Decimal("0.001")
 ROUNDING_RULE = "rounded once at the end to 0.001 g, ROUND_HALF_EVEN"
@@ -86,14 +86,6 @@ RULE_KEYS = {f"{side}_{q}" for q in BOUNDED_QUANTITIES for side in ("min", "max"
     "self_report", "basis"}
 PARAMETER_NAME_RE = re.compile(r"^[A-Za-z][A-Za-z0-9_]{0,39}$")
 MAX_VALUE = Decimal("1e12")
-
-
-class StaleRevision(Conflict):
-    """If-Match names an older revision than the stored one (lost update refused)."""
-
-    code = "etag_mismatch"
-    title = "Precondition failed"
-    http_status = 412
 
 
 class RevisionRequired(ValidationFailed):

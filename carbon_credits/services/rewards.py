@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import collections
 import datetime as dt
+import hashlib
 import uuid
 import zoneinfo
 
@@ -18,7 +19,8 @@ from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
 from carbon_credits.config import get_settings
 from carbon_credits.domain import vouchers
-from carbon_credits.domain.errors import Conflict, NotFound, PermissionDenied, ValidationFailed
+from carbon_credits.domain.errors import (Conflict, NotFound, PermissionDenied, StaleRevision,
+                                          ValidationFailed)
 from carbon_credits.services import ledger, verify
 from carbon_credits.services.audit import record_audit
 from carbon_credits.services.pagination import keyset_after, take_page
@@ -104,13 +106,24 @@ def get_merchant_reward_or_raise(*, merchant_user: User, reward_id: uuid.UUID) -
     return _own_reward(merchant_user, reward_id)
 
 
-def update_reward(*, merchant_user: User, reward_id: uuid.UUID, changes: dict) -> Reward:
-    """Edit one of the merchant's own rewards; `stock` sets what is left to reserve."""
+def reward_etag(reward: Reward) -> str:
+    """Changes whenever the reward or its remaining stock changes (a redemption included)."""
+    state = f"{reward.id}|{reward.stock}|{reward.updated_at.isoformat() if reward.updated_at else ''}"
+    return '"' + hashlib.sha256(state.encode()).hexdigest()[:32] + '"'
+
+
+def update_reward(*, merchant_user: User, reward_id: uuid.UUID, changes: dict,
+                  if_match: str | None = None) -> Reward:
+    """Edit one of the merchant's own rewards; `stock` sets what is left to reserve. With
+    `If-Match`, an edit based on a stale read (e.g. stock taken meanwhile) is refused with 412."""
     unknown = set(changes) - set(REWARD_FIELDS)
     if unknown:
         raise ValidationFailed("Unknown fields.", errors={f: ["Unknown field."] for f in unknown})
     with unit_of_work():
         reward = _own_reward(merchant_user, reward_id, lock=True)
+        if if_match is not None and if_match.strip() not in (reward_etag(reward), "*"):
+            raise StaleRevision("The reward changed since you read it (stock may have been "
+                                "taken); reload and retry.")
         _check_window(changes.get("valid_from", reward.valid_from),
                       changes.get("valid_until", reward.valid_until))
         before, after = {}, {}

@@ -459,3 +459,19 @@ def test_settlement_per_scheme_day_and_reward_matches_the_ledger_to_the_point(cl
 def test_bad_settlement_query_is_422(client, actors, query):
     _, staff = merchant(actors)
     assert_problem(client.get(SETTLEMENTS + query, headers=staff.headers), 422)
+
+
+def test_stock_edit_on_a_stale_read_is_refused_with_412(client, actors, app):
+    _, staff = merchant(actors)
+    reward = create_reward(client, staff, stock=10)
+    path = f"/api/v1/merchant/rewards/{reward['id']}"
+    read = client.get(path, headers=staff.headers)
+    etag = read.headers["ETag"]
+    citizen = citizen_with_points(actors, app, 1000)
+    assert redeem(client, citizen, reward["id"]).status_code == 201  # stock 10 -> 9 meanwhile
+    stale = client.patch(path, json={"stock": 15}, headers={**staff.headers, "If-Match": etag})
+    assert_problem(stale, 412, "etag_mismatch")
+    assert reward_row(app, reward["id"])["stock"] == 9
+    fresh = client.get(path, headers=staff.headers).headers["ETag"]
+    ok = client.patch(path, json={"stock": 15}, headers={**staff.headers, "If-Match": fresh})
+    assert ok.status_code == 200 and ok.json["stock"] == 15 and ok.headers["ETag"] != fresh
