@@ -91,9 +91,6 @@ def _reset_database(app):
             tables = [t.name for t in db.metadata.sorted_tables]
             with db.engine.begin() as conn:
                 conn.execute(text(f"TRUNCATE {', '.join(tables)} RESTART IDENTITY CASCADE"))
-            from carbon_credits.services.seed import reset_hooks
-            for hook in reset_hooks():
-                hook()
         else:
             db.engine.dispose()
             path = app._test_database["url"][len("sqlite:///"):]
@@ -101,6 +98,9 @@ def _reset_database(app):
                 if os.path.exists(path + suffix):
                     os.remove(path + suffix)
             shutil.copyfile(app._test_database["template"], path)
+        from carbon_credits.services.seed import reset_hooks
+        for hook in reset_hooks():
+            hook()
 
 
 def _reset_redis(app):

@@ -17,7 +17,7 @@ import uuid
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import insert, select, tuple_, update
+from sqlalchemy import insert, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
@@ -94,6 +94,7 @@ class Outcome:
     points: int = 0
     reasons: list = dataclasses.field(default_factory=list)
     duplicate_of: uuid.UUID | None = None
+    action: Action | None = None  # the stored row, when the insert returned it (single claims)
 
 
 def _reason(code: str, message: str, outcome: str = "reject") -> dict:
@@ -108,7 +109,7 @@ def record_app_action(*, user_id: uuid.UUID, submission: Submission) -> Action:
     submission.channel = "app"
     with unit_of_work():
         outcome = _process([submission])[0]
-        return db.session.get(Action, outcome.action_id)
+        return outcome.action or db.session.get(Action, outcome.action_id)
 
 
 def ingest_partner_records(*, partner_id: uuid.UUID, submissions: list[Submission]) -> list[Outcome]:
@@ -186,19 +187,22 @@ def _in_force(versions: list[MethodologyVersion], at: dt.datetime) -> Methodolog
 
 
 def _lock_daily_rows(keys: set[tuple]) -> dict[tuple, DailyCredit]:
-    """Create the (user, scope, day) rows if missing, then lock them in sorted order."""
+    """Create the (user, scope, day) rows if missing and lock them, in one statement.
+
+    An upsert whose conflict branch rewrites the row unchanged takes the row lock the way
+    SELECT ... FOR UPDATE would, and RETURNING hands back the current value under that lock.
+    Rows are listed in sorted order, so two batches lock them in the same order."""
     if not keys:
         return {}
     ordered = sorted(keys, key=lambda k: (str(k[0]), k[1], k[2]))
     insert = pg_insert if db.session.get_bind().dialect.name == "postgresql" else sqlite_insert
-    db.session.execute(insert(DailyCredit).values(
-        [{"user_id": u, "scope_key": s, "scheme_day": d, "credited_mg": 0} for u, s, d in ordered]
-    ).on_conflict_do_nothing())
-    rows = db.session.scalars(
-        select(DailyCredit)
-        .where(tuple_(DailyCredit.user_id, DailyCredit.scope_key, DailyCredit.scheme_day).in_(ordered))
-        .order_by(DailyCredit.user_id, DailyCredit.scope_key, DailyCredit.scheme_day)
-        .with_for_update().execution_options(populate_existing=True))
+    stmt = insert(DailyCredit).values(
+        [{"user_id": u, "scope_key": s, "scheme_day": d, "credited_mg": 0} for u, s, d in ordered])
+    stmt = stmt.on_conflict_do_update(
+        index_elements=[DailyCredit.user_id, DailyCredit.scope_key, DailyCredit.scheme_day],
+        set_={"credited_mg": DailyCredit.credited_mg})
+    rows = db.session.scalars(stmt.returning(DailyCredit)
+                              .execution_options(populate_existing=True))
     return {(r.user_id, r.scope_key, r.scheme_day): r for r in rows}
 
 
@@ -321,7 +325,12 @@ def _process(subs: list[Submission]) -> list[Outcome]:
                                 reduction_mg=reduction_mg, points=points, reasons=plan["reasons"],
                                 duplicate_of=duplicate_of))
 
-    db.session.execute(insert(Action), action_rows)
+    if len(action_rows) == 1:
+        # A single claim (the app): RETURNING hands back the stored row, so the caller's
+        # read-back costs no query. A batch skips it: it builds its results from action_rows.
+        outcomes[0].action = db.session.scalars(insert(Action).returning(Action), action_rows).one()
+    else:
+        db.session.execute(insert(Action), action_rows)
     if superseded:
         for old_id, new_id in superseded.items():
             db.session.execute(update(Action).where(Action.id == old_id,
@@ -329,7 +338,7 @@ def _process(subs: list[Submission]) -> list[Outcome]:
                                .values(status="duplicate", duplicate_of=new_id,
                                        review_reason="superseded by the operator's record"))
     if earns:
-        ledger.post_earns(earns)
+        ledger.post_earns(earns, refs_are_new=True)  # refs are "action:<id>" of rows just inserted
     leaderboards.record_after_commit((r["user_id"], r["scheme_day"], r["credited_mg"])
                                      for r in action_rows if r["status"] == "credited")
     return outcomes

@@ -27,7 +27,7 @@ from carbon_credits.domain import ledger as rules
 from carbon_credits.domain.errors import Conflict, NotFound, ValidationFailed
 from carbon_credits.services.audit import record_audit
 from carbon_credits.services.pagination import take_page
-from carbon_credits.services.uow import unit_of_work
+from carbon_credits.services.uow import after_commit, unit_of_work
 from models import (LedgerAccount, LedgerChainHead, LedgerHold, LedgerHoldLot, LedgerLot,
                     LedgerReversal, LedgerSeal, LedgerTransfer, Partner, User, db, utcnow)
 
@@ -148,8 +148,22 @@ def _dialect_insert():
     return pg_insert if db.session.get_bind().dialect.name == "postgresql" else sqlite_insert
 
 
+# System account ids never change once committed, so each process remembers them: one query
+# less on every posting. Only committed ids are remembered (a rolled-back lazy creation must not
+# leave a dangling id), keyed by database so two apps in one process never mix them up.
+_system_ids: dict[tuple[str, str], int] = {}
+
+
+def forget_system_accounts() -> None:
+    """For a harness that truncates the ledger tables (the ids are then created anew)."""
+    _system_ids.clear()
+
+
 def _system_account_id(code: str) -> int:
     """System accounts are created lazily (after a reset too); they are never locked."""
+    cache_key = (str(db.session.get_bind().url), code)
+    if cache_key in _system_ids:
+        return _system_ids[cache_key]
     query = select(ACCOUNTS.c.id).where(ACCOUNTS.c.system_code == code)
     found = db.session.execute(query).scalar()
     if found is None:
@@ -158,6 +172,7 @@ def _system_account_id(code: str) -> int:
                                    created_at=utcnow())
                            .on_conflict_do_nothing(index_elements=["system_code"]))
         found = db.session.execute(query).scalar_one()
+    after_commit(lambda: _system_ids.__setitem__(cache_key, found))
     return found
 
 
@@ -193,6 +208,19 @@ def _merchant_account_id(partner_id: uuid.UUID) -> int:
                            .on_conflict_do_nothing(index_elements=["partner_id"]))
         found = db.session.execute(query).scalar_one()
     return found
+
+
+def _lock_citizen_accounts(user_ids: Iterable[uuid.UUID]) -> tuple[dict, dict]:
+    """Find and lock the citizens' accounts in one statement (creating missing ones first):
+    (user id -> account id, account id -> locked row)."""
+    wanted = set(user_ids)
+    query = (select(ACCOUNTS).where(ACCOUNTS.c.user_id.in_(wanted))
+             .order_by(ACCOUNTS.c.id).with_for_update(key_share=True))
+    rows = db.session.execute(query).all()
+    if len(rows) < len(wanted):
+        _citizen_account_ids(wanted)
+        rows = db.session.execute(query).all()
+    return {row.user_id: row.id for row in rows}, {row.id: row for row in rows}
 
 
 def _lock_accounts(account_ids: Iterable[int]) -> dict:
@@ -298,10 +326,14 @@ def post_earn(*, user_id: uuid.UUID, amount: int, external_ref: str,
                                  action_id=action_id, reason=reason, event_time=event_time)])[0]
 
 
-def post_earns(entries: Iterable[EarnEntry]) -> list[LedgerTransfer]:
+def post_earns(entries: Iterable[EarnEntry], *, refs_are_new: bool = False) -> list[LedgerTransfer]:
     """Set-based earn for a batch (up to 1000): one insert of transfers, one of lots, one
     update per citizen, accounts locked in id order. Result i belongs to entry i (an already
-    posted ref returns its existing transfer)."""
+    posted ref returns its existing transfer).
+
+    `refs_are_new`: the caller minted every ref in this transaction (e.g. from a fresh action
+    id), so the look-up of earlier postings is skipped; a repeated ref is still refused by the
+    unique index on `external_ref`."""
     entries = list(entries)
     if len(entries) > MAX_BATCH:
         raise _invalid("entries", f"At most {MAX_BATCH} entries per batch.")
@@ -314,11 +346,10 @@ def post_earns(entries: Iterable[EarnEntry]) -> list[LedgerTransfer]:
         return []
     months = get_settings().points_expiry_months
     with unit_of_work():
-        account_of = _citizen_account_ids({e.user_id for e in entries})
+        account_of, locked = _lock_citizen_accounts({e.user_id for e in entries})
         issuance = _system_account_id("issuance")
-        locked = _lock_accounts(account_of.values())
         # Read under the locks: a concurrent poster of the same ref has committed by now.
-        existing = {t.external_ref: t for t in db.session.scalars(
+        existing = {} if refs_are_new else {t.external_ref: t for t in db.session.scalars(
             select(LedgerTransfer)
             .where(LedgerTransfer.external_ref.in_({e.external_ref for e in entries})))}
         running = {aid: row.balance for aid, row in locked.items()}

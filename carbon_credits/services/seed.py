@@ -12,4 +12,5 @@ def seed_all() -> list[str]:
 
 def reset_hooks() -> list:
     """Callables the test harness runs after truncating tables (e.g. re-create system accounts)."""
-    return []
+    from carbon_credits.services.ledger import forget_system_accounts
+    return [forget_system_accounts]

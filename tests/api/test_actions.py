@@ -363,3 +363,31 @@ def test_large_batch_is_processed_in_one_request(client, app, seeded, operator, 
     assert r.status_code == 200
     assert r.json["summary"]["credited"] == 400
     assert sum(balance(app, c.id) for c in citizens) == 400 * 97
+
+
+def test_an_app_credit_costs_a_fixed_small_number_of_statements(client, app, seeded, rider):
+    """Guards the credit path's round trips (bench/README performance section): authentication,
+    idempotency claim and completion, methodology versions, daily-cap upsert-and-lock and its
+    update, overlap check, action insert, account lock, transfer, lot, balance update."""
+    from sqlalchemy import event
+
+    from models import db
+    walk = dict(minutes=30, km=2, mode="walk")
+    r = client.post(ACTIONS, json=trip(recent(5), **walk), headers={**rider.headers, "Idempotency-Key": "w"})
+    assert r.json["status"] == "credited", r.json
+    statements: list[str] = []
+
+    def record(conn, cursor, statement, *args):
+        if not statement.lstrip().upper().startswith(("BEGIN", "COMMIT", "SAVEPOINT", "RELEASE")):
+            statements.append(statement)
+
+    with app.app_context():
+        engine = db.engine
+    event.listen(engine, "before_cursor_execute", record)
+    try:
+        r = client.post(ACTIONS, json=trip(recent(2), **walk),
+                        headers={**rider.headers, "Idempotency-Key": "k1"})
+    finally:
+        event.remove(engine, "before_cursor_execute", record)
+    assert r.status_code == 201 and r.json["status"] == "credited" and r.json["points"] > 0, r.json
+    assert len(statements) <= 12, "\n".join(s.split("\n")[0][:120] for s in statements)

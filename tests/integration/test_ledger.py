@@ -157,6 +157,34 @@ def test_system_accounts_keep_no_running_balance():
     db.session.rollback()
 
 
+def test_a_system_account_created_in_a_rolled_back_transaction_is_not_remembered():
+    from carbon_credits.services.uow import unit_of_work
+    user = make_user()
+    with pytest.raises(RuntimeError):
+        with unit_of_work():
+            earn(user, 5)  # creates the issuance account lazily, then the whole thing rolls back
+            raise RuntimeError("abort")
+    assert count(LedgerTransfer) == 0
+    assert db.session.scalar(select(func.count()).select_from(LedgerAccount)
+                             .where(LedgerAccount.system_code == "issuance")) == 0
+    earn(user, 7)  # a remembered id from the rolled-back attempt would break this posting
+    assert account(user).balance == 7
+    assert_clean()
+
+
+def test_fresh_refs_skip_the_look_up_but_a_repeat_is_still_refused():
+    user = make_user()
+    entry = EarnEntry(user_id=user, amount=3, external_ref="fresh-1", event_time=NOW)
+    ledger.post_earns([entry], refs_are_new=True)
+    db.session.commit()
+    with pytest.raises(Conflict):
+        ledger.post_earns([entry], refs_are_new=True)
+    db.session.rollback()
+    assert account(user).balance == 3
+    assert count(LedgerTransfer) == 1
+    assert_clean()
+
+
 def test_double_entry_sums_to_zero_over_all_accounts():
     user = make_user()
     earn(user, 100)
