@@ -149,6 +149,22 @@ class SerialVerificationSchema(Schema):
 CertificateLotPageSchema = page_schema(CertificateLotSchema, "CertificateLotPageSchema")
 
 
+class CertificateLotActionSchema(Schema):
+    action_id = fields.UUID()
+    contributed_g = GramsString(metadata={"description": "This action's grams in the lot"})
+    action_type = fields.String()
+    mode = fields.String(allow_none=True)
+    category = fields.String(allow_none=True)
+    channel = fields.String()
+    scheme_day = fields.Date()
+    occurred_at = fields.DateTime()
+    status = fields.String(metadata={"description": "The action's status now (credited)"})
+
+
+CertificateLotActionPageSchema = page_schema(CertificateLotActionSchema,
+                                             "CertificateLotActionPageSchema")
+
+
 def lot_view(lot) -> dict:
     return {
         "id": lot.id, "status": lot.status, "vintage_year": lot.vintage_year,
@@ -213,6 +229,19 @@ def get_lot(lot_id: uuid.UUID):
                         "quantity": e.quantity, "from_partner_id": e.from_partner_id,
                         "to_partner_id": e.to_partner_id, "beneficiary": e.beneficiary,
                         "purpose": e.purpose, "created_at": e.created_at} for e in events]}
+
+
+@blp.route("/admin/certificates/lots/<uuid:lot_id>/actions", methods=["GET"])
+@access("auditor", "admin")
+@blp.arguments(PageArgsSchema, location="query")
+@blp.response(200, CertificateLotActionPageSchema)
+def list_lot_actions(args, lot_id: uuid.UUID):
+    """The lot's contributing actions and the grams each contributed, by action id."""
+    after = decode_cursor(args["cursor"], converters=(uuid.UUID,))
+    rows, last = certificate_service.lot_actions(lot_id=lot_id, after=after, limit=args["limit"])
+    return {"items": [{**row._asdict(), "contributed_g": mg_to_grams(row.contributed_mg)}
+                      for row in rows],
+            "next_cursor": encode_cursor(last)}
 
 
 @blp.route("/admin/certificates/lots/<uuid:lot_id>/transfers", methods=["POST"])

@@ -331,6 +331,22 @@ def list_lots(*, methodology_code: str | None = None, after: tuple | None = None
     return take_page(rows, limit, lambda lot: (lot.issued_at.isoformat(), lot.id))
 
 
+def lot_actions(*, lot_id: uuid.UUID, after: tuple | None = None, limit: int = 50):
+    """The lot's contributing actions with the milligrams each contributed, by action id
+    (keyset-paginated): what an auditor samples to trace a lot back to its actions."""
+    get_lot_or_raise(lot_id)
+    query = (select(CertificateLotAction.action_id, CertificateLotAction.contributed_mg,
+                    Action.action_type, Action.mode, Action.category, Action.channel,
+                    Action.scheme_day, Action.occurred_at, Action.status)
+             .join(Action, Action.id == CertificateLotAction.action_id)
+             .where(CertificateLotAction.lot_id == lot_id)
+             .order_by(CertificateLotAction.action_id))
+    if after:
+        query = query.where(keyset_after([CertificateLotAction.action_id], after, descending=False))
+    rows = list(db.session.execute(query.limit(limit + 1)))
+    return take_page(rows, limit, lambda row: (row.action_id,))
+
+
 def lot_holdings(lot_id: uuid.UUID) -> list[CertificateBlock]:
     """The lot's live blocks (active or retired), in serial order."""
     return list(db.session.scalars(

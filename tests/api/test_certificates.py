@@ -335,6 +335,30 @@ def test_roles(client, actors, auditor, admin, buyer, lot, metro_month):
     assert client.get(f"{VERIFY}/{serial(lot, 1)}").status_code == 200  # public
 
 
+def test_a_lots_contributing_actions_are_listed_page_by_page(client, auditor, admin, actors, lot,
+                                                             metro_month):
+    seen, cursor = [], None
+    while True:
+        r = client.get(f"{LOTS}/{lot['id']}/actions", query_string={"limit": 4, "cursor": cursor or ""},
+                       headers=auditor.headers)
+        assert r.status_code == 200, r.json
+        seen.extend(r.json["items"])
+        cursor = r.json["next_cursor"]
+        if cursor is None:
+            break
+    assert sorted(item["action_id"] for item in seen) == sorted(metro_month["ids"])
+    assert [item["action_id"] for item in seen] == sorted(item["action_id"] for item in seen)
+    assert {item["contributed_g"] for item in seen} == {"970.000"}
+    assert {(item["action_type"], item["mode"], item["status"]) for item in seen} == \
+        {("transit", "metro", "credited")}
+    assert client.get(f"{LOTS}/{lot['id']}/actions", headers=admin.headers).status_code == 200
+    assert_problem(client.get(f"{LOTS}/{lot['id']}/actions", headers=actors.user("citizen").headers), 403)
+    assert_problem(client.get(f"{LOTS}/{uuid.uuid4()}/actions", headers=auditor.headers), 404,
+                   "lot_not_found")
+    assert_problem(client.get(f"{LOTS}/{lot['id']}/actions", query_string={"cursor": "garbage!"},
+                              headers=auditor.headers), 422)
+
+
 @pytest.mark.parametrize("bad", ["nonsense", "CC-SH-METRO-2026-000000001-000000000",
                                  "XX-SH-METRO-2026-000000001", "CC-BJ-WALK-YEAR-000000001",
                                  "CC-SH-METRO-1999-000000001", "CC-SH-METRO-YEAR-000000010",
