@@ -338,7 +338,7 @@ def _process(subs: list[Submission]) -> list[Outcome]:
                                .values(status="duplicate", duplicate_of=new_id,
                                        review_reason="superseded by the operator's record"))
     if earns:
-        ledger.post_earns(earns, refs_are_new=True)  # refs are "action:<id>" of rows just inserted
+        ledger.post_new_earns(earns)  # refs are "action:<id>" of the rows just inserted
     leaderboards.record_after_commit((r["user_id"], r["scheme_day"], r["credited_mg"])
                                      for r in action_rows if r["status"] == "credited")
     return outcomes

@@ -92,10 +92,13 @@ def apply_changes(changes) -> None:
     store = kvstore.get_store()
     try:
         pipe = store.pipeline(transaction=False) if kvstore.is_redis() else store
+        ttl_set: set[str] = set()
         for (period, key, member), mg in deltas.items():
             if mg:
                 pipe.zincrby(key, mg, member)
-                pipe.expire(key, KEY_TTL[period])
+                if key not in ttl_set:  # once per board, not once per citizen
+                    pipe.expire(key, KEY_TTL[period])
+                    ttl_set.add(key)
         if pipe is not store:
             pipe.execute()
     except kvstore.RedisError:

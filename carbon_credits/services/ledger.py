@@ -244,18 +244,31 @@ def _move(account_id: int, *, balance: int = 0, reserved: int = 0,
     return None if row is None else (row.balance, row.reserved)
 
 
-def _insert_transfers(rows: list[dict]) -> list[LedgerTransfer]:
+def _transfer_values(rows: list[dict]) -> list[dict]:
+    """Complete rows for insertion; ids are minted here, so callers know them before insert."""
     now = utcnow()
-    full = [{"id": uuid.uuid4(), "recorded_at": now, "citizen_account_id": None,
+    return [{"id": uuid.uuid4(), "recorded_at": now, "citizen_account_id": None,
              "balance_after": None, "action_id": None, "redemption_id": None, "hold_id": None,
              "reversal_of": None, **row} for row in rows]
+
+
+def _insert_transfers(rows: list[dict]) -> list[LedgerTransfer]:
+    return _store_transfers(_transfer_values(rows), load=True)
+
+
+def _store_transfers(values: list[dict], *, load: bool) -> list[LedgerTransfer] | None:
+    """Insert completed rows; with `load` return the stored transfers in order (RETURNING and
+    ORM objects: most of the insert's cost for a 1000-row batch, so skipped when unused)."""
     try:
+        if not load:
+            db.session.execute(insert(LedgerTransfer), values)
+            return None
         return list(db.session.scalars(
             insert(LedgerTransfer).returning(LedgerTransfer, sort_by_parameter_order=True),
-            full))
+            values))
     except IntegrityError as error:
         if "external_ref" in str(error.orig):
-            raise _ref_conflict(rows[0]["external_ref"] if len(rows) == 1 else "(batch)") from None
+            raise _ref_conflict(values[0]["external_ref"] if len(values) == 1 else "(batch)") from None
         raise
 
 
@@ -326,15 +339,21 @@ def post_earn(*, user_id: uuid.UUID, amount: int, external_ref: str,
                                  action_id=action_id, reason=reason, event_time=event_time)])[0]
 
 
-def post_earns(entries: Iterable[EarnEntry], *, refs_are_new: bool = False) -> list[LedgerTransfer]:
+def post_earns(entries: Iterable[EarnEntry]) -> list[LedgerTransfer]:
     """Set-based earn for a batch (up to 1000): one insert of transfers, one of lots, one
     update per citizen, accounts locked in id order. Result i belongs to entry i (an already
-    posted ref returns its existing transfer).
+    posted ref returns its existing transfer)."""
+    return _post_earns(list(entries), refs_are_new=False)
 
-    `refs_are_new`: the caller minted every ref in this transaction (e.g. from a fresh action
-    id), so the look-up of earlier postings is skipped; a repeated ref is still refused by the
-    unique index on `external_ref`."""
-    entries = list(entries)
+
+def post_new_earns(entries: Iterable[EarnEntry]) -> None:
+    """`post_earns` for refs the caller minted in this transaction (the actions pipeline's
+    `action:<id>` of rows it just inserted): no look-up of earlier postings and no transfers
+    loaded back. A repeated ref is still refused by the unique index on `external_ref`."""
+    _post_earns(list(entries), refs_are_new=True)
+
+
+def _post_earns(entries: list[EarnEntry], *, refs_are_new: bool) -> list[LedgerTransfer] | None:
     if len(entries) > MAX_BATCH:
         raise _invalid("entries", f"At most {MAX_BATCH} entries per batch.")
     for entry in entries:
@@ -343,7 +362,7 @@ def post_earns(entries: Iterable[EarnEntry], *, refs_are_new: bool = False) -> l
         _check_time(entry.event_time, "event_time")
         _check_reason(entry.reason)
     if not entries:
-        return []
+        return None if refs_are_new else []
     months = get_settings().points_expiry_months
     with unit_of_work():
         account_of, locked = _lock_citizen_accounts({e.user_id for e in entries})
@@ -382,21 +401,23 @@ def post_earns(entries: Iterable[EarnEntry], *, refs_are_new: bool = False) -> l
                              "external_ref": entry.external_ref,
                              "event_time": entry.event_time})
         if new_rows:
-            created = _insert_transfers(new_rows)
+            values = _transfer_values(new_rows)
+            loaded = _store_transfers(values, load=not refs_are_new)
             now = utcnow()
             db.session.execute(insert(LOTS), [
-                {"account_id": t.credit_account_id, "earn_transfer_id": t.id, "amount": t.amount,
-                 "remaining": t.amount, "expired_amount": 0, "created_at": now,
-                 "expires_at": rules.add_months(t.event_time, months)} for t in created])
+                {"account_id": t["credit_account_id"], "earn_transfer_id": t["id"],
+                 "amount": t["amount"], "remaining": t["amount"], "expired_amount": 0,
+                 "created_at": now, "expires_at": rules.add_months(t["event_time"], months)}
+                for t in values])
             db.session.execute(
                 update(ACCOUNTS).where(ACCOUNTS.c.id == bindparam("b_id"))
                 .values(balance=ACCOUNTS.c.balance + bindparam("b_delta")),
                 [{"b_id": aid, "b_delta": running[aid] - row.balance}
                  for aid, row in locked.items() if running[aid] != row.balance])
-            for transfer, indexes in zip(created, slots):
+            for transfer, indexes in zip(loaded or [], slots):
                 for i in indexes:
                     results[i] = transfer
-    return results
+    return None if refs_are_new else results
 
 
 # ---------------------------------------------------------------------------------------------

@@ -175,10 +175,10 @@ def test_a_system_account_created_in_a_rolled_back_transaction_is_not_remembered
 def test_fresh_refs_skip_the_look_up_but_a_repeat_is_still_refused():
     user = make_user()
     entry = EarnEntry(user_id=user, amount=3, external_ref="fresh-1", event_time=NOW)
-    ledger.post_earns([entry], refs_are_new=True)
+    assert ledger.post_new_earns([entry]) is None
     db.session.commit()
     with pytest.raises(Conflict):
-        ledger.post_earns([entry], refs_are_new=True)
+        ledger.post_new_earns([entry])
     db.session.rollback()
     assert account(user).balance == 3
     assert count(LedgerTransfer) == 1
