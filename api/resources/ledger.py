@@ -7,6 +7,7 @@ from marshmallow import Schema, fields, validate
 from api.auth import access
 from api.extensions import Blueprint
 from api.fields import AwareDateTime
+from api.idempotency import idempotent
 from api.pagination import PageArgsSchema, decode_cursor, encode_cursor, page_schema
 from carbon_credits.services import ledger as ledger_service
 from carbon_credits.services.verify import CHECKERS, check_ledger
@@ -63,6 +64,30 @@ class VerifySchema(Schema):
 StatementPageSchema = page_schema(StatementEntrySchema, "StatementPageSchema")
 
 
+class AdjustmentCreateSchema(Schema):
+    user_id = fields.UUID(required=True)
+    points = fields.Integer(required=True, strict=True,
+                            validate=[validate.Range(min=-10**12, max=10**12),
+                                      validate.NoneOf([0], error="Must not be zero.")],
+                            metadata={"description": "> 0 credits the citizen, < 0 takes back"})
+    reason = fields.String(required=True, validate=validate.OneOf(ledger_service.ADJUSTMENT_REASONS))
+    note = fields.String(required=True, validate=validate.Length(min=3, max=1000),
+                         metadata={"description": "Why: kept in the audit log"})
+    external_ref = fields.String(required=True, validate=validate.Length(min=1, max=200),
+                                 metadata={"description": "Makes a retry post once, e.g. a "
+                                                          "ticket number"})
+
+
+class AdjustmentSchema(Schema):
+    id = fields.UUID()
+    kind = fields.String()
+    reason = fields.String()
+    amount = fields.Integer()
+    balance_after = fields.Integer()
+    external_ref = fields.String()
+    event_time = fields.DateTime()
+
+
 @blp.route("/me/balance", methods=["GET"])
 @access("citizen")
 @blp.response(200, BalanceSchema)
@@ -98,3 +123,13 @@ def verify():
             report.problems.extend(check())
     report.ok = not report.problems
     return report
+
+
+@blp.route("/admin/ledger/adjustments", methods=["POST"])
+@access("auditor")
+@idempotent
+@blp.arguments(AdjustmentCreateSchema)
+@blp.response(201, AdjustmentSchema)
+def adjust(data):
+    """Correct a citizen's points with a new `adjustment` transfer (never an edit); audit-logged."""
+    return ledger_service.post_adjustment(actor_user_id=g.user.id, **data)

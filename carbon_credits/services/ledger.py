@@ -52,6 +52,8 @@ TRANSFER_SHAPES = {
     "expire": ("citizen", "expiry"),
     "reversal": ("citizen", "issuance"),
 }
+# A manual correction goes either way between issuance and a citizen.
+ADJUSTMENT_SHAPES = {("issuance", "citizen"), ("citizen", "issuance")}
 SEALED_FIELDS = ("seq", "id", "posting_id", "kind", "reason", "debit_account_id",
                  "credit_account_id", "amount", "citizen_account_id", "balance_after",
                  "action_id", "redemption_id", "hold_id", "reversal_of", "external_ref",
@@ -665,6 +667,71 @@ def reverse_earn(*, action_id: uuid.UUID | None = None, external_ref: str | None
 
 
 # ---------------------------------------------------------------------------------------------
+# Adjustments
+
+ADJUSTMENT_REASONS = ("goodwill", "correction")
+
+
+def post_adjustment(*, user_id: uuid.UUID, points: int, reason: str, note: str,
+                    external_ref: str, actor_user_id: uuid.UUID | None,
+                    now: dt.datetime | None = None) -> LedgerTransfer:
+    """A manual correction, as a new linked transfer (never an edit): `points` > 0 credits the
+    citizen from issuance and opens a lot; < 0 takes points back to issuance from the
+    available balance, oldest lots first, refused with 409 `insufficient_balance` rather than
+    going negative. Idempotent by `external_ref`; the note and the actor go to the audit log."""
+    if isinstance(points, bool) or not isinstance(points, int) or points == 0:
+        raise _invalid("points", "Must be a non-zero whole number of points.")
+    _check_points(abs(points), "points")
+    _check_ref(external_ref)
+    if reason not in ADJUSTMENT_REASONS:
+        raise _invalid("reason", f"Must be one of {', '.join(ADJUSTMENT_REASONS)}.")
+    _check_reason(note, "note", maximum=1000)
+    now = now or utcnow()
+    amount = abs(points)
+    code = f"adjustment_{reason}"
+    with unit_of_work():
+        account_of, _ = _lock_citizen_accounts({user_id})
+        if user_id not in account_of:
+            raise NotFound("User not found.")
+        account_id = account_of[user_id]
+        issuance = _system_account_id("issuance")
+        debit, credit = (issuance, account_id) if points > 0 else (account_id, issuance)
+        prior = db.session.scalars(select(LedgerTransfer)
+                                   .where(LedgerTransfer.external_ref == external_ref)).first()
+        if prior is not None:
+            if (prior.kind, prior.debit_account_id, prior.credit_account_id, prior.amount,
+                    prior.reason) != ("adjustment", debit, credit, amount, code):
+                raise _ref_conflict(external_ref)
+            return prior
+        posting_id = uuid.uuid4()
+        if points > 0:
+            balance, _ = _move(account_id, balance=amount)
+        else:
+            _expire_lots_locked(account_id, now, posting_id)  # expired points are not there
+            moved = _move(account_id, balance=-amount, require_balance=amount)
+            if moved is None:
+                raise Conflict("Not enough available points to take back.",
+                               code="insufficient_balance")
+            balance = moved[0]
+            _take_from_lots(account_id, amount)
+        (transfer,) = _insert_transfers([{
+            "posting_id": posting_id, "kind": "adjustment", "reason": code,
+            "debit_account_id": debit, "credit_account_id": credit, "amount": amount,
+            "citizen_account_id": account_id, "balance_after": balance,
+            "external_ref": external_ref, "event_time": now}])
+        if points > 0:
+            db.session.execute(insert(LOTS).values(
+                account_id=account_id, earn_transfer_id=transfer.id, amount=amount,
+                remaining=amount, expired_amount=0, created_at=utcnow(),
+                expires_at=rules.add_months(now, get_settings().points_expiry_months)))
+        record_audit(action="ledger.adjusted", object_type="ledger_transfer", object_id=transfer.id,
+                     actor_user_id=actor_user_id,
+                     details={"user_id": str(user_id), "points": points, "reason": reason,
+                              "note": note, "external_ref": external_ref})
+    return transfer
+
+
+# ---------------------------------------------------------------------------------------------
 # Reads
 
 
@@ -825,6 +892,9 @@ def verify_ledger() -> VerifyReport:
         if shape and (debit.kind, credit.kind) != shape:
             problems.append(f"{label}: moves {debit.kind} -> {credit.kind}, expected "
                             f"{shape[0]} -> {shape[1]}")
+        if t.kind == "adjustment" and (debit.kind, credit.kind) not in ADJUSTMENT_SHAPES:
+            problems.append(f"{label}: moves {debit.kind} -> {credit.kind}, expected issuance "
+                            "<-> citizen")
         if t.citizen_account_id is not None:
             expected = last_after.get(t.citizen_account_id, 0) + _signed(t, t.citizen_account_id)
             if t.balance_after != expected:

@@ -105,3 +105,79 @@ def test_verify_is_for_auditors_and_admins(client, app, actors):
         assert r.json["ok"] is True and r.json["problems"] == []
         assert r.json["entries_checked"] == 1 and r.json["pending_seal"] == 1
         assert len(r.json["chain_head"]) == 64
+
+
+ADJUST = "/api/v1/admin/ledger/adjustments"
+
+
+def adjustment(user_id, points, ref="TICKET-1", reason="goodwill", note="lost metro trip 12 May"):
+    return {"user_id": str(user_id), "points": points, "reason": reason, "note": note,
+            "external_ref": ref}
+
+
+def test_an_auditor_credits_and_takes_back_points_with_adjustments(client, app, actors):
+    from models import AuditEntry
+    from sqlalchemy import select
+    citizen, auditor = actors.user("citizen"), actors.user("auditor")
+    r = client.post(ADJUST, json=adjustment(citizen.id, 40), headers=auditor.headers)
+    assert r.status_code == 201, r.json
+    assert r.json["kind"] == "adjustment" and r.json["reason"] == "adjustment_goodwill"
+    assert r.json["amount"] == 40 and r.json["balance_after"] == 40
+    again = client.post(ADJUST, json=adjustment(citizen.id, 40), headers=auditor.headers)
+    assert again.status_code == 201 and again.json["id"] == r.json["id"]  # same ref: posted once
+    back = client.post(ADJUST, json=adjustment(citizen.id, -15, "TICKET-2", "correction",
+                                               "double-credited ride"), headers=auditor.headers)
+    assert back.status_code == 201 and back.json["balance_after"] == 25
+    balance = client.get("/api/v1/me/balance", headers=citizen.headers).json
+    assert balance["available"] == 25 and sum(e["points"] for e in balance["expiring"]) == 25
+    items = client.get("/api/v1/me/ledger?kind=adjustment", headers=citizen.headers).json["items"]
+    assert [i["amount"] for i in items] == [-15, 40]
+    with app.app_context():
+        notes = [a.details["note"] for a in db.session.scalars(
+            select(AuditEntry).where(AuditEntry.action == "ledger.adjusted")
+            .order_by(AuditEntry.id))]
+        assert notes == ["lost metro trip 12 May", "double-credited ride"]
+        assert ledger.verify_ledger().problems == []
+        db.session.remove()
+
+
+def test_taking_back_more_than_is_available_is_refused_and_changes_nothing(client, app, actors):
+    from tests.conftest import all_table_counts
+    citizen, auditor = actors.user("citizen"), actors.user("auditor")
+    credit(app, citizen.id, 10)
+    hold(app, citizen.id, 4)
+    before = all_table_counts(app)
+    r = client.post(ADJUST, json=adjustment(citizen.id, -7), headers=auditor.headers)
+    assert_problem(r, 409, "insufficient_balance")
+    assert all_table_counts(app) == before
+    assert client.get("/api/v1/me/balance", headers=citizen.headers).json["available"] == 6
+
+
+def test_reusing_an_adjustment_ref_with_other_details_is_a_conflict(client, app, actors):
+    citizen, auditor = actors.user("citizen"), actors.user("auditor")
+    assert client.post(ADJUST, json=adjustment(citizen.id, 5), headers=auditor.headers).status_code == 201
+    assert_problem(client.post(ADJUST, json=adjustment(citizen.id, 6), headers=auditor.headers),
+                   409, "ledger_ref_conflict")
+
+
+def test_bad_adjustments_are_refused_and_change_nothing(client, app, actors):
+    from tests.conftest import all_table_counts
+    citizen, auditor = actors.user("citizen"), actors.user("auditor")
+    before = all_table_counts(app)
+    good = adjustment(citizen.id, 5)
+    for change in ({"points": 0}, {"points": 1.5}, {"points": "5"}, {"points": True},
+                   {"points": 10**13}, {"reason": "because"}, {"note": ""}, {"external_ref": ""},
+                   {"user_id": "nope"}, {"extra": 1}):
+        assert_problem(client.post(ADJUST, json={**good, **change}, headers=auditor.headers), 422)
+    missing = {k: v for k, v in good.items() if k != "note"}
+    assert_problem(client.post(ADJUST, json=missing, headers=auditor.headers), 422)
+    assert_problem(client.post(ADJUST, json=adjustment(uuid.uuid4(), 5), headers=auditor.headers), 404)
+    assert all_table_counts(app) == before
+
+
+def test_adjustments_are_for_auditors_only(client, actors):
+    citizen = actors.user("citizen")
+    for role in ("citizen", "merchant", "admin"):
+        who = actors.user(role)
+        assert_problem(client.post(ADJUST, json=adjustment(citizen.id, 5), headers=who.headers), 403)
+    assert_problem(client.post(ADJUST, json=adjustment(citizen.id, 5)), 401)

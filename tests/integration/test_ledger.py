@@ -674,3 +674,42 @@ def test_cli_seal_and_verify(runner):
     result = runner.invoke(args=["ledger", "verify"])
     assert result.exit_code == 0, result.output
     assert "entries checked: 1" in result.output and "ledger verify: ok" in result.output
+
+
+def test_adjustments_keep_lots_and_balances_consistent():
+    user = make_user()
+    earn(user, 10, when=NOW - dt.timedelta(days=1))
+    auditor = make_user()
+    up = ledger.post_adjustment(user_id=user, points=30, reason="goodwill", note="lost trip",
+                                external_ref="T-1", actor_user_id=auditor)
+    assert (up.kind, up.amount, up.balance_after) == ("adjustment", 30, 40)
+    down = ledger.post_adjustment(user_id=user, points=-35, reason="correction",
+                                  note="duplicate credit", external_ref="T-2", actor_user_id=auditor)
+    assert down.balance_after == 5
+    assert account(user).balance == 5
+    assert db.session.scalar(select(func.sum(LedgerLot.remaining))
+                             .where(LedgerLot.account_id == account(user).id)) == 5
+    with pytest.raises(Conflict):
+        ledger.post_adjustment(user_id=user, points=-6, reason="correction", note="too much",
+                               external_ref="T-3", actor_user_id=auditor)
+    db.session.rollback()
+    assert account(user).balance == 5
+    assert_clean()
+
+
+@pytest.mark.no_verify
+def test_verify_catches_an_adjustment_that_does_not_move_between_issuance_and_a_citizen():
+    user = make_user()
+    ledger.post_adjustment(user_id=user, points=8, reason="goodwill", note="lost trip",
+                           external_ref="T-9", actor_user_id=None)
+    db.session.commit()
+    holds = ledger._system_account_id("holds")
+    db.session.commit()
+    _tamper("UPDATE ledger_transfers SET debit_account_id = :holds WHERE external_ref = 'T-9'",
+            {"holds": holds})
+    problems = ledger.verify_ledger().problems
+    assert any("moves holds -> citizen, expected issuance <-> citizen" in p for p in problems)
+    issuance = ledger._system_account_id("issuance")
+    _tamper("UPDATE ledger_transfers SET debit_account_id = :issuance WHERE external_ref = 'T-9'",
+            {"issuance": issuance})
+    assert_clean()
