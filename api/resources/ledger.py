@@ -78,14 +78,8 @@ class AdjustmentCreateSchema(Schema):
                                                           "ticket number"})
 
 
-class AdjustmentSchema(Schema):
-    id = fields.UUID()
-    kind = fields.String()
-    reason = fields.String()
-    amount = fields.Integer()
-    balance_after = fields.Integer()
-    external_ref = fields.String()
-    event_time = fields.DateTime()
+class AdjustmentSchema(StatementEntrySchema):
+    """The posted transfer as it appears on the citizen's statement."""
 
 
 @blp.route("/me/balance", methods=["GET"])
@@ -132,4 +126,5 @@ def verify():
 @blp.response(201, AdjustmentSchema)
 def adjust(data):
     """Correct a citizen's points with a new `adjustment` transfer (never an edit); audit-logged."""
-    return ledger_service.post_adjustment(actor_user_id=g.user.id, **data)
+    transfer = ledger_service.post_adjustment(actor_user_id=g.user.id, **data)
+    return ledger_service.statement_entry(transfer)

@@ -783,12 +783,17 @@ def list_statement(*, user_id: uuid.UUID, kind: str | None = None,
         query = query.where(LedgerTransfer.seq < after[0])
     rows = list(db.session.scalars(query.limit(limit + 1)))
     page, last = take_page(rows, limit, lambda t: (t.seq,))
-    return [StatementEntry(id=t.id, seq=t.seq, kind=t.kind, reason=t.reason,
-                           amount=t.signed_amount(account_id), points=t.amount,
-                           balance_after=t.balance_after, action_id=t.action_id,
-                           redemption_id=t.redemption_id, hold_id=t.hold_id,
-                           event_time=t.event_time, created_at=t.recorded_at)
-            for t in page], last
+    return [statement_entry(t, account_id) for t in page], last
+
+
+def statement_entry(t: LedgerTransfer, account_id: int | None = None) -> StatementEntry:
+    """A transfer as the citizen's statement shows it (default: its citizen's side)."""
+    account_id = t.citizen_account_id if account_id is None else account_id
+    return StatementEntry(id=t.id, seq=t.seq, kind=t.kind, reason=t.reason,
+                          amount=t.signed_amount(account_id), points=t.amount,
+                          balance_after=t.balance_after, action_id=t.action_id,
+                          redemption_id=t.redemption_id, hold_id=t.hold_id,
+                          event_time=t.event_time, created_at=t.recorded_at)
 
 
 # ---------------------------------------------------------------------------------------------

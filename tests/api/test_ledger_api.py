@@ -122,12 +122,13 @@ def test_an_auditor_credits_and_takes_back_points_with_adjustments(client, app, 
     r = client.post(ADJUST, json=adjustment(citizen.id, 40), headers=auditor.headers)
     assert r.status_code == 201, r.json
     assert r.json["kind"] == "adjustment" and r.json["reason"] == "adjustment_goodwill"
-    assert r.json["amount"] == 40 and r.json["balance_after"] == 40
+    assert r.json["amount"] == 40 and r.json["points"] == 40 and r.json["balance_after"] == 40
     again = client.post(ADJUST, json=adjustment(citizen.id, 40), headers=auditor.headers)
     assert again.status_code == 201 and again.json["id"] == r.json["id"]  # same ref: posted once
     back = client.post(ADJUST, json=adjustment(citizen.id, -15, "TICKET-2", "correction",
                                                "double-credited ride"), headers=auditor.headers)
     assert back.status_code == 201 and back.json["balance_after"] == 25
+    assert back.json["amount"] == -15 and back.json["points"] == 15
     balance = client.get("/api/v1/me/balance", headers=citizen.headers).json
     assert balance["available"] == 25 and sum(e["points"] for e in balance["expiring"]) == 25
     items = client.get("/api/v1/me/ledger?kind=adjustment", headers=citizen.headers).json["items"]
