@@ -9,7 +9,7 @@ from .methodology import (METHODOLOGY_ACTION_TYPES, METHODOLOGY_FAMILIES,  # noq
                           MethodologyVersion)
 from .ledger import (ACCOUNT_KINDS, HOLD_STATUSES, TRANSFER_KINDS, LedgerAccount,  # noqa: F401
                      LedgerChainHead, LedgerHold, LedgerHoldLot, LedgerLot, LedgerReversal,
-                     LedgerSeal, LedgerTransfer)
+                     LedgerAdjustment, LedgerSeal, LedgerTransfer)
 from .action import ACTION_STATUSES, Action, DailyCredit  # noqa: F401
 from .reward import (REDEMPTION_STATUSES, Redemption, Reward, RewardClaim)  # noqa: F401
 from .insights import REPORT_EXPORT_STATUSES, ReportExport  # noqa: F401

@@ -213,3 +213,39 @@ class LedgerChainHead(db.Model):
     # Every transfer with seq <= watermark is sealed (the sealer only scans above it).
     watermark_seq: Mapped[int] = mapped_column(BigInteger, default=0)
     updated_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+ADJUSTMENT_STATUSES = ("pending", "approved", "rejected")
+ADJUSTMENT_REASONS = ("goodwill", "correction")
+
+
+class LedgerAdjustment(db.Model):
+    """A manual correction, four-eyes: one person requests it, another approves (posting an
+    `adjustment` transfer) or rejects it. The database refuses the requester as decider."""
+
+    __tablename__ = "ledger_adjustments"
+    __table_args__ = (
+        CheckConstraint(f"points <> 0 AND points BETWEEN -{_AMOUNT_MAX} AND {_AMOUNT_MAX}",
+                        name="points_range"),
+        CheckConstraint(_in("reason", ADJUSTMENT_REASONS), name="known_reason"),
+        CheckConstraint(_in("status", ADJUSTMENT_STATUSES), name="known_status"),
+        CheckConstraint("decided_by IS NULL OR decided_by <> requested_by", name="four_eyes"),
+        CheckConstraint("(status = 'pending') = (decided_by IS NULL)", name="decided_iff_not_pending"),
+        CheckConstraint("(status = 'approved') = (transfer_id IS NOT NULL)",
+                        name="transfer_iff_approved"),
+    )
+
+    id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True, default=uuid.uuid4)
+    user_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("users.id"), index=True)
+    points: Mapped[int] = mapped_column(BigInteger)
+    reason: Mapped[str] = mapped_column(String(16))
+    note: Mapped[str] = mapped_column(Text)
+    external_ref: Mapped[str] = mapped_column(String(200), unique=True)
+    status: Mapped[str] = mapped_column(String(16), default="pending", index=True)
+    requested_by: Mapped[uuid.UUID] = mapped_column(ForeignKey("users.id"))
+    requested_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
+    decided_by: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("users.id"))
+    decided_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+    decision_note: Mapped[str | None] = mapped_column(Text)
+    transfer_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("ledger_transfers.id"),
+                                                          unique=True)

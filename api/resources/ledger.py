@@ -1,5 +1,8 @@
-"""The points ledger: my balance and statement; the auditors' verify."""
+"""The points ledger: my balance and statement; the auditors' verify and adjustments."""
 from __future__ import annotations
+
+import datetime as dt
+import uuid
 
 from flask import g
 from marshmallow import Schema, fields, validate
@@ -9,8 +12,10 @@ from api.extensions import Blueprint
 from api.fields import AwareDateTime
 from api.idempotency import idempotent
 from api.pagination import PageArgsSchema, decode_cursor, encode_cursor, page_schema
+from carbon_credits.services import adjustments as adjustment_service
 from carbon_credits.services import ledger as ledger_service
 from carbon_credits.services.verify import CHECKERS, check_ledger
+from models.ledger import ADJUSTMENT_REASONS, ADJUSTMENT_STATUSES
 
 blp = Blueprint("ledger", __name__, url_prefix="/api/v1", description="Points ledger")
 
@@ -70,16 +75,51 @@ class AdjustmentCreateSchema(Schema):
                             validate=[validate.Range(min=-10**12, max=10**12),
                                       validate.NoneOf([0], error="Must not be zero.")],
                             metadata={"description": "> 0 credits the citizen, < 0 takes back"})
-    reason = fields.String(required=True, validate=validate.OneOf(ledger_service.ADJUSTMENT_REASONS))
+    reason = fields.String(required=True, validate=validate.OneOf(ADJUSTMENT_REASONS))
     note = fields.String(required=True, validate=validate.Length(min=3, max=1000),
-                         metadata={"description": "Why: kept in the audit log"})
+                         metadata={"description": "Why: kept on the request and in the audit log"})
     external_ref = fields.String(required=True, validate=validate.Length(min=1, max=200),
-                                 metadata={"description": "Makes a retry post once, e.g. a "
-                                                          "ticket number"})
+                                 metadata={"description": "Makes a retried request count once, "
+                                                          "e.g. a ticket number"})
 
 
-class AdjustmentSchema(StatementEntrySchema):
-    """The posted transfer as it appears on the citizen's statement."""
+class AdjustmentDecisionSchema(Schema):
+    note = fields.String(load_default=None, validate=validate.Length(min=3, max=1000))
+
+
+class AdjustmentRejectionSchema(Schema):
+    note = fields.String(required=True, validate=validate.Length(min=3, max=1000))
+
+
+class AdjustmentSchema(Schema):
+    id = fields.UUID()
+    user_id = fields.UUID()
+    points = fields.Integer()
+    reason = fields.String()
+    note = fields.String()
+    external_ref = fields.String()
+    status = fields.String(metadata={"description": "pending | approved | rejected"})
+    requested_by = fields.UUID()
+    requested_at = fields.DateTime()
+    decided_by = fields.UUID(allow_none=True)
+    decided_at = fields.DateTime(allow_none=True)
+    decision_note = fields.String(allow_none=True)
+    transfer = fields.Nested(StatementEntrySchema, allow_none=True,
+                             metadata={"description": "The posted transfer, once approved"})
+
+
+class AdjustmentArgsSchema(PageArgsSchema):
+    status = fields.String(load_default=None, validate=validate.OneOf(ADJUSTMENT_STATUSES))
+
+
+AdjustmentPageSchema = page_schema(AdjustmentSchema, "AdjustmentPageSchema")
+
+
+def adjustment_view(row) -> dict:
+    return {**{name: getattr(row, name) for name in (
+        "id", "user_id", "points", "reason", "note", "external_ref", "status", "requested_by",
+        "requested_at", "decided_by", "decided_at", "decision_note")},
+        "transfer": adjustment_service.transfer_of(row)}
 
 
 @blp.route("/me/balance", methods=["GET"])
@@ -120,11 +160,44 @@ def verify():
 
 
 @blp.route("/admin/ledger/adjustments", methods=["POST"])
-@access("auditor")
+@access("auditor", "admin")
 @idempotent
 @blp.arguments(AdjustmentCreateSchema)
 @blp.response(201, AdjustmentSchema)
-def adjust(data):
-    """Correct a citizen's points with a new `adjustment` transfer (never an edit); audit-logged."""
-    transfer = ledger_service.post_adjustment(actor_user_id=g.user.id, **data)
-    return ledger_service.statement_entry(transfer)
+def request_adjustment(data):
+    """Request a correction of a citizen's points; another auditor approves or rejects it."""
+    return adjustment_view(adjustment_service.request_adjustment(actor_user_id=g.user.id, **data))
+
+
+@blp.route("/admin/ledger/adjustments", methods=["GET"])
+@access("auditor", "admin")
+@blp.arguments(AdjustmentArgsSchema, location="query")
+@blp.response(200, AdjustmentPageSchema)
+def list_adjustments(args):
+    """Adjustment requests, newest first; `status=pending` is the review queue."""
+    after = decode_cursor(args["cursor"], converters=(dt.datetime.fromisoformat, uuid.UUID))
+    rows, last = adjustment_service.list_adjustments(status=args["status"], after=after,
+                                                     limit=args["limit"])
+    return {"items": [adjustment_view(r) for r in rows], "next_cursor": encode_cursor(last)}
+
+
+@blp.route("/admin/ledger/adjustments/<uuid:adjustment_id>/approve", methods=["POST"])
+@access("auditor")
+@idempotent
+@blp.arguments(AdjustmentDecisionSchema)
+@blp.response(200, AdjustmentSchema)
+def approve_adjustment(data, adjustment_id: uuid.UUID):
+    """Approve someone else's request: posts the `adjustment` transfer (four-eyes)."""
+    return adjustment_view(adjustment_service.approve_adjustment(
+        adjustment_id=adjustment_id, actor_user_id=g.user.id, note=data["note"]))
+
+
+@blp.route("/admin/ledger/adjustments/<uuid:adjustment_id>/reject", methods=["POST"])
+@access("auditor")
+@idempotent
+@blp.arguments(AdjustmentRejectionSchema)
+@blp.response(200, AdjustmentSchema)
+def reject_adjustment(data, adjustment_id: uuid.UUID):
+    """Reject someone else's request, with a reason (four-eyes); nothing is posted."""
+    return adjustment_view(adjustment_service.reject_adjustment(
+        adjustment_id=adjustment_id, actor_user_id=g.user.id, note=data["note"]))

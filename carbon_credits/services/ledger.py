@@ -30,6 +30,7 @@ from carbon_credits.services.pagination import take_page
 from carbon_credits.services.uow import after_commit, unit_of_work
 from models import (LedgerAccount, LedgerChainHead, LedgerHold, LedgerHoldLot, LedgerLot,
                     LedgerReversal, LedgerSeal, LedgerTransfer, Partner, User, db, utcnow)
+from models.ledger import ADJUSTMENT_REASONS
 
 ACCOUNTS = LedgerAccount.__table__
 TRANSFERS = LedgerTransfer.__table__
@@ -669,13 +670,11 @@ def reverse_earn(*, action_id: uuid.UUID | None = None, external_ref: str | None
 # ---------------------------------------------------------------------------------------------
 # Adjustments
 
-ADJUSTMENT_REASONS = ("goodwill", "correction")
-
-
 def post_adjustment(*, user_id: uuid.UUID, points: int, reason: str, note: str,
                     external_ref: str, actor_user_id: uuid.UUID | None,
                     now: dt.datetime | None = None) -> LedgerTransfer:
-    """A manual correction, as a new linked transfer (never an edit): `points` > 0 credits the
+    """Post a manual correction (the adjustments module calls this once a second person has
+    approved it), as a new linked transfer (never an edit): `points` > 0 credits the
     citizen from issuance and opens a lot; < 0 takes points back to issuance from the
     available balance, oldest lots first, refused with 409 `insufficient_balance` rather than
     going negative. Idempotent by `external_ref`; the note and the actor go to the audit log."""

@@ -115,50 +115,87 @@ def adjustment(user_id, points, ref="TICKET-1", reason="goodwill", note="lost me
             "external_ref": ref}
 
 
-def test_an_auditor_credits_and_takes_back_points_with_adjustments(client, app, actors):
-    from models import AuditEntry
+def approve(client, who, adjustment_id, **body):
+    return client.post(f"{ADJUST}/{adjustment_id}/approve", json=body, headers=who.headers)
+
+
+def test_a_correction_is_requested_by_one_person_and_approved_by_another(client, app, actors):
     from sqlalchemy import select
-    citizen, auditor = actors.user("citizen"), actors.user("auditor")
-    r = client.post(ADJUST, json=adjustment(citizen.id, 40), headers=auditor.headers)
+
+    from models import AuditEntry, LedgerTransfer
+    citizen, admin = actors.user("citizen"), actors.user("admin")
+    first, second = actors.user("auditor"), actors.user("auditor")
+    r = client.post(ADJUST, json=adjustment(citizen.id, 40), headers=admin.headers)
     assert r.status_code == 201, r.json
-    assert r.json["kind"] == "adjustment" and r.json["reason"] == "adjustment_goodwill"
-    assert r.json["amount"] == 40 and r.json["points"] == 40 and r.json["balance_after"] == 40
-    again = client.post(ADJUST, json=adjustment(citizen.id, 40), headers=auditor.headers)
-    assert again.status_code == 201 and again.json["id"] == r.json["id"]  # same ref: posted once
+    assert r.json["status"] == "pending" and r.json["transfer"] is None
+    assert client.get("/api/v1/me/balance", headers=citizen.headers).json["available"] == 0
+    again = client.post(ADJUST, json=adjustment(citizen.id, 40), headers=admin.headers)
+    assert again.status_code == 201 and again.json["id"] == r.json["id"]  # same ref: one request
+    queue = client.get(f"{ADJUST}?status=pending", headers=first.headers).json["items"]
+    assert [item["id"] for item in queue] == [r.json["id"]]
+
+    done = approve(client, first, r.json["id"], note="checked the tap log")
+    assert done.status_code == 200, done.json
+    assert done.json["status"] == "approved" and done.json["decided_by"] == str(first.id)
+    assert done.json["transfer"]["kind"] == "adjustment"
+    assert done.json["transfer"]["amount"] == 40 and done.json["transfer"]["balance_after"] == 40
+    assert_problem(approve(client, second, r.json["id"]), 409, "adjustment_not_pending")
+
+    # A take-back, requested by an auditor and approved by the other one.
     back = client.post(ADJUST, json=adjustment(citizen.id, -15, "TICKET-2", "correction",
-                                               "double-credited ride"), headers=auditor.headers)
-    assert back.status_code == 201 and back.json["balance_after"] == 25
-    assert back.json["amount"] == -15 and back.json["points"] == 15
+                                               "double-credited ride"), headers=first.headers)
+    assert_problem(approve(client, first, back.json["id"]), 403, "four_eyes")
+    taken = approve(client, second, back.json["id"])
+    assert taken.status_code == 200 and taken.json["transfer"]["amount"] == -15
     balance = client.get("/api/v1/me/balance", headers=citizen.headers).json
     assert balance["available"] == 25 and sum(e["points"] for e in balance["expiring"]) == 25
     items = client.get("/api/v1/me/ledger?kind=adjustment", headers=citizen.headers).json["items"]
     assert [i["amount"] for i in items] == [-15, 40]
     with app.app_context():
-        notes = [a.details["note"] for a in db.session.scalars(
-            select(AuditEntry).where(AuditEntry.action == "ledger.adjusted")
-            .order_by(AuditEntry.id))]
-        assert notes == ["lost metro trip 12 May", "double-credited ride"]
+        actions = [a.action for a in db.session.scalars(
+            select(AuditEntry).where(AuditEntry.action.like("ledger.adjust%")).order_by(AuditEntry.id))]
+        assert actions == ["ledger.adjustment_requested", "ledger.adjusted",
+                           "ledger.adjustment_approved", "ledger.adjustment_requested",
+                           "ledger.adjusted", "ledger.adjustment_approved"]
+        assert db.session.query(LedgerTransfer).filter_by(kind="adjustment").count() == 2
         assert ledger.verify_ledger().problems == []
         db.session.remove()
 
 
-def test_taking_back_more_than_is_available_is_refused_and_changes_nothing(client, app, actors):
+def test_a_rejected_request_posts_nothing(client, app, actors):
     from tests.conftest import all_table_counts
-    citizen, auditor = actors.user("citizen"), actors.user("auditor")
+    citizen, admin, auditor = actors.user("citizen"), actors.user("admin"), actors.user("auditor")
+    r = client.post(ADJUST, json=adjustment(citizen.id, 500), headers=admin.headers)
+    assert_problem(client.post(f"{ADJUST}/{r.json['id']}/reject", json={}, headers=auditor.headers), 422)
+    no = client.post(f"{ADJUST}/{r.json['id']}/reject", json={"note": "no such trip in the log"},
+                     headers=auditor.headers)
+    assert no.status_code == 200 and no.json["status"] == "rejected" and no.json["transfer"] is None
+    other = actors.user("auditor")
+    before = all_table_counts(app)
+    assert_problem(approve(client, other, r.json["id"]), 409, "adjustment_not_pending")
+    assert all_table_counts(app) == before
+    assert client.get("/api/v1/me/balance", headers=citizen.headers).json["available"] == 0
+
+
+def test_a_take_back_the_balance_cannot_cover_is_refused_and_stays_pending(client, app, actors):
+    from tests.conftest import all_table_counts
+    citizen, admin, auditor = actors.user("citizen"), actors.user("admin"), actors.user("auditor")
     credit(app, citizen.id, 10)
     hold(app, citizen.id, 4)
+    r = client.post(ADJUST, json=adjustment(citizen.id, -7), headers=admin.headers)
     before = all_table_counts(app)
-    r = client.post(ADJUST, json=adjustment(citizen.id, -7), headers=auditor.headers)
-    assert_problem(r, 409, "insufficient_balance")
+    assert_problem(approve(client, auditor, r.json["id"]), 409, "insufficient_balance")
     assert all_table_counts(app) == before
+    assert client.get(f"{ADJUST}?status=pending", headers=auditor.headers).json["items"][0]["id"] \
+        == r.json["id"]
     assert client.get("/api/v1/me/balance", headers=citizen.headers).json["available"] == 6
 
 
 def test_reusing_an_adjustment_ref_with_other_details_is_a_conflict(client, app, actors):
-    citizen, auditor = actors.user("citizen"), actors.user("auditor")
-    assert client.post(ADJUST, json=adjustment(citizen.id, 5), headers=auditor.headers).status_code == 201
-    assert_problem(client.post(ADJUST, json=adjustment(citizen.id, 6), headers=auditor.headers),
-                   409, "ledger_ref_conflict")
+    citizen, admin = actors.user("citizen"), actors.user("admin")
+    assert client.post(ADJUST, json=adjustment(citizen.id, 5), headers=admin.headers).status_code == 201
+    assert_problem(client.post(ADJUST, json=adjustment(citizen.id, 6), headers=admin.headers),
+                   409, "adjustment_ref_conflict")
 
 
 def test_bad_adjustments_are_refused_and_change_nothing(client, app, actors):
@@ -173,12 +210,18 @@ def test_bad_adjustments_are_refused_and_change_nothing(client, app, actors):
     missing = {k: v for k, v in good.items() if k != "note"}
     assert_problem(client.post(ADJUST, json=missing, headers=auditor.headers), 422)
     assert_problem(client.post(ADJUST, json=adjustment(uuid.uuid4(), 5), headers=auditor.headers), 404)
+    assert_problem(approve(client, auditor, uuid.uuid4()), 404, "adjustment_not_found")
+    assert_problem(client.get(f"{ADJUST}?status=maybe", headers=auditor.headers), 422)
     assert all_table_counts(app) == before
 
 
-def test_adjustments_are_for_auditors_only(client, actors):
-    citizen = actors.user("citizen")
-    for role in ("citizen", "merchant", "admin"):
+def test_who_may_request_list_and_decide_adjustments(client, actors):
+    citizen, admin = actors.user("citizen"), actors.user("admin")
+    r = client.post(ADJUST, json=adjustment(citizen.id, 5), headers=admin.headers)
+    for role in ("citizen", "merchant"):
         who = actors.user(role)
-        assert_problem(client.post(ADJUST, json=adjustment(citizen.id, 5), headers=who.headers), 403)
+        assert_problem(client.post(ADJUST, json=adjustment(citizen.id, 5, "T-9"), headers=who.headers), 403)
+        assert_problem(client.get(ADJUST, headers=who.headers), 403)
+    assert_problem(approve(client, actors.user("admin"), r.json["id"]), 403)  # deciding is auditors'
+    assert client.get(ADJUST, headers=admin.headers).status_code == 200
     assert_problem(client.post(ADJUST, json=adjustment(citizen.id, 5)), 401)

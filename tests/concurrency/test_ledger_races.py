@@ -221,3 +221,62 @@ def test_earns_never_wait_for_the_issuance_account_or_the_hash_chain(app, lock_s
         trans.rollback()
         conn.close()
     assert scalar(app, select(LedgerAccount.balance).where(LedgerAccount.user_id == user)) == 21
+
+
+def test_racing_decisions_on_one_adjustment_take_exactly_one(app):
+    """Eight auditors approve or reject the same request at once: one decision, at most one
+    transfer, and the request's status matches it."""
+    from carbon_credits.services import adjustments
+    from models import LedgerAdjustment
+    citizen = setup(app, make_user)
+    requester = setup(app, make_user)
+    deciders = [setup(app, make_user) for _ in range(8)]
+    request_id = setup(app, lambda: adjustments.request_adjustment(
+        user_id=citizen, points=25, reason="goodwill", note="lost trip", external_ref="RACE-1",
+        actor_user_id=requester).id)
+
+    def work(i):
+        if i % 2:
+            return adjustments.reject_adjustment(adjustment_id=request_id,
+                                                 actor_user_id=deciders[i], note="no").status
+        return adjustments.approve_adjustment(adjustment_id=request_id,
+                                              actor_user_id=deciders[i]).status
+
+    results = race(app, 8, work)
+    assert [r for r in results if r[0] == "crashed"] == []
+    decided = [r[1] for r in results if r[0] == "ok"]
+    assert len(decided) == 1
+    assert sorted(r[1] for r in results if r[0] == "refused") == ["adjustment_not_pending"] * 7
+
+    def check():
+        row = db.session.get(LedgerAdjustment, request_id)
+        transfers = db.session.scalar(select(func.count()).select_from(LedgerTransfer)
+                                      .where(LedgerTransfer.kind == "adjustment"))
+        balance = db.session.scalar(select(LedgerAccount.balance)
+                                    .where(LedgerAccount.user_id == citizen)) or 0
+        return row.status, transfers, balance
+
+    status, transfers, balance = setup(app, check)
+    assert status == decided[0]
+    assert (transfers, balance) == ((1, 25) if status == "approved" else (0, 0))
+
+
+def test_the_database_refuses_the_requester_as_decider(app):
+    from sqlalchemy.exc import IntegrityError
+
+    from carbon_credits.services import adjustments
+    from models import LedgerAdjustment
+    citizen, requester = setup(app, make_user), setup(app, make_user)
+    request_id = setup(app, lambda: adjustments.request_adjustment(
+        user_id=citizen, points=5, reason="goodwill", note="lost trip", external_ref="SELF-1",
+        actor_user_id=requester).id)
+
+    def decide_own():
+        db.session.execute(text("UPDATE ledger_adjustments SET status = 'rejected', "
+                                "decided_by = requested_by, decided_at = now() WHERE id = :id"),
+                           {"id": request_id})
+        db.session.commit()
+
+    with pytest.raises(IntegrityError):
+        setup(app, decide_own)
+    assert setup(app, lambda: db.session.get(LedgerAdjustment, request_id).status) == "pending"

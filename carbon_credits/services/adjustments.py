@@ -1,0 +1,159 @@
+"""Manual ledger corrections, four-eyes: an auditor or administrator requests one, another
+auditor approves it (which posts the `adjustment` transfer in the same transaction) or rejects
+it. The database refuses the requester as decider (CHECK `four_eyes` on `ledger_adjustments`),
+so the rule holds even if a caller skips this module. See docs/ledger.md.
+
+Lock order: the adjustment row, then (inside the ledger) the citizen's account. Nothing else
+locks adjustment rows, so no cycle with the other postings.
+"""
+from __future__ import annotations
+
+import uuid
+
+from sqlalchemy import select, update
+from sqlalchemy.exc import IntegrityError
+
+from carbon_credits.domain.errors import Conflict, NotFound, PermissionDenied, ValidationFailed
+from carbon_credits.services import ledger
+from carbon_credits.services.audit import record_audit
+from carbon_credits.services.pagination import keyset_after, take_page
+from carbon_credits.services.uow import unit_of_work
+from models import LedgerAdjustment, LedgerTransfer, User, db, utcnow
+from models.ledger import ADJUSTMENT_REASONS, ADJUSTMENT_STATUSES
+
+OBJECT_TYPE = "ledger_adjustment"
+MAX_POINTS = 10**12
+
+
+def _invalid(field: str, message: str) -> ValidationFailed:
+    return ValidationFailed(f"{field}: {message}", errors={field: [message]})
+
+
+def _text(value, field: str, maximum: int) -> str:
+    if not isinstance(value, str) or not value.strip() or len(value) > maximum or "\x00" in value:
+        raise _invalid(field, f"Must be 1-{maximum} characters.")
+    return value.strip()
+
+
+def request_adjustment(*, user_id: uuid.UUID, points: int, reason: str, note: str,
+                       external_ref: str, actor_user_id: uuid.UUID) -> LedgerAdjustment:
+    """Record a pending correction. The same `external_ref` with the same details returns the
+    first request; with other details it is a 409 `adjustment_ref_conflict`."""
+    if isinstance(points, bool) or not isinstance(points, int) or points == 0 \
+            or abs(points) > MAX_POINTS:
+        raise _invalid("points", f"Must be a non-zero whole number from -{MAX_POINTS} to {MAX_POINTS}.")
+    if reason not in ADJUSTMENT_REASONS:
+        raise _invalid("reason", f"Must be one of {', '.join(ADJUSTMENT_REASONS)}.")
+    note = _text(note, "note", 1000)
+    external_ref = _text(external_ref, "external_ref", 200)
+    with unit_of_work():
+        if db.session.get(User, user_id) is None:
+            raise NotFound("User not found.")
+        prior = db.session.scalars(select(LedgerAdjustment)
+                                   .where(LedgerAdjustment.external_ref == external_ref)).first()
+        if prior is not None:
+            if (prior.user_id, prior.points, prior.reason, prior.note) != (user_id, points, reason, note):
+                raise _ref_conflict(external_ref)
+            return prior
+        row = LedgerAdjustment(id=uuid.uuid4(), user_id=user_id, points=points, reason=reason,
+                               note=note, external_ref=external_ref, status="pending",
+                               requested_by=actor_user_id, requested_at=utcnow())
+        db.session.add(row)
+        try:
+            db.session.flush()
+        except IntegrityError:  # the same ref, requested concurrently
+            raise _ref_conflict(external_ref) from None
+        record_audit(action="ledger.adjustment_requested", object_type=OBJECT_TYPE,
+                     object_id=row.id, actor_user_id=actor_user_id,
+                     details={"user_id": str(user_id), "points": points, "reason": reason,
+                              "note": note, "external_ref": external_ref})
+    return row
+
+
+def approve_adjustment(*, adjustment_id: uuid.UUID, actor_user_id: uuid.UUID,
+                       note: str | None = None) -> LedgerAdjustment:
+    """pending -> approved by someone other than the requester, posting the transfer. A
+    take-back the balance cannot cover is a 409 `insufficient_balance` and stays pending."""
+    note = _text(note, "note", 1000) if note is not None else None
+    with unit_of_work():
+        row = _lock_pending(adjustment_id, actor_user_id)
+        transfer = ledger.post_adjustment(user_id=row.user_id, points=row.points,
+                                          reason=row.reason, note=row.note,
+                                          external_ref=f"adjustment:{row.id}",
+                                          actor_user_id=actor_user_id)
+        _decide(row, "approved", actor_user_id, note, transfer_id=transfer.id)
+    return row
+
+
+def reject_adjustment(*, adjustment_id: uuid.UUID, actor_user_id: uuid.UUID,
+                      note: str) -> LedgerAdjustment:
+    """pending -> rejected by someone other than the requester, with a reason."""
+    note = _text(note, "note", 1000)
+    with unit_of_work():
+        row = _lock_pending(adjustment_id, actor_user_id)
+        _decide(row, "rejected", actor_user_id, note, transfer_id=None)
+    return row
+
+
+def _lock_pending(adjustment_id: uuid.UUID, actor_user_id: uuid.UUID) -> LedgerAdjustment:
+    row = db.session.scalars(select(LedgerAdjustment).where(LedgerAdjustment.id == adjustment_id)
+                             .with_for_update().execution_options(populate_existing=True)).first()
+    if row is None:
+        raise NotFound("Adjustment not found.", code="adjustment_not_found")
+    if row.status != "pending":
+        raise Conflict(f"This adjustment was already {row.status}.", code="adjustment_not_pending")
+    if row.requested_by == actor_user_id:
+        raise PermissionDenied("You requested this adjustment; another auditor must decide it.",
+                               code="four_eyes")
+    return row
+
+
+def _decide(row: LedgerAdjustment, status: str, actor_user_id: uuid.UUID, note: str | None, *,
+            transfer_id: uuid.UUID | None) -> None:
+    # Conditional on `pending` as well as the row lock: a decision is taken at most once.
+    decided = db.session.execute(
+        update(LedgerAdjustment)
+        .where(LedgerAdjustment.id == row.id, LedgerAdjustment.status == "pending")
+        .values(status=status, decided_by=actor_user_id, decided_at=utcnow(),
+                decision_note=note, transfer_id=transfer_id)
+        .execution_options(synchronize_session="fetch")).rowcount
+    if decided != 1:
+        raise Conflict("This adjustment was already decided.", code="adjustment_not_pending")
+    record_audit(action=f"ledger.adjustment_{status}", object_type=OBJECT_TYPE, object_id=row.id,
+                 actor_user_id=actor_user_id,
+                 details={"note": note, "transfer_id": str(transfer_id) if transfer_id else None})
+
+
+def _ref_conflict(ref: str) -> Conflict:
+    return Conflict(f"external_ref {ref!r} was already used for another adjustment.",
+                    code="adjustment_ref_conflict")
+
+
+def get_adjustment_or_raise(adjustment_id: uuid.UUID) -> LedgerAdjustment:
+    row = db.session.get(LedgerAdjustment, adjustment_id)
+    if row is None:
+        raise NotFound("Adjustment not found.", code="adjustment_not_found")
+    return row
+
+
+def list_adjustments(*, status: str | None = None, after: tuple | None = None, limit: int = 50):
+    """Newest first, keyset-paginated; `status` filters (e.g. the pending queue)."""
+    if status is not None and status not in ADJUSTMENT_STATUSES:
+        raise _invalid("status", f"Must be one of {', '.join(ADJUSTMENT_STATUSES)}.")
+    query = select(LedgerAdjustment).order_by(LedgerAdjustment.requested_at.desc(),
+                                              LedgerAdjustment.id.desc())
+    if status:
+        query = query.where(LedgerAdjustment.status == status)
+    if after:
+        query = query.where(keyset_after([LedgerAdjustment.requested_at, LedgerAdjustment.id], after))
+    rows = list(db.session.scalars(query.limit(limit + 1)))
+    return take_page(rows, limit, lambda r: (r.requested_at.isoformat(), r.id))
+
+
+def transfer_of(row: LedgerAdjustment):
+    """The statement entry an approved adjustment posted, or None."""
+    if row.transfer_id is None:
+        return None
+    transfer = db.session.scalars(select(LedgerTransfer)
+                                  .where(LedgerTransfer.id == row.transfer_id)).one()
+    return ledger.statement_entry(transfer)
