@@ -157,3 +157,32 @@ def transfer_of(row: LedgerAdjustment):
     transfer = db.session.scalars(select(LedgerTransfer)
                                   .where(LedgerTransfer.id == row.transfer_id)).one()
     return ledger.statement_entry(transfer)
+
+
+def check_adjustment_invariants() -> list[str]:
+    """Every `adjustment` transfer is linked from an approved request whose decider is not its
+    requester and whose points equal the transfer's signed amount; every approved request
+    links to one."""
+    problems: list[str] = []
+    rows = db.session.execute(
+        select(LedgerTransfer.id, LedgerTransfer.amount, LedgerTransfer.citizen_account_id,
+               LedgerTransfer.credit_account_id, LedgerAdjustment.id.label("request_id"),
+               LedgerAdjustment.points, LedgerAdjustment.status, LedgerAdjustment.requested_by,
+               LedgerAdjustment.decided_by)
+        .outerjoin(LedgerAdjustment, LedgerAdjustment.transfer_id == LedgerTransfer.id)
+        .where(LedgerTransfer.kind == "adjustment"))
+    for r in rows:
+        if r.request_id is None:
+            problems.append(f"adjustment transfer {r.id} has no approved request")
+            continue
+        signed = r.amount if r.credit_account_id == r.citizen_account_id else -r.amount
+        if r.status != "approved" or r.decided_by is None or r.decided_by == r.requested_by:
+            problems.append(f"adjustment {r.request_id}: posted without a second person's approval")
+        if signed != r.points:
+            problems.append(f"adjustment {r.request_id}: asked for {r.points} points, posted {signed}")
+    dangling = db.session.scalars(
+        select(LedgerAdjustment.id)
+        .outerjoin(LedgerTransfer, LedgerTransfer.id == LedgerAdjustment.transfer_id)
+        .where(LedgerAdjustment.status == "approved", LedgerTransfer.id.is_(None)))
+    problems += [f"adjustment {i}: approved but no transfer was posted" for i in dangling]
+    return problems

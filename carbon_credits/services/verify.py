@@ -36,6 +36,16 @@ def check_certificates() -> list[str]:
 CHECKERS.append(check_certificates)
 
 
+def check_adjustments() -> list[str]:
+    """Manual corrections: every adjustment transfer came from a request approved by someone
+    other than its requester, for the points it asked for."""
+    from carbon_credits.services.adjustments import check_adjustment_invariants
+    return check_adjustment_invariants()
+
+
+CHECKERS.append(check_adjustments)
+
+
 def verify_all() -> list[str]:
     problems: list[str] = []
     for check in CHECKERS:

@@ -676,40 +676,55 @@ def test_cli_seal_and_verify(runner):
     assert "entries checked: 1" in result.output and "ledger verify: ok" in result.output
 
 
+def adjust(user, points, ref, *, requester, approver, reason="goodwill", note="lost trip"):
+    from carbon_credits.services import adjustments
+    request = adjustments.request_adjustment(user_id=user, points=points, reason=reason, note=note,
+                                             external_ref=ref, actor_user_id=requester)
+    adjustments.approve_adjustment(adjustment_id=request.id, actor_user_id=approver)
+    return db.session.scalars(select(LedgerTransfer)
+                              .where(LedgerTransfer.external_ref == f"adjustment:{request.id}")).one()
+
+
 def test_adjustments_keep_lots_and_balances_consistent():
     user = make_user()
     earn(user, 10, when=NOW - dt.timedelta(days=1))
-    auditor = make_user()
-    up = ledger.post_adjustment(user_id=user, points=30, reason="goodwill", note="lost trip",
-                                external_ref="T-1", actor_user_id=auditor)
+    requester, approver = make_user(), make_user()
+    up = adjust(user, 30, "T-1", requester=requester, approver=approver)
     assert (up.kind, up.amount, up.balance_after) == ("adjustment", 30, 40)
-    down = ledger.post_adjustment(user_id=user, points=-35, reason="correction",
-                                  note="duplicate credit", external_ref="T-2", actor_user_id=auditor)
+    down = adjust(user, -35, "T-2", requester=requester, approver=approver, reason="correction")
     assert down.balance_after == 5
     assert account(user).balance == 5
     assert db.session.scalar(select(func.sum(LedgerLot.remaining))
                              .where(LedgerLot.account_id == account(user).id)) == 5
     with pytest.raises(Conflict):
-        ledger.post_adjustment(user_id=user, points=-6, reason="correction", note="too much",
-                               external_ref="T-3", actor_user_id=auditor)
+        adjust(user, -6, "T-3", requester=requester, approver=approver, reason="correction")
     db.session.rollback()
     assert account(user).balance == 5
     assert_clean()
 
 
 @pytest.mark.no_verify
+def test_verify_catches_an_adjustment_posted_without_an_approved_request():
+    from carbon_credits.services.verify import verify_all
+    user = make_user()
+    ledger.post_adjustment(user_id=user, points=8, reason="goodwill", note="no second person",
+                           external_ref="ROGUE-1", actor_user_id=None)
+    db.session.commit()
+    assert any("has no approved request" in p for p in verify_all())
+
+
+@pytest.mark.no_verify
 def test_verify_catches_an_adjustment_that_does_not_move_between_issuance_and_a_citizen():
     user = make_user()
-    ledger.post_adjustment(user_id=user, points=8, reason="goodwill", note="lost trip",
-                           external_ref="T-9", actor_user_id=None)
+    transfer = adjust(user, 8, "T-9", requester=make_user(), approver=make_user())
     db.session.commit()
     holds = ledger._system_account_id("holds")
     db.session.commit()
-    _tamper("UPDATE ledger_transfers SET debit_account_id = :holds WHERE external_ref = 'T-9'",
-            {"holds": holds})
+    _tamper("UPDATE ledger_transfers SET debit_account_id = :holds WHERE seq = :seq",
+            {"holds": holds, "seq": transfer.seq})
     problems = ledger.verify_ledger().problems
     assert any("moves holds -> citizen, expected issuance <-> citizen" in p for p in problems)
     issuance = ledger._system_account_id("issuance")
-    _tamper("UPDATE ledger_transfers SET debit_account_id = :issuance WHERE external_ref = 'T-9'",
-            {"issuance": issuance})
+    _tamper("UPDATE ledger_transfers SET debit_account_id = :issuance WHERE seq = :seq",
+            {"issuance": issuance, "seq": transfer.seq})
     assert_clean()
