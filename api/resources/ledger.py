@@ -181,6 +181,14 @@ def list_adjustments(args):
     return {"items": [adjustment_view(r) for r in rows], "next_cursor": encode_cursor(last)}
 
 
+@blp.route("/admin/ledger/adjustments/<uuid:adjustment_id>", methods=["GET"])
+@access("auditor", "admin")
+@blp.response(200, AdjustmentSchema)
+def get_adjustment(adjustment_id: uuid.UUID):
+    """One adjustment request, its decision and, once approved, its transfer."""
+    return adjustment_view(adjustment_service.get_adjustment_or_raise(adjustment_id))
+
+
 @blp.route("/admin/ledger/adjustments/<uuid:adjustment_id>/approve", methods=["POST"])
 @access("auditor")
 @idempotent

@@ -140,6 +140,11 @@ def test_a_correction_is_requested_by_one_person_and_approved_by_another(client,
     assert done.json["transfer"]["kind"] == "adjustment"
     assert done.json["transfer"]["amount"] == 40 and done.json["transfer"]["balance_after"] == 40
     assert_problem(approve(client, second, r.json["id"]), 409, "adjustment_not_pending")
+    shown = client.get(f"{ADJUST}/{r.json['id']}", headers=admin.headers)
+    assert shown.status_code == 200 and shown.json == done.json
+    assert_problem(client.get(f"{ADJUST}/{uuid.uuid4()}", headers=admin.headers), 404,
+                   "adjustment_not_found")
+    assert_problem(client.get(f"{ADJUST}/{r.json['id']}", headers=citizen.headers), 403)
 
     # A take-back, requested by an auditor and approved by the other one.
     back = client.post(ADJUST, json=adjustment(citizen.id, -15, "TICKET-2", "correction",
