@@ -29,11 +29,13 @@ def register_cli(app: Flask) -> None:
     @click.option("--email", required=True)
     @click.option("--password", required=True)
     @click.option("--role", "roles", type=click.Choice(ROLES), multiple=True, default=["citizen"],
-                  show_default=True, help="Repeat for several roles.")
+                  show_default=True,
+                  help="Repeat for several roles (never admin and auditor together).")
     @click.option("--display-name", default=None)
     @click.option("--partner", "partner_id", default=None, help="Merchant partner id for merchant staff.")
     def create_user(email, password, roles, display_name, partner_id):
-        """Create a user (the first admin, auditors, merchant staff)."""
+        """Create a user (the first admin, auditors, merchant staff). The bootstrap path: roles
+        given here need no four-eyes grant, so keep access to this command to the operators."""
         import uuid
         from carbon_credits.services import auth
         if len(password) < 10:

@@ -33,6 +33,8 @@ class Settings:
     points_expiry_months: int = 24
     hold_ttl_minutes: int = 30
     claim_window_days: int = 7
+    # A certified lot covers only scheme days closed at least this many days ago.
+    lot_review_period_days: int = 7
     environment: str = "development"
 
     def as_flask_config(self) -> dict:
@@ -137,6 +139,7 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
         points_expiry_months=_int(env, "POINTS_EXPIRY_MONTHS", 24, minimum=1, maximum=120),
         hold_ttl_minutes=_int(env, "HOLD_TTL_MINUTES", 30, minimum=1, maximum=7 * 24 * 60),
         claim_window_days=_int(env, "CLAIM_WINDOW_DAYS", 7, minimum=1, maximum=366),
+        lot_review_period_days=_int(env, "LOT_REVIEW_PERIOD_DAYS", 7, minimum=0, maximum=365),
         environment=environment,
     )
 

@@ -58,6 +58,7 @@ class CertificateLot(db.Model):
         CheckConstraint("issued_mg + remainder_mg = verified_mg", name="issued_within_verified"),
         CheckConstraint("remainder_mg >= 0 AND remainder_mg < unit_mg", name="remainder_below_unit"),
         CheckConstraint("action_count BETWEEN 1 AND 1000000000", name="action_count_range"),
+        CheckConstraint("review_period_days BETWEEN 0 AND 365", name="review_period_range"),
         Index("ix_certificate_lots_issued", "issued_at", "id"),
         Index("ix_certificate_lots_version_period", "methodology_version_id", "period_from"),
     )
@@ -83,6 +84,8 @@ class CertificateLot(db.Model):
     status: Mapped[str] = mapped_column(String(16), default="issued")
     issued_by: Mapped[uuid.UUID] = mapped_column(ForeignKey("users.id"))
     issued_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
+    # LOT_REVIEW_PERIOD_DAYS when issued: period_to <= (scheme day of issued_at) - 1 - this.
+    review_period_days: Mapped[int] = mapped_column(Integer)
 
 
 class CertificateLotAction(db.Model):

@@ -5,8 +5,8 @@ import datetime as dt
 import uuid
 from decimal import Decimal
 
-from sqlalchemy import (JSON, BigInteger, Boolean, CheckConstraint, ForeignKey, Integer, String,
-                        Text, UniqueConstraint, Uuid)
+from sqlalchemy import (JSON, BigInteger, Boolean, CheckConstraint, ForeignKey, Index, Integer,
+                        String, Text, UniqueConstraint, Uuid, text)
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from .base import UTCDateTime, db, utcnow
@@ -15,6 +15,7 @@ METHODOLOGY_ACTION_TYPES = ("transit", "ev_charging", "waste_sorting")
 METHODOLOGY_MODES = ("metro", "bus", "bike", "walk")
 METHODOLOGY_VERSION_STATUSES = ("draft", "submitted", "approved", "rejected", "retired")
 METHODOLOGY_FAMILIES = ("transit_distance", "transit_boarding", "ev_charging", "recyclables")
+RETIREMENT_STATUSES = ("pending", "approved", "rejected")
 
 
 class Methodology(db.Model):
@@ -102,3 +103,34 @@ class MethodologyVersion(db.Model):
 
     methodology: Mapped[Methodology] = relationship(back_populates="versions", lazy="joined",
                                                     innerjoin=True)
+
+
+class MethodologyRetirement(db.Model):
+    """A request to retire the in-force version of a scope that nothing takes over from (the
+    scope would stop crediting): one person requests, another approves (retiring the version
+    in the same transaction) or rejects. The CHECK refuses the requester as decider."""
+
+    __tablename__ = "methodology_retirements"
+    __table_args__ = (
+        CheckConstraint("status IN ('pending', 'approved', 'rejected')", name="known_status"),
+        CheckConstraint("decided_by IS NULL OR decided_by <> requested_by", name="four_eyes"),
+        CheckConstraint("(status = 'pending') = (decided_by IS NULL)",
+                        name="decided_iff_not_pending"),
+        Index("uq_methodology_retirements_one_pending", "methodology_version_id", unique=True,
+              postgresql_where=text("status = 'pending'"), sqlite_where=text("status = 'pending'")),
+    )
+
+    id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True, default=uuid.uuid4)
+    methodology_version_id: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey("methodology_versions.id"), index=True)
+    # The end asked for (NULL: the moment of approval); never earlier than the approval.
+    effective_until: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+    reason: Mapped[str | None] = mapped_column(Text)
+    status: Mapped[str] = mapped_column(String(16), default="pending")
+    requested_by: Mapped[uuid.UUID] = mapped_column(ForeignKey("users.id"))
+    requested_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
+    decided_by: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("users.id"))
+    decided_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+    decision_note: Mapped[str | None] = mapped_column(Text)
+
+    version: Mapped[MethodologyVersion] = relationship(lazy="joined", innerjoin=True)

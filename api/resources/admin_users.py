@@ -13,7 +13,7 @@ from api.fields import AwareDateTime
 from api.pagination import PageArgsSchema, decode_cursor, encode_cursor, page_schema
 from api.resources.identity import UserSchema
 from carbon_credits.services import admin_queries, users as user_service
-from models import ROLES
+from models import ROLE_GRANT_STATUSES, ROLES
 
 blp = Blueprint("admin_users", __name__, url_prefix="/api/v1/admin", description="User administration and audit log")
 
@@ -22,6 +22,38 @@ class RolesSchema(Schema):
     roles = fields.List(fields.String(validate=validate.OneOf(ROLES)), required=True,
                         validate=validate.Length(min=1, max=4))
     partner_id = fields.UUID(load_default=None)
+
+
+class RoleGrantSchema(Schema):
+    id = fields.UUID()
+    user_id = fields.UUID()
+    role = fields.String(metadata={"description": "admin | auditor"})
+    status = fields.String(metadata={"description": "pending | approved | rejected | cancelled"})
+    requested_by = fields.UUID()
+    requested_at = fields.DateTime()
+    decided_by = fields.UUID(allow_none=True)
+    decided_at = fields.DateTime(allow_none=True, metadata={"description": "Decided or cancelled"})
+    decision_note = fields.String(allow_none=True)
+
+
+class UserRolesSchema(UserSchema):
+    pending_grants = fields.List(fields.Nested(RoleGrantSchema), dump_only=True, metadata={
+        "description": "admin/auditor additions waiting for another admin's approval "
+                       "(POST /admin/role-grants/{id}/approve); `roles` lists only what is in "
+                       "effect now"})
+
+
+class RoleGrantArgsSchema(PageArgsSchema):
+    status = fields.String(load_default=None, validate=validate.OneOf(ROLE_GRANT_STATUSES))
+    user_id = fields.UUID(load_default=None)
+
+
+class RoleGrantApproveSchema(Schema):
+    note = fields.String(load_default=None, validate=validate.Length(min=1, max=1000))
+
+
+class RoleGrantRejectSchema(Schema):
+    note = fields.String(required=True, validate=validate.Length(min=1, max=1000))
 
 
 class SuspendSchema(Schema):
@@ -56,6 +88,7 @@ class AuditQueryArgsSchema(PageArgsSchema):
 
 
 UserPageSchema = page_schema(UserSchema, "UserPageSchema")
+RoleGrantPageSchema = page_schema(RoleGrantSchema, "RoleGrantPageSchema")
 AuditPageSchema = page_schema(AuditEntrySchema, "AuditPageSchema")
 
 
@@ -82,11 +115,64 @@ def get_user(user_id: uuid.UUID):
 @blp.route("/users/<uuid:user_id>/roles", methods=["POST"])
 @access("admin")
 @blp.arguments(RolesSchema)
-@blp.response(200, UserSchema)
+@blp.response(200, UserRolesSchema)
+@blp.alt_response(202, schema=UserRolesSchema,
+                  description="Applied except admin/auditor additions, which wait as pending grants")
 def set_roles(data, user_id: uuid.UUID):
-    """Replace a user's roles (merchant staff name their merchant partner)."""
-    return user_service.set_roles(user_id=user_id, roles=data["roles"],
-                                  partner_id=data["partner_id"], actor_user_id=g.user.id)
+    """Set a user's roles: removals and citizen/merchant apply at once (200); adding admin or
+    auditor opens a pending grant another admin must approve (202)."""
+    change = user_service.set_roles(user_id=user_id, roles=data["roles"],
+                                    partner_id=data["partner_id"], actor_user_id=g.user.id)
+    return change, 202 if change.is_pending else 200
+
+
+@blp.route("/role-grants", methods=["GET"])
+@access("admin", "auditor")
+@blp.arguments(RoleGrantArgsSchema, location="query")
+@blp.response(200, RoleGrantPageSchema)
+def list_role_grants(args):
+    """Role grants, newest first; `status=pending` is the approval queue."""
+    after = decode_cursor(args["cursor"], converters=(dt.datetime.fromisoformat, uuid.UUID))
+    items, last = user_service.list_role_grants(status=args["status"], user_id=args["user_id"],
+                                                after=after, limit=args["limit"])
+    return {"items": items, "next_cursor": encode_cursor(last)}
+
+
+@blp.route("/role-grants/<uuid:grant_id>", methods=["GET"])
+@access("admin", "auditor")
+@blp.response(200, RoleGrantSchema)
+def get_role_grant(grant_id: uuid.UUID):
+    """One role grant and its decision."""
+    return user_service.get_role_grant_or_raise(grant_id)
+
+
+@blp.route("/role-grants/<uuid:grant_id>/approve", methods=["POST"])
+@access("admin")
+@blp.arguments(RoleGrantApproveSchema)
+@blp.response(200, RoleGrantSchema)
+def approve_role_grant(data, grant_id: uuid.UUID):
+    """Approve another admin's grant request (independent of requester and grantee): the role
+    takes effect now."""
+    return user_service.approve_role_grant(grant_id=grant_id, actor_user_id=g.user.id,
+                                           note=data["note"])
+
+
+@blp.route("/role-grants/<uuid:grant_id>/reject", methods=["POST"])
+@access("admin")
+@blp.arguments(RoleGrantRejectSchema)
+@blp.response(200, RoleGrantSchema)
+def reject_role_grant(data, grant_id: uuid.UUID):
+    """Reject another admin's grant request, with a note."""
+    return user_service.reject_role_grant(grant_id=grant_id, actor_user_id=g.user.id,
+                                          note=data["note"])
+
+
+@blp.route("/role-grants/<uuid:grant_id>/cancel", methods=["POST"])
+@access("admin")
+@blp.response(200, RoleGrantSchema)
+def cancel_role_grant(grant_id: uuid.UUID):
+    """Withdraw your own pending grant request."""
+    return user_service.cancel_role_grant(grant_id=grant_id, actor_user_id=g.user.id)
 
 
 @blp.route("/users/<uuid:user_id>/suspend", methods=["POST"])

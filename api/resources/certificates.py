@@ -80,6 +80,9 @@ class CertificateLotSchema(Schema):
     action_count = fields.Integer(metadata={"description": "Contributing actions"})
     summary = fields.Dict(metadata={"description": "Frozen at issuance"})
     issued_at = fields.DateTime()
+    review_period_days = fields.Integer(metadata={
+        "description": "LOT_REVIEW_PERIOD_DAYS at issuance: the period ends at least this many "
+                       "days before the day before issuance (scheme time zone)"})
 
 
 class CertificateHoldingSchema(Schema):
@@ -177,6 +180,7 @@ def lot_view(lot) -> dict:
         "verified_g": mg_to_grams(lot.verified_mg),
         "remainder_unissued_g": mg_to_grams(lot.remainder_mg),
         "action_count": lot.action_count, "summary": lot.summary, "issued_at": lot.issued_at,
+        "review_period_days": lot.review_period_days,
     }
 
 

@@ -6,7 +6,7 @@ version's ETag (428 without it, 412 if stale).
 """
 from __future__ import annotations
 
-from flask import g, request
+from flask import g, jsonify, request
 from marshmallow import Schema, fields, validate
 
 from api.auth import access, optional_user
@@ -177,6 +177,29 @@ class RejectSchema(Schema):
 class RetireSchema(Schema):
     effective_until = AwareDateTime(load_default=None, metadata={
         "description": "When it stops being in force (default now; never in the past)"})
+    reason = fields.String(load_default=None, validate=validate.Length(min=1, max=2000))
+
+
+class RetirementSchema(Schema):
+    id = fields.UUID()
+    version = fields.Function(lambda r: r.version.version)
+    effective_until = fields.DateTime(allow_none=True, metadata={
+        "description": "The end asked for (null: the moment of approval)"})
+    reason = fields.String(allow_none=True)
+    status = fields.String(metadata={"description": "pending | approved | rejected"})
+    requested_by = fields.UUID()
+    requested_at = fields.DateTime()
+    decided_by = fields.UUID(allow_none=True)
+    decided_at = fields.DateTime(allow_none=True)
+    decision_note = fields.String(allow_none=True)
+
+
+class RetirementDecisionSchema(Schema):
+    note = fields.String(load_default=None, validate=validate.Length(min=1, max=2000))
+
+
+class RetirementRejectSchema(Schema):
+    note = fields.String(required=True, validate=validate.Length(min=1, max=2000))
 
 
 class DiffSchema(Schema):
@@ -333,11 +356,45 @@ def reject_version(data, code: str, v: int):
 @access("admin", "auditor")
 @blp.arguments(RetireSchema)
 @blp.response(200, VersionSchema)
+@blp.alt_response(202, schema=RetirementSchema,
+                  description="It is the scope's version in force and nothing takes over: a "
+                              "pending retirement another admin or auditor must approve")
 def retire_version(data, code: str, v: int):
-    """Retire an approved version: it stays in force until `effective_until` (default now)."""
-    return _with_etag(service.retire_version(code=code, version=v,
-                                             effective_until=data["effective_until"],
-                                             actor_user_id=g.user.id))
+    """Retire an approved version: it stays in force until `effective_until` (default now).
+    Stopping a scope's only version in force is four-eyes (202, pending)."""
+    result = service.retire_version(code=code, version=v, effective_until=data["effective_until"],
+                                    reason=data["reason"], actor_user_id=g.user.id)
+    if isinstance(result, service.MethodologyRetirement):
+        return jsonify(RetirementSchema().dump(result)), 202
+    return _with_etag(result)
+
+
+@blp.route(VERSION_PATH + "/retirements", methods=["GET"])
+@access("admin", "auditor")
+@blp.response(200, RetirementSchema(many=True))
+def list_retirements(code: str, v: int):
+    """Retirement requests of this version, newest first."""
+    return service.list_retirements(code=code, version=v)
+
+
+@blp.route(VERSION_PATH + "/retire/approve", methods=["POST"])
+@access("admin", "auditor")
+@blp.arguments(RetirementDecisionSchema)
+@blp.response(200, VersionSchema)
+def approve_retirement(data, code: str, v: int):
+    """Approve someone else's pending retirement (independent of them): the version retires."""
+    return _with_etag(service.approve_retirement(code=code, version=v, actor_user_id=g.user.id,
+                                                 note=data["note"]))
+
+
+@blp.route(VERSION_PATH + "/retire/reject", methods=["POST"])
+@access("admin", "auditor")
+@blp.arguments(RetirementRejectSchema)
+@blp.response(200, RetirementSchema)
+def reject_retirement(data, code: str, v: int):
+    """Reject someone else's pending retirement, with a note: the version stays in force."""
+    return service.reject_retirement(code=code, version=v, actor_user_id=g.user.id,
+                                     note=data["note"])
 
 
 @blp.route("/admin/methodologies/<string:code>/versions/<int:a>/diff/<int:b>", methods=["GET"])

@@ -1,10 +1,13 @@
 """Manual ledger corrections, four-eyes: an auditor or administrator requests one, another
 auditor approves it (which posts the `adjustment` transfer in the same transaction) or rejects
 it. The database refuses the requester as decider (CHECK `four_eyes` on `ledger_adjustments`),
-so the rule holds even if a caller skips this module. See docs/ledger.md.
+so the rule holds even if a caller skips this module. The approver must also be independent
+of the requester (no `auditor` role through a grant the requester asked for or approved), and
+points go to citizens only (no staff role), checked at request and again at approval. See
+docs/ledger.md and docs/roles.md.
 
-Lock order: the adjustment row, then (inside the ledger) the citizen's account. Nothing else
-locks adjustment rows, so no cycle with the other postings.
+Lock order: the adjustment row, the target user's row, then (inside the ledger) the citizen's
+account. Role changes lock only the user row (then grant rows), so no cycle.
 """
 from __future__ import annotations
 
@@ -16,9 +19,10 @@ from sqlalchemy.exc import IntegrityError
 from carbon_credits.domain.errors import Conflict, NotFound, PermissionDenied, ValidationFailed
 from carbon_credits.services import ledger
 from carbon_credits.services.audit import record_audit
+from carbon_credits.services.duties import ensure_independent
 from carbon_credits.services.pagination import keyset_after, take_page
 from carbon_credits.services.uow import unit_of_work
-from models import LedgerAdjustment, LedgerTransfer, User, db, utcnow
+from models import STAFF_ROLES, LedgerAdjustment, LedgerTransfer, User, db, utcnow
 from models.ledger import ADJUSTMENT_REASONS, ADJUSTMENT_STATUSES
 
 OBJECT_TYPE = "ledger_adjustment"
@@ -35,6 +39,18 @@ def _text(value, field: str, maximum: int) -> str:
     return value.strip()
 
 
+def _not_a_citizen(user: User) -> str | None:
+    """Why `user` cannot receive an adjustment (None: they can). Points go to citizens only:
+    staff crediting staff (or themselves) is exactly what four-eyes is there to stop."""
+    roles = user.role_names
+    if "citizen" not in roles:
+        return "does not hold the citizen role"
+    staff = sorted(roles & set(STAFF_ROLES))
+    if staff:
+        return f"is also {', '.join(staff)} staff"
+    return None
+
+
 def request_adjustment(*, user_id: uuid.UUID, points: int, reason: str, note: str,
                        external_ref: str, actor_user_id: uuid.UUID) -> LedgerAdjustment:
     """Record a pending correction. The same `external_ref` with the same details returns the
@@ -47,8 +63,14 @@ def request_adjustment(*, user_id: uuid.UUID, points: int, reason: str, note: st
     note = _text(note, "note", 1000)
     external_ref = _text(external_ref, "external_ref", 200)
     with unit_of_work():
-        if db.session.get(User, user_id) is None:
+        target = db.session.get(User, user_id)
+        if target is None:
             raise NotFound("User not found.")
+        why = _not_a_citizen(target)
+        if why is not None:
+            raise ValidationFailed(f"Adjustments go to citizens only; this account {why}.",
+                                   code="adjustment_target_not_citizen",
+                                   errors={"user_id": ["Must be a citizen with no staff role."]})
         prior = db.session.scalars(select(LedgerAdjustment)
                                    .where(LedgerAdjustment.external_ref == external_ref)).first()
         if prior is not None:
@@ -72,11 +94,23 @@ def request_adjustment(*, user_id: uuid.UUID, points: int, reason: str, note: st
 
 def approve_adjustment(*, adjustment_id: uuid.UUID, actor_user_id: uuid.UUID,
                        note: str | None = None) -> LedgerAdjustment:
-    """pending -> approved by someone other than the requester, posting the transfer. A
-    take-back the balance cannot cover is a 409 `insufficient_balance` and stays pending."""
+    """pending -> approved by someone independent of the requester (services/duties.py),
+    posting the transfer, if the target is still a citizen without a staff role (409
+    otherwise). A take-back the balance cannot cover is a 409 `insufficient_balance` and stays
+    pending."""
     note = _text(note, "note", 1000) if note is not None else None
     with unit_of_work():
         row = _lock_pending(adjustment_id, actor_user_id)
+        ensure_independent(decider_id=actor_user_id, requester_ids=[row.requested_by],
+                           role="auditor", what="this adjustment")
+        # Roles may have changed since the request: check again, with the target's row locked
+        # (role changes lock it too), before any point moves.
+        target = db.session.execute(select(User).where(User.id == row.user_id).with_for_update()
+                                    .execution_options(populate_existing=True)).scalar_one()
+        why = _not_a_citizen(target)
+        if why is not None:
+            raise Conflict(f"Adjustments go to citizens only; this account now {why}. Reject "
+                           "the request.", code="adjustment_target_not_citizen")
         transfer = ledger.post_adjustment(user_id=row.user_id, points=row.points,
                                           reason=row.reason, note=row.note,
                                           external_ref=f"adjustment:{row.id}",

@@ -16,6 +16,7 @@ from carbon_credits.config import get_settings
 from carbon_credits.domain.errors import AuthenticationFailed, Conflict, PermissionDenied
 from carbon_credits.services import passwords
 from carbon_credits.services.audit import record_audit
+from carbon_credits.services.duties import refuse_conflicting_roles
 from carbon_credits.services.uow import unit_of_work
 from models import RefreshToken, RevokedAccessToken, User, UserRole, db, utcnow
 
@@ -41,7 +42,10 @@ def normalise_email(email: str) -> str:
 def register_user(*, email: str | None, phone: str | None, password: str, display_name: str,
                   roles: tuple[str, ...] = ("citizen",), partner_id: uuid.UUID | None = None,
                   actor_user_id: uuid.UUID | None = None) -> User:
-    """Create a user; an email or phone already taken is a 409 without revealing whose."""
+    """Create a user; an email or phone already taken is a 409 without revealing whose. Roles
+    are given directly (the command line bootstraps the first admins and auditors), but never
+    admin and auditor together (422 `conflicting_roles`)."""
+    refuse_conflicting_roles(roles)
     with unit_of_work():
         user = User(email=normalise_email(email) if email else None, phone=phone,
                     display_name=display_name, password_hash=passwords.hash_password(password),

@@ -22,7 +22,8 @@ from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.exc import IntegrityError
 
 from carbon_credits.domain import certificates as rules
-from carbon_credits.domain.actions import mg_to_grams
+from carbon_credits.config import get_settings
+from carbon_credits.domain.actions import mg_to_grams, scheme_day
 from carbon_credits.domain.errors import Conflict, NotFound, ValidationFailed
 from carbon_credits.services import actions as action_service
 from carbon_credits.services import methodologies as methodology_service
@@ -66,10 +67,18 @@ def _eligible_actions(version_id: uuid.UUID, period_from: dt.date, period_to: dt
         .order_by(Action.id).with_for_update(of=Action)).all()
 
 
+def last_settled_day(at: dt.datetime, review_period_days: int) -> dt.date:
+    """The last scheme day a lot issued at `at` may cover: closed, and its review period
+    (LOT_REVIEW_PERIOD_DAYS) over, so reversals of fraud found in review still can happen."""
+    today = scheme_day(at, get_settings().scheme_timezone)
+    return today - dt.timedelta(days=1 + review_period_days)
+
+
 def issue_lot(*, methodology_code: str, version: int, period_from: dt.date, period_to: dt.date,
               actor_user_id: uuid.UUID, unit_mg: int = UNIT_MG) -> CertificateLot:
     """Issue a lot from every verified, not yet certified reduction of one methodology version
-    over a period: whole units only (rounded down), the remainder recorded and never issued."""
+    over a period of settled scheme days (422 `period_not_settled` otherwise): whole units only
+    (rounded down), the remainder recorded and never issued."""
     errors = {}
     if period_to < period_from:
         errors["period_to"] = ["Must not be before period_from."]
@@ -77,6 +86,14 @@ def issue_lot(*, methodology_code: str, version: int, period_from: dt.date, peri
         errors["period_to"] = ["A lot's period lies within one calendar year (its vintage)."]
     if errors:
         raise ValidationFailed("The period is not valid.", errors=errors)
+    issued_at = utcnow()
+    review_days = get_settings().lot_review_period_days
+    settled = last_settled_day(issued_at, review_days)
+    if period_to > settled:
+        raise ValidationFailed(
+            f"A lot may cover only settled scheme days: closed and past the {review_days}-day "
+            f"review period, so up to {settled.isoformat()} now.", code="period_not_settled",
+            errors={"period_to": [f"Must be on or before {settled.isoformat()}."]})
     with unit_of_work():
         mv = methodology_service.get_version_or_raise(code=methodology_code, version=version)
         counter = _lock_counter()
@@ -98,7 +115,7 @@ def issue_lot(*, methodology_code: str, version: int, period_from: dt.date, peri
             period_to=period_to, vintage_year=year, unit_mg=unit_mg, quantity=quantity,
             serial_start=first, serial_end=last, action_count=len(rows), verified_mg=verified_mg,
             issued_mg=quantity * unit_mg, remainder_mg=remainder_mg, status="issued",
-            issued_by=actor_user_id, issued_at=utcnow())
+            issued_by=actor_user_id, issued_at=issued_at, review_period_days=review_days)
         lot.summary = {
             "methodology": {"code": code, "version": mv.version},
             "period": {"from": period_from.isoformat(), "to": period_to.isoformat()},
@@ -418,8 +435,9 @@ if refuse_reversal_inside_lot not in action_service.REVERSAL_GUARDS:
 # --- invariants -----------------------------------------------------------------------------
 
 def check_registry_invariants() -> list[str]:
-    """Issued <= verified, no action in two lots or outside its lot's terms, disjoint serials,
-    holdings that add up to each lot, retired blocks as they were retired."""
+    """Issued <= verified, no action in two lots or outside its lot's terms, no lot covering a
+    day not settled when it was issued, disjoint serials, holdings that add up to each lot,
+    retired blocks as they were retired."""
     problems: list[str] = []
     lots = list(db.session.scalars(select(CertificateLot).order_by(CertificateLot.serial_start)))
     previous = None
@@ -454,6 +472,10 @@ def check_registry_invariants() -> list[str]:
             problems.append(f"registry: lot {lot.id} members do not add up to its verified grams")
         if lot.issued_mg != lot.quantity * lot.unit_mg or lot.issued_mg > lot.verified_mg:
             problems.append(f"registry: lot {lot.id} issues more than its verified grams")
+        settled = last_settled_day(lot.issued_at, lot.review_period_days)
+        if lot.period_to > settled or not 0 <= lot.review_period_days <= 365:
+            problems.append(f"registry: lot {lot.id} covers scheme days up to {lot.period_to}, "
+                            f"not settled when it was issued (last settled day {settled})")
         for r in rows:
             if r.status != "credited" or r.credited_mg != r.contributed_mg:
                 problems.append(f"registry: action {r.action_id} in lot {lot.id} is {r.status} "

@@ -3,8 +3,13 @@
 Lifecycle: draft -> submitted -> approved -> retired, or submitted -> rejected (with reason).
 Only drafts are edited (with the revision they were read at, the ETag); approved versions are
 immutable (409 here, a trigger in the database). The approver must not be the version's
-drafter, editor or submitter (four-eyes, 403). At most one version is in force per scope at any
+drafter, editor or submitter, nor hold `auditor` through a grant one of them requested or
+approved (four-eyes, 403, services/duties.py). At most one version is in force per scope at any
 instant: approval locks the scope's methodology rows before checking for overlap (409).
+Approving version N+1 of a code ends the version of that code in force at N+1's
+`effective_from` at that instant, in the same transaction (no gap, no retirement first).
+Retiring the in-force version of a scope that nothing takes over from is four-eyes: a pending
+`methodology_retirements` row until another admin or auditor approves it.
 Every transition and edit writes an audit row (object_type "methodology", object_id the code).
 """
 from __future__ import annotations
@@ -17,7 +22,7 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any, Mapping
 
-from sqlalchemy import func, or_, select
+from sqlalchemy import func, or_, select, update
 from sqlalchemy.exc import IntegrityError
 
 from carbon_credits.config import get_settings
@@ -28,9 +33,11 @@ from carbon_credits.domain.methodology import (Calculation, Definition, Reason, 
                                                StaleRevision)
 from carbon_credits.services.admin_queries import list_audit_entries
 from carbon_credits.services.audit import record_audit
+from carbon_credits.services.duties import ensure_independent
 from carbon_credits.services.pagination import keyset_after, take_page
 from carbon_credits.services.uow import unit_of_work
-from models import AuditEntry, Methodology, MethodologyVersion, User, db, utcnow
+from models import (AuditEntry, Methodology, MethodologyRetirement, MethodologyVersion, User, db,
+                    utcnow)
 
 OBJECT_TYPE = "methodology"
 PUBLIC_STATUSES = ("approved", "retired")
@@ -430,8 +437,45 @@ def _lock_scope(scope: str) -> None:
                        .order_by(Methodology.id).with_for_update()).all()
 
 
+def _supersede(methodology: Methodology, row: MethodologyVersion, now: dt.datetime,
+               actor_user_id: uuid.UUID) -> None:
+    """End the version of the same code in force at `row.effective_from` at that instant.
+    A same-code version starting at or after it is not replaced (409), nor is history
+    rewritten: the switch instant may not be in the past."""
+    same_code = db.session.scalars(
+        select(MethodologyVersion)
+        .where(MethodologyVersion.methodology_id == methodology.id, MethodologyVersion.id != row.id,
+               MethodologyVersion.status.in_(IN_FORCE_STATUSES),
+               or_(MethodologyVersion.effective_until.is_(None),
+                   MethodologyVersion.effective_until > row.effective_from),
+               or_(MethodologyVersion.effective_until.is_(None),
+                   MethodologyVersion.effective_until > MethodologyVersion.effective_from),
+               *([MethodologyVersion.effective_from < row.effective_until]
+                 if row.effective_until is not None else []))
+        .order_by(MethodologyVersion.effective_from)
+        .with_for_update().execution_options(populate_existing=True)).all()
+    for other in same_code:
+        if other.effective_from >= row.effective_from:
+            raise Conflict(f"Version {row.version} starts at or before version {other.version} "
+                           f"({other.effective_from.isoformat()}), so it cannot replace it; "
+                           "start it later or retire that version first.",
+                           code="replacement_starts_too_early")
+        if row.effective_from < now - dt.timedelta(seconds=5):
+            raise Conflict(f"Version {row.version} would end version {other.version} at "
+                           f"{row.effective_from.isoformat()}, in the past; credits already "
+                           "computed under it must stay explained. Start it now or later.",
+                           code="replacement_in_the_past")
+        other.effective_until = row.effective_from
+        record_audit(action="methodology.version_superseded", object_type=OBJECT_TYPE,
+                     object_id=methodology.code, actor_user_id=actor_user_id,
+                     details={"version": other.version, "status": other.status,
+                              "effective_until": row.effective_from.isoformat(),
+                              "superseded_by": row.version})
+
+
 def approve_version(*, code: str, version: int, actor_user_id: uuid.UUID) -> MethodologyVersion:
-    """submitted -> approved, by someone other than its authors, if no overlap in its scope."""
+    """submitted -> approved, by someone independent of its authors, if no version of another
+    code overlaps it in its scope; the version of this code in force at its start ends there."""
     with unit_of_work():
         scope = db.session.scalar(select(Methodology.scope_key).where(Methodology.code == code))
         if scope is None:
@@ -441,9 +485,9 @@ def approve_version(*, code: str, version: int, actor_user_id: uuid.UUID) -> Met
         row = _lock_version(methodology, version)
         if row.status != "submitted":
             raise _transition_refused(row, "approve")
-        if actor_user_id in _authors(code, row):
-            raise PermissionDenied("You drafted, edited or submitted this version; another "
-                                   "auditor must approve it.", code="four_eyes")
+        ensure_independent(decider_id=actor_user_id, requester_ids=_authors(code, row),
+                           role="auditor", what="this version (you drafted, edited or submitted it)")
+        _supersede(methodology, row, utcnow(), actor_user_id)
         clash = _overlapping(scope, row)
         if clash is not None:
             raise Conflict(f"Its effective period overlaps {clash.methodology.code} version "
@@ -475,29 +519,152 @@ def reject_version(*, code: str, version: int, reason: str,
     return row
 
 
+def _retirement_end(row: MethodologyVersion, asked: dt.datetime | None, now: dt.datetime) -> dt.datetime:
+    """When a retirement ends `row`: the asked end (default now), never after its current end
+    nor before its start."""
+    end = asked or now
+    if row.effective_until is not None:
+        end = min(end, row.effective_until)
+    return max(end, row.effective_from)
+
+
+def _stops_its_scope(scope: str, row: MethodologyVersion, now: dt.datetime, end: dt.datetime) -> bool:
+    """In force now, and no version of the scope takes over at `end`: retiring it would stop
+    all crediting of the scope."""
+    if row.effective_from > now or (row.effective_until is not None and row.effective_until <= now):
+        return False
+    successor = db.session.scalar(
+        select(MethodologyVersion.id).join(MethodologyVersion.methodology)
+        .where(Methodology.scope_key == scope, MethodologyVersion.id != row.id,
+               *_in_force_clause(end)).limit(1))
+    return successor is None
+
+
+def _retire(code: str, row: MethodologyVersion, end: dt.datetime, actor_user_id: uuid.UUID,
+            now: dt.datetime, **details) -> None:
+    row.status, row.retired_by, row.retired_at = "retired", actor_user_id, now
+    row.effective_until = end
+    record_audit(action="methodology.version_retire", object_type=OBJECT_TYPE, object_id=code,
+                 actor_user_id=actor_user_id,
+                 details={"version": row.version, "effective_until": end.isoformat(), **details})
+
+
+def _lock_for_retirement(code: str, version: int) -> tuple[str, MethodologyVersion]:
+    """The scope's methodology rows (the lock order of approvals), then the version."""
+    scope = db.session.scalar(select(Methodology.scope_key).where(Methodology.code == code))
+    if scope is None:
+        raise NotFound(f"Methodology {code} not found.", code="methodology_not_found")
+    _lock_scope(scope)
+    return scope, _lock_version(_lock_methodology(code), version)
+
+
 def retire_version(*, code: str, version: int, effective_until: dt.datetime | None = None,
-                   actor_user_id: uuid.UUID) -> MethodologyVersion:
+                   reason: str | None = None,
+                   actor_user_id: uuid.UUID) -> MethodologyVersion | MethodologyRetirement:
     """approved -> retired: it stops being in force at `effective_until` (default now; never in
-    the past, so credits already computed under it stay explained)."""
+    the past, so credits already computed under it stay explained). If it is in force and no
+    version takes over at that end, the scope would stop crediting: that is four-eyes, so a
+    pending retirement request is returned instead (another person approves it)."""
     now = utcnow()
-    end = _aware(effective_until, "effective_until") or now
-    if end < now - dt.timedelta(seconds=5):
+    asked = _aware(effective_until, "effective_until")
+    if (asked or now) < now - dt.timedelta(seconds=5):
         raise ValidationFailed("A version cannot be retired in the past.",
                                errors={"effective_until": ["Must not be in the past."]})
     with unit_of_work():
-        methodology = _lock_methodology(code)
-        row = _lock_version(methodology, version)
+        scope, row = _lock_for_retirement(code, version)
         if row.status != "approved":
             raise _transition_refused(row, "retire")
-        if row.effective_until is not None:
-            end = min(end, row.effective_until)
-        end = max(end, row.effective_from)
-        row.status, row.retired_by, row.retired_at = "retired", actor_user_id, now
-        row.effective_until = end
-        record_audit(action="methodology.version_retire", object_type=OBJECT_TYPE, object_id=code,
-                     actor_user_id=actor_user_id,
-                     details={"version": row.version, "effective_until": end.isoformat()})
+        end = _retirement_end(row, asked, now)
+        if not _stops_its_scope(scope, row, now, end):
+            _retire(code, row, end, actor_user_id, now)
+            return row
+        pending = _pending_retirement(row)
+        if pending is not None:
+            return pending
+        request = MethodologyRetirement(id=uuid.uuid4(), methodology_version_id=row.id,
+                                        effective_until=asked, reason=reason, status="pending",
+                                        requested_by=actor_user_id, requested_at=now)
+        db.session.add(request)
+        db.session.flush()
+        record_audit(action="methodology.version_retirement_requested", object_type=OBJECT_TYPE,
+                     object_id=code, actor_user_id=actor_user_id,
+                     details={"version": row.version, "retirement_id": str(request.id),
+                              "effective_until": asked.isoformat() if asked else None,
+                              "reason": reason})
+    return request
+
+
+def _pending_retirement(row: MethodologyVersion) -> MethodologyRetirement | None:
+    return db.session.scalars(
+        select(MethodologyRetirement)
+        .where(MethodologyRetirement.methodology_version_id == row.id,
+               MethodologyRetirement.status == "pending")
+        .with_for_update().execution_options(populate_existing=True)).one_or_none()
+
+
+def _pending_retirement_or_raise(code: str, row: MethodologyVersion) -> MethodologyRetirement:
+    request = _pending_retirement(row)
+    if request is None:
+        raise NotFound(f"{code} version {row.version} has no pending retirement request.",
+                       code="retirement_not_found")
+    return request
+
+
+def _close_retirement(request: MethodologyRetirement, status: str, actor_user_id: uuid.UUID,
+                      note: str | None, now: dt.datetime) -> None:
+    # Conditional on `pending` as well as the row lock: decided at most once.
+    closed = db.session.execute(
+        update(MethodologyRetirement)
+        .where(MethodologyRetirement.id == request.id, MethodologyRetirement.status == "pending")
+        .values(status=status, decided_by=actor_user_id, decided_at=now, decision_note=note)
+        .execution_options(synchronize_session="fetch")).rowcount
+    if closed != 1:
+        raise Conflict("This retirement request was already decided.", code="retirement_not_pending")
+
+
+def approve_retirement(*, code: str, version: int, actor_user_id: uuid.UUID,
+                       note: str | None = None) -> MethodologyVersion:
+    """Approve someone else's pending retirement (independent of the requester): the version
+    is retired at the asked end, or now if that has passed."""
+    now = utcnow()
+    with unit_of_work():
+        _, row = _lock_for_retirement(code, version)
+        request = _pending_retirement_or_raise(code, row)
+        ensure_independent(decider_id=actor_user_id, requester_ids=[request.requested_by],
+                           role=REVIEWER_ROLES, what="this retirement")
+        if row.status != "approved":
+            raise _transition_refused(row, "retire")
+        end = _retirement_end(row, max(request.effective_until or now, now), now)
+        _close_retirement(request, "approved", actor_user_id, note, now)
+        _retire(code, row, end, actor_user_id, now, retirement_id=str(request.id),
+                requested_by=str(request.requested_by))
     return row
+
+
+def reject_retirement(*, code: str, version: int, actor_user_id: uuid.UUID,
+                      note: str) -> MethodologyRetirement:
+    """Reject someone else's pending retirement, with a note; the version stays in force."""
+    now = utcnow()
+    with unit_of_work():
+        _, row = _lock_for_retirement(code, version)
+        request = _pending_retirement_or_raise(code, row)
+        if request.requested_by == actor_user_id:
+            raise PermissionDenied("You requested this retirement; someone else must decide it.",
+                                   code="four_eyes")
+        _close_retirement(request, "rejected", actor_user_id, note, now)
+        record_audit(action="methodology.version_retirement_rejected", object_type=OBJECT_TYPE,
+                     object_id=code, actor_user_id=actor_user_id,
+                     details={"version": row.version, "retirement_id": str(request.id),
+                              "note": note})
+    return request
+
+
+def list_retirements(*, code: str, version: int) -> list[MethodologyRetirement]:
+    """Every retirement request of one version, newest first."""
+    row = get_version_or_raise(code=code, version=version)
+    return list(db.session.scalars(
+        select(MethodologyRetirement).where(MethodologyRetirement.methodology_version_id == row.id)
+        .order_by(MethodologyRetirement.requested_at.desc())))
 
 
 def diff_versions(*, code: str, a: int, b: int) -> dict:
@@ -582,6 +749,15 @@ def dry_run(*, code: str, version: int | None, occurred_at: dt.datetime | None,
 
 
 # --- seed and invariants ----------------------------------------------------------------------
+
+def seeded_scopes(path: Path = SEED_FILE) -> list[dict]:
+    """Scope, code and family of each approved seed version, from the data file (no database):
+    what the API documents as the inputs each scope needs out of the box."""
+    data = json.loads(path.read_text(encoding="utf-8"))
+    return [{"scope": scope_key(m["action_type"], m.get("mode")), "code": m["code"],
+             "family": v["family"]}
+            for m in data["methodologies"] for v in m["versions"] if v["status"] == "approved"]
+
 
 def seed_methodologies(path: Path = SEED_FILE) -> str:
     """Create the seed methodologies and versions that do not exist yet (idempotent). Seeded

@@ -21,10 +21,12 @@ SHANGHAI = dt.timezone(dt.timedelta(hours=8))
 
 @pytest.fixture
 def long_claim_window(monkeypatch):
-    """Let operators report last month's rides (the default claim window is 7 days)."""
+    """Let operators report last month's rides (the default claim window is 7 days), and
+    certify them early in the month (no review period: last month has always closed)."""
     from carbon_credits import config
     monkeypatch.setattr(config, "_current", dataclasses.replace(config.get_settings(),
-                                                                claim_window_days=70))
+                                                                claim_window_days=70,
+                                                                lot_review_period_days=0))
 
 
 def last_month() -> tuple[dt.date, dt.date]:

@@ -7,9 +7,9 @@ from tests.conftest import table_counts
 
 def test_create_user_and_login(runner, client, app):
     result = runner.invoke(args=["create-user", "--email", "root@example.test", "--password",
-                                 "a long password", "--role", "admin", "--role", "auditor"])
+                                 "a long password", "--role", "admin", "--role", "citizen"])
     assert result.exit_code == 0, result.output
-    assert "admin, auditor" in result.output
+    assert "admin, citizen" in result.output
     r = client.post("/api/v1/auth/login", json={"identifier": "root@example.test",
                                                 "password": "a long password"})
     assert r.status_code == 200

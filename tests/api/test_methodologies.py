@@ -36,9 +36,20 @@ def team(actors):
         admin2 = actors.user("admin")
         auditor = actors.user("auditor")
         auditor2 = actors.user("auditor")
-        both = actors.user("admin", "auditor")
+        both = actors.user("admin")  # drafts as admin, then becomes auditor (becomes_auditor)
         citizen = actors.user("citizen")
     return Team
+
+
+def becomes_auditor(client, team, user):
+    """No account holds admin and auditor at once: an admin moves to auditor through a
+    four-eyes grant (requested by one admin, approved by another)."""
+    r = client.post(f"/api/v1/admin/users/{user.id}/roles", json={"roles": ["auditor"]},
+                    headers=team.admin2.headers)
+    assert r.status_code == 202, r.json
+    grant = r.json["pending_grants"][0]["id"]
+    r = client.post(f"/api/v1/admin/role-grants/{grant}/approve", json={}, headers=team.admin.headers)
+    assert r.status_code == 200, r.json
 
 
 def new_code(client, team, code="CITY-METRO", mode="metro"):
@@ -269,6 +280,7 @@ def test_drafter_cannot_approve_their_own_version(client, app, team):
     new_code(client, team)
     new_draft(client, team.both)
     client.post(version_path("CITY-METRO", 1, "/submit"), headers=team.admin.headers)
+    becomes_auditor(client, team, team.both)
     before = all_table_counts(app)
     r = client.post(version_path("CITY-METRO", 1, "/approve"), headers=team.both.headers)
     assert_problem(r, 403, "four_eyes")
@@ -283,6 +295,7 @@ def test_an_editor_or_submitter_cannot_approve_either(client, app, team):
     client.patch(version_path("CITY-METRO", 1), json={"change_note": "tweak"},
                  headers={**team.both.headers, "If-Match": etag})
     client.post(version_path("CITY-METRO", 1, "/submit"), headers=team.admin.headers)
+    becomes_auditor(client, team, team.both)
     assert_problem(client.post(version_path("CITY-METRO", 1, "/approve"), headers=team.both.headers),
                    403, "four_eyes")
 
@@ -453,6 +466,9 @@ def test_retiring_the_holder_frees_the_scope_from_its_end(client, app, team):
     end = future(days=30)
     r = client.post(version_path("SH-METRO", 1, "/retire"), json={"effective_until": end},
                     headers=team.admin.headers)
+    assert r.status_code == 202 and r.json["status"] == "pending"  # nothing takes over: four-eyes
+    r = client.post(version_path("SH-METRO", 1, "/retire/approve"), json={},
+                    headers=team.auditor.headers)
     assert r.status_code == 200 and r.json["effective_until"] is not None
     etag = client.get(version_path("SZ-PT-METRO", 1), headers=team.admin.headers).headers["ETag"]
     client.patch(version_path("SZ-PT-METRO", 1), json={"effective_from": end},

@@ -64,7 +64,7 @@ def test_quantify_selects_by_scope_and_time_and_converts_points(app_ctx):
 def test_services_enforce_four_eyes_without_the_http_layer(app_ctx):
     from carbon_credits.services import auth
     drafter = auth.register_user(email="d@example.test", phone=None, password="long enough pw",
-                                 display_name="d", roles=("admin", "auditor"))
+                                 display_name="d", roles=("admin",))
     other = auth.register_user(email="o@example.test", phone=None, password="long enough pw",
                                display_name="o", roles=("auditor",))
     service.create_methodology(code="X-METRO", title="x", action_type="transit", mode="metro",
