@@ -165,7 +165,7 @@ def main():
                     call_with_retries(port, "POST", "/api/v1/redemptions", {"reward_id": reward["id"]},
                                       citizen["headers"], history, "redeem", {"citizen": citizen["i"]})
                 else:
-                    body = {"action_type": "transit", "mode": "walk", "occurred_at": start.isoformat(),
+                    body = {"action_type": "transit", "mode": "walk",  # occurred_at: its end
                             "started_at": start.isoformat(),
                             "ended_at": (start + dt.timedelta(minutes=6)).isoformat(), "distance_km": 0.5}
                     call_with_retries(port, "POST", "/api/v1/actions", body, citizen["headers"], history,

@@ -13,30 +13,78 @@ from api.extensions import Blueprint
 from api.fields import AwareDateTime, GramsString, StrictDecimal
 from api.idempotency import idempotent
 from api.pagination import PageArgsSchema, decode_cursor, encode_cursor, page_schema
+from carbon_credits.domain import actions as rules
+from carbon_credits.domain import methodology as method_domain
 from carbon_credits.domain.actions import mg_to_grams
 from carbon_credits.services import actions as action_service
+from carbon_credits.services import methodologies as methodology_service
 from models import ACTION_STATUSES, utcnow
 
 blp = Blueprint("actions", __name__, url_prefix="/api/v1", description="Green actions")
 
 FUTURE_SKEW = dt.timedelta(minutes=5)
 MAX_DURATION = dt.timedelta(hours=24)
+# The fields each action type may carry (its shape). What a claim *needs* is not fixed here: it
+# comes from the methodology in force for its scope (`required_inputs` of the version's family),
+# checked by the pipeline. Only `mode` is required here: without it there is no scope to ask.
 TYPE_FIELDS = {
-    "transit": {"required": {"mode", "started_at", "ended_at", "distance_km"},
-                "optional": {"boardings"}},
-    "ev_charging": {"required": {"started_at", "ended_at", "energy_kwh", "station_id"},
-                    "optional": set()},
-    "waste_sorting": {"required": {"category", "weight_kg", "station_id"}, "optional": set()},
+    "transit": {"mode", "started_at", "ended_at", "distance_km", "boardings"},
+    "ev_charging": {"started_at", "ended_at", "energy_kwh", "station_id"},
+    "waste_sorting": {"category", "weight_kg", "station_id"},
 }
-ALL_TYPE_FIELDS = {f for spec in TYPE_FIELDS.values() for f in spec["required"] | spec["optional"]}
+ALL_TYPE_FIELDS = set().union(*TYPE_FIELDS.values())
+
+
+def _inputs_table() -> str:
+    """Markdown: the inputs of each calculator family and of each seeded scope."""
+    lines = ["| family | required | optional |", "|---|---|---|"]
+    for family in method_domain.FAMILIES:
+        spec = method_domain.required_inputs(family)
+        lines.append(f"| `{family}` | {', '.join(spec['required'])} | "
+                     f"{', '.join(spec['optional']) or '-'} |")
+    lines += ["", "| scope (as seeded) | methodology | family | required |", "|---|---|---|---|"]
+    for scope in methodology_service.seeded_scopes():
+        spec = method_domain.required_inputs(scope["family"])
+        lines.append(f"| `{scope['scope']}` | {scope['code']} | `{scope['family']}` | "
+                     f"{', '.join(spec['required'])} |")
+    return "\n".join(lines)
+
+
+def required_inputs_doc() -> dict:
+    """`x-required-inputs` of the claim operations: per family and per seeded scope."""
+    return {"families": {f: {k: list(v) for k, v in method_domain.required_inputs(f).items()}
+                         for f in method_domain.FAMILIES},
+            "scopes": {s["scope"]: {"methodology": s["code"], "family": s["family"],
+                                    "required": list(method_domain.required_inputs(s["family"])
+                                                     ["required"])}
+                       for s in methodology_service.seeded_scopes()}}
+
+
+CLAIM_DESCRIPTION = f"""A claim. This schema checks shapes and physical maxima only (422); what
+a claim must carry comes from the methodology in force for its scope at the action's instant
+(a missing input: 422 `missing_inputs` from the app, a `rejected` record with reason
+`missing_inputs` from a partner); the methodology's tighter bounds decide plausibility (stored
+as rejected with reasons).
+
+**One clock.** A claim with `started_at` and `ended_at` happens when it ends: `occurred_at` may
+be left out, and if sent must be within {rules.CLOCK_TOLERANCE.seconds // 60} minutes of
+`ended_at`; the action's instant is `ended_at`. A claim without a window (a waste drop-off, a bus
+tap-on) needs `occurred_at`. `occurred_at` below stands for that instant.
+
+{_inputs_table()}
+"""
 
 
 class ActionCreateSchema(Schema):
-    """A claim. Physical maxima refuse impossible input (422); the methodology's tighter bounds
-    decide plausibility (stored as rejected with reasons)."""
+    """A claim: shapes and physical maxima here; required inputs from the methodology in force."""
+
+    class Meta:
+        description = CLAIM_DESCRIPTION
 
     action_type = fields.String(required=True, validate=validate.OneOf(tuple(TYPE_FIELDS)))
-    occurred_at = AwareDateTime(required=True)
+    occurred_at = AwareDateTime(metadata={"description": "When it happened: required without "
+                                          "started_at/ended_at; otherwise optional and within "
+                                          "5 minutes of ended_at"})
     mode = fields.String(validate=validate.OneOf(("metro", "bus", "bike", "walk")))
     started_at = AwareDateTime()
     ended_at = AwareDateTime()
@@ -54,24 +102,31 @@ class ActionCreateSchema(Schema):
 
     @validates_schema
     def _consistent(self, data, **kwargs):
-        spec = TYPE_FIELDS.get(data.get("action_type"))
-        if spec is None:
+        allowed = TYPE_FIELDS.get(data.get("action_type"))
+        if allowed is None:
             return
         errors = {}
-        for name in spec["required"] - set(data):
-            errors[name] = [f"Required for {data['action_type']}."]
-        for name in (set(data) & ALL_TYPE_FIELDS) - spec["required"] - spec["optional"]:
+        if data["action_type"] == "transit" and "mode" not in data:
+            errors["mode"] = ["Required for transit."]
+        for name in (set(data) & ALL_TYPE_FIELDS) - allowed:
             errors[name] = [f"Not allowed for {data['action_type']}."]
         now = utcnow()
         for name in ("occurred_at", "started_at", "ended_at"):
             if name in data and data[name] > now + FUTURE_SKEW:
                 errors[name] = ["Must not be in the future."]
         start, end = data.get("started_at"), data.get("ended_at")
-        if start and end:
+        if (start is None) != (end is None):
+            errors["ended_at" if end is None else "started_at"] = [
+                "started_at and ended_at come together."]
+        elif start and end:
             if end <= start:
                 errors["ended_at"] = ["Must be after started_at."]
             elif end - start > MAX_DURATION:
                 errors["ended_at"] = ["A single action lasts at most 24 hours."]
+            elif not rules.clocks_agree(occurred_at=data.get("occurred_at"), ended_at=end):
+                errors["occurred_at"] = [action_service.CLOCK_MESSAGE]
+        elif "occurred_at" not in data:
+            errors["occurred_at"] = ["Required when the action has no started_at/ended_at."]
         for name, value in data.items():
             if isinstance(value, Decimal) and -value.as_tuple().exponent > 6:
                 errors[name] = ["At most 6 decimal places."]
@@ -87,7 +142,9 @@ class PartnerRecordSchema(ActionCreateSchema):
 
 class PartnerBatchSchema(Schema):
     records = fields.List(fields.Raw(), required=True, validate=validate.Length(min=1, max=1000),
-                          metadata={"description": "Up to 1000 records, each a PartnerRecord"})
+                          metadata={"description": "Up to 1000 records, each an ActionCreate "
+                                    "claim plus `external_id` and `external_ref`; the inputs "
+                                    "each needs are in `x-required-inputs`"})
 
 
 class MethodologyRefSchema(Schema):
@@ -195,6 +252,7 @@ def _page(args, user_id):
 @idempotent
 @blp.arguments(ActionCreateSchema)
 @blp.response(201, ActionSchema)
+@blp.doc(**{"x-required-inputs": required_inputs_doc()})
 def create_action(data):
     """Report a green action from the app; it is verified, quantified and credited if it may be."""
     return action_view(action_service.record_app_action(user_id=g.user.id,
@@ -223,6 +281,7 @@ def get_my_action(action_id: uuid.UUID):
 @idempotent
 @blp.arguments(PartnerBatchSchema)
 @blp.response(200, BatchResultSchema)
+@blp.doc(**{"x-required-inputs": required_inputs_doc()})
 def ingest_partner_actions(data):
     """A signed batch of up to 1000 operator records; one result per record."""
     schema = PartnerRecordSchema()

@@ -13,6 +13,29 @@ def scope_key(action_type: str, mode: str | None) -> str:
     return f"{action_type}:{mode}" if mode else action_type
 
 
+# A time-windowed action (a trip, a charging session) happens when it ends; an `occurred_at`
+# sent with it may differ from `ended_at` by at most this much (clock skew between systems).
+CLOCK_TOLERANCE = dt.timedelta(minutes=5)
+
+
+def action_instant(*, occurred_at: dt.datetime | None, ended_at: dt.datetime | None) -> dt.datetime:
+    """The one instant of an action: `ended_at` when it has a window, else `occurred_at`.
+
+    The claim window, the methodology version in force, the scheme day of the daily cap and
+    the overlap check all read this instant, never a sent `occurred_at` that floats free."""
+    instant = ended_at if ended_at is not None else occurred_at
+    if instant is None:
+        raise ValueError("an action needs occurred_at or ended_at")
+    return instant
+
+
+def clocks_agree(*, occurred_at: dt.datetime | None, ended_at: dt.datetime | None) -> bool:
+    """A sent `occurred_at` of a windowed action must be within CLOCK_TOLERANCE of `ended_at`."""
+    if occurred_at is None or ended_at is None:
+        return True
+    return abs(occurred_at - ended_at) <= CLOCK_TOLERANCE
+
+
 def scheme_day(moment: dt.datetime, timezone: str) -> dt.date:
     """The scheme's calendar day of an instant (daily caps are per scheme day)."""
     return moment.astimezone(zoneinfo.ZoneInfo(timezone)).date()

@@ -78,6 +78,21 @@ DEFAULT_FORMULAS = {
                    "PE = energy_kwh × EF_grid; ER = max(BE − PE, 0)",
     "recyclables": "ER = weight_kg × EF_<category>",
 }
+# What a claim must carry for each family, and what the family may also use. The pipeline asks
+# this of the version in force (`required_inputs`), so the inputs of a scope follow its
+# methodology: a per-boarding bus scope needs boardings and a time, a per-km one a distance and
+# both times. `occurred_at` stands for the action's instant: sent, or the `ended_at` of a
+# windowed action (which is then its instant). A field in neither set is stored, not used.
+INPUTS = {
+    "transit_distance": {"required": ("distance_km", "started_at", "ended_at"),
+                         "optional": ()},
+    "transit_boarding": {"required": ("boardings", "occurred_at"),
+                         "optional": ("started_at", "ended_at", "distance_km")},
+    "ev_charging": {"required": ("energy_kwh", "started_at", "ended_at", "station_id"),
+                    "optional": ()},
+    "recyclables": {"required": ("category", "weight_kg", "station_id", "occurred_at"),
+                    "optional": ()},
+}
 # Bounded activity quantities an applicability rule may name as min_<q> / max_<q>.
 BOUNDED_QUANTITIES = {"distance_km": "km", "speed_kmh": "km/h", "energy_kwh": "kWh",
                       "weight_kg": "kg", "boardings": "boardings", "duration_min": "min"}
@@ -86,6 +101,18 @@ RULE_KEYS = {f"{side}_{q}" for q in BOUNDED_QUANTITIES for side in ("min", "max"
     "self_report", "basis"}
 PARAMETER_NAME_RE = re.compile(r"^[A-Za-z][A-Za-z0-9_]{0,39}$")
 MAX_VALUE = Decimal("1e12")
+
+
+def required_inputs(family: str) -> dict[str, tuple[str, ...]]:
+    """{"required": (...), "optional": (...)}: the claim fields a family needs and may use."""
+    if family not in INPUTS:
+        raise ValueError(f"unknown family {family}")
+    return {key: tuple(names) for key, names in INPUTS[family].items()}
+
+
+def missing_inputs(family: str, present: set[str]) -> list[str]:
+    """The required fields of `family` absent from `present` (names of the fields sent)."""
+    return [name for name in required_inputs(family)["required"] if name not in present]
 
 
 class RevisionRequired(ValidationFailed):
@@ -333,8 +360,8 @@ def _parse_rules(rules: Mapping | None, errors: dict) -> Rules:
 
 # --- calculation --------------------------------------------------------------------------
 
-def _input(activity: Mapping, name: str, *, integer: bool = False, default=None) -> Decimal:
-    value = activity.get(name, default)
+def _input(activity: Mapping, name: str, *, integer: bool = False) -> Decimal:
+    value = activity.get(name)
     if value is None:
         raise ValidationFailed(f"activity.{name} is required by this methodology.",
                                errors={f"activity.{name}": ["Required by this methodology."]})
@@ -395,8 +422,9 @@ def calculate(definition: Definition, activity: Mapping[str, Any]) -> Calculatio
                 er = steps.value("ER", "max(BE − PE, 0)", max(be - pe, ZERO), "gCO2e")
         elif definition.family == "transit_boarding":
             rf_trip = steps.parameter(params["RF_trip"])
-            boardings = steps.input("boardings", _input(activity, "boardings", integer=True,
-                                                        default=1), "boardings")
+            # No default: a boarding count nobody sent would be invented, not measured.
+            boardings = steps.input("boardings", _input(activity, "boardings", integer=True),
+                                    "boardings")
             er = steps.value("ER", "RF_trip × boardings", rf_trip * boardings, "gCO2e")
         elif definition.family == "ev_charging":
             ec = steps.parameter(params["EC_ev"])

@@ -64,8 +64,10 @@ def test_walk_uses_baseline_minus_mode_with_unit_conversion():
     assert names == ["BE", "PE", "ER"]
 
 
-def test_bus_per_boarding_defaults_to_one_boarding():
-    assert m.calculate(BUS, {}).reduction_g == D("422.000")
+def test_bus_per_boarding_needs_the_number_of_boardings():
+    with pytest.raises(m.ValidationFailed) as refused:
+        m.calculate(BUS, {})  # no boarding count is invented
+    assert "activity.boardings" in refused.value.errors
     assert m.calculate(BUS, {"boardings": 3}).reduction_g == D("1266.000")
 
 
