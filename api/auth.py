@@ -88,6 +88,7 @@ def _partner(view):
         g.partner = partner
         g.principal = f"partner:{partner.id}"
         try:
+            partner_service.require_data_partner(partner)  # merchants sign nothing: 403
             return view(*args, **kwargs)
         except Exception:
             partner_service.forget_signature(signature)
@@ -95,7 +96,7 @@ def _partner(view):
 
     wrapper._access = {"kind": "partner"}
     return _with_doc(wrapper, security=PARTNER_SECURITY, **{"x-roles": ["partner"]},
-                     responses={"401": "UNAUTHORIZED"})
+                     responses={"401": "UNAUTHORIZED", "403": "FORBIDDEN"})
 
 
 access.public = _public

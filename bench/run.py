@@ -50,7 +50,8 @@ def run_threads(count: int, target) -> None:
         t.join()
 
 
-def make_citizens(port: int, count: int, partner_id: str, clients: int) -> list[dict]:
+def make_citizens(port: int, count: int, operator: dict, clients: int) -> list[dict]:
+    """Citizens whose cards the operator has confirmed (request, then signed confirmation)."""
     citizens: list[dict] = [None] * count
 
     def work(t):
@@ -61,9 +62,16 @@ def make_citizens(port: int, count: int, partner_id: str, clients: int) -> list[
             _, tokens = request("POST", "/api/v1/auth/login", port=port,
                                 body={"identifier": email, "password": PASSWORD})
             headers = {"Authorization": f"Bearer {tokens['access_token']}"}
-            status, _ = request("POST", "/api/v1/me/bindings", port=port, headers=headers,
-                                body={"partner_id": partner_id, "external_ref": f"CARD-{i:05d}"})
+            status, pending = request("POST", "/api/v1/me/bindings", port=port, headers=headers,
+                                      body={"partner_id": operator["partner_id"],
+                                            "external_ref": f"CARD-{i:05d}"})
             assert status == 201, status
+            raw = json.dumps({"external_ref": f"CARD-{i:05d}",
+                              "confirmation_code": pending["confirmation_code"]}).encode()
+            status, _ = request("POST", "/api/v1/partner/bindings/confirm", port=port, raw=raw,
+                                headers={"X-Partner-Key": operator["key_id"],
+                                         **sign(operator["secret"], raw)})
+            assert status == 200, status
             citizens[i] = {"headers": headers, "card": f"CARD-{i:05d}"}
 
     run_threads(clients, work)
@@ -71,8 +79,9 @@ def make_citizens(port: int, count: int, partner_id: str, clients: int) -> list[
 
 
 def walk(start: dt.datetime) -> dict:
-    return {"action_type": "transit", "mode": "walk", "occurred_at": start.isoformat(),
-            "started_at": start.isoformat(), "ended_at": (start + dt.timedelta(minutes=6)).isoformat(),
+    end = (start + dt.timedelta(minutes=6)).isoformat()
+    return {"action_type": "transit", "mode": "walk", "occurred_at": end,
+            "started_at": start.isoformat(), "ended_at": end,
             "distance_km": 0.5}
 
 
@@ -127,7 +136,8 @@ def drive_batches(port: int, partner: dict, citizens: list[dict], batches: int) 
             start = now - dt.timedelta(hours=2) - dt.timedelta(minutes=288 * slot)
             records.append({"external_id": f"M-{i}-{slot}", "external_ref": citizen["card"],
                             "action_type": "transit", "mode": "metro",
-                            "occurred_at": start.isoformat(), "started_at": start.isoformat(),
+                            "occurred_at": (start + dt.timedelta(minutes=20)).isoformat(),
+                            "started_at": start.isoformat(),
                             "ended_at": (start + dt.timedelta(minutes=20)).isoformat(),
                             "distance_km": 10})
     summary: dict[str, int] = {}
@@ -261,7 +271,7 @@ def main():
     server = Server(env, args.port, args.workers, ROOT / "bench" / "results" / "gunicorn.log")
     try:
         print(f"registering {args.citizens} citizens ...", flush=True)
-        citizens = make_citizens(args.port, args.citizens, operator["partner_id"], args.clients)
+        citizens = make_citizens(args.port, args.citizens, operator, args.clients)
         _, tokens = request("POST", "/api/v1/auth/login", port=args.port,
                             body={"identifier": "staff@bench.test", "password": PASSWORD})
         staff = {"headers": {"Authorization": f"Bearer {tokens['access_token']}"}}

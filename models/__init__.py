@@ -1,12 +1,14 @@
 """SQLAlchemy models, one module per aggregate. Importing this package registers them all."""
 from .base import Base, ExactDecimal, UTCDateTime, db, utcnow  # noqa: F401
-from .user import ROLES, RefreshToken, RevokedAccessToken, User, UserRole  # noqa: F401
-from .partner import PARTNER_KINDS, Binding, Partner, PartnerSecret, SeenSignature  # noqa: F401
+from .user import (PRIVILEGED_ROLES, ROLE_GRANT_STATUSES, ROLES, STAFF_ROLES,  # noqa: F401
+                   RefreshToken, RevokedAccessToken, RoleGrant, User, UserRole)
+from .partner import (BINDING_STATUSES, PARTNER_KINDS, Binding, Partner,  # noqa: F401
+                      PartnerScope, PartnerSecret, SeenSignature)
 from .audit import AuditEntry  # noqa: F401
 from .idempotency import IdempotencyRecord  # noqa: F401
 from .methodology import (METHODOLOGY_ACTION_TYPES, METHODOLOGY_FAMILIES,  # noqa: F401
                           METHODOLOGY_MODES, METHODOLOGY_VERSION_STATUSES, Methodology,
-                          MethodologyVersion)
+                          MethodologyRetirement, MethodologyVersion)
 from .ledger import (ACCOUNT_KINDS, HOLD_STATUSES, TRANSFER_KINDS, LedgerAccount,  # noqa: F401
                      LedgerChainHead, LedgerHold, LedgerHoldLot, LedgerLot, LedgerReversal,
                      LedgerAdjustment, LedgerSeal, LedgerTransfer)

@@ -47,6 +47,8 @@ class Action(db.Model):
     channel: Mapped[str] = mapped_column(String(8))
     partner_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("partners.id"))
     external_id: Mapped[str | None] = mapped_column(String(128))
+    # The binding (card or account, and its consent) that routed a partner record to the citizen.
+    binding_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("bindings.id"))
     action_type: Mapped[str] = mapped_column(String(16))
     mode: Mapped[str | None] = mapped_column(String(16))
     category: Mapped[str | None] = mapped_column(String(16))

@@ -175,6 +175,22 @@ class Actors:
             return Partner(id=issued.partner.id, key_id=issued.partner.key_id,
                            secret=issued.secret, kind=kind)
 
+    def bind(self, citizen: "User", partner: "Partner", external_ref: str, *,
+             scopes: list[str] | None = None) -> str:
+        """Bind a card as a citizen would: request it (pending, one-time code), then the
+        operator's signed confirmation. Returns the binding id."""
+        import json
+        body = {"partner_id": str(partner.id), "external_ref": external_ref}
+        if scopes is not None:
+            body["scopes"] = scopes
+        r = self.client.post("/api/v1/me/bindings", json=body, headers=citizen.headers)
+        assert r.status_code == 201, r.get_json()
+        raw = json.dumps({"external_ref": external_ref,
+                          "confirmation_code": r.get_json()["confirmation_code"]}).encode()
+        c = self.client.post("/api/v1/partner/bindings/confirm", data=raw, headers=partner.signed(raw))
+        assert c.status_code == 200 and c.get_json()["status"] == "active", c.get_json()
+        return r.get_json()["id"]
+
 
 class User:
     def __init__(self, *, id, email, password, access, refresh):

@@ -1,4 +1,5 @@
-"""Partner administration: creation, secret rotation, suspension."""
+"""Partner administration (creation, scopes, secret rotation, suspension) and the signed
+binding confirmation."""
 from __future__ import annotations
 
 import uuid
@@ -8,6 +9,9 @@ from marshmallow import Schema, fields, validate
 
 from api.auth import access
 from api.extensions import Blueprint
+from carbon_credits.domain import partners as partner_rules
+from carbon_credits.domain.methodology import ACTION_TYPES, TRANSIT_MODES
+from carbon_credits.services import bindings as binding_service
 from carbon_credits.services import partners as partner_service
 from models import PARTNER_KINDS
 
@@ -19,11 +23,25 @@ class PartnerCreateSchema(Schema):
     kind = fields.String(required=True, validate=validate.OneOf(PARTNER_KINDS))
 
 
+class PartnerScopeSchema(Schema):
+    action_type = fields.String(required=True, validate=validate.OneOf(ACTION_TYPES))
+    modes = fields.List(fields.String(validate=validate.OneOf(TRANSIT_MODES)),
+                        metadata={"description": "transit only; left out: every mode"})
+
+
+def _scopes_of(partner) -> list[dict]:
+    if isinstance(partner, dict):  # a view built by _with_secret
+        return partner["scopes"]
+    return partner_rules.scopes_from_pairs(partner_service.current_scope_pairs(partner))
+
+
 class PartnerSchema(Schema):
     id = fields.UUID()
     name = fields.String()
     kind = fields.String()
     key_id = fields.String()
+    scopes = fields.Function(_scopes_of, metadata={
+        "description": "What it may report now: [{action_type, modes?}]"})
     suspended = fields.Boolean(attribute="is_suspended")
     created_at = fields.DateTime()
 
@@ -36,13 +54,18 @@ class PartnerListSchema(Schema):
     items = fields.List(fields.Nested(PartnerSchema))
 
 
+class PartnerUpdateSchema(Schema):
+    scopes = fields.List(fields.Nested(PartnerScopeSchema), required=True, metadata={
+        "description": "Replaces the scopes; merchants and enterprise buyers take none (422)"})
+
+
 class PartnerSuspendSchema(Schema):
     suspended = fields.Boolean(load_default=True)
 
 
 def _with_secret(issued):
     p = issued.partner
-    return {"id": p.id, "name": p.name, "kind": p.kind, "key_id": p.key_id,
+    return {"id": p.id, "name": p.name, "kind": p.kind, "key_id": p.key_id, "scopes": _scopes_of(p),
             "is_suspended": p.is_suspended, "created_at": p.created_at, "secret": issued.secret}
 
 
@@ -72,6 +95,16 @@ def get_partner(partner_id: uuid.UUID):
     return partner_service.get_partner_or_raise(partner_id)
 
 
+@blp.route("/admin/partners/<uuid:partner_id>", methods=["PATCH"])
+@access("admin")
+@blp.arguments(PartnerUpdateSchema)
+@blp.response(200, PartnerSchema)
+def update_partner(data, partner_id: uuid.UUID):
+    """Set what a data partner may report (audited with before and after; history kept)."""
+    return partner_service.set_partner_scopes(partner_id=partner_id, scopes=data["scopes"],
+                                              actor_user_id=g.user.id)
+
+
 @blp.route("/admin/partners/<uuid:partner_id>/rotate-secret", methods=["POST"])
 @access("admin")
 @blp.response(200, PartnerWithSecretSchema)
@@ -94,6 +127,8 @@ class PublicPartnerSchema(Schema):
     id = fields.UUID()
     name = fields.String()
     kind = fields.String()
+    scopes = fields.Function(_scopes_of, metadata={
+        "description": "What its records may be (for data partners; what a binding consents to)"})
 
 
 class PublicPartnerListSchema(Schema):
@@ -106,3 +141,28 @@ class PublicPartnerListSchema(Schema):
 def partner_directory():
     """Active partners (id, name, kind) so citizens can bind their cards and accounts."""
     return {"items": [p for p in partner_service.list_partners() if p.suspended_at is None]}
+
+
+class BindingConfirmSchema(Schema):
+    external_ref = fields.String(required=True, validate=validate.Length(min=1, max=64))
+    confirmation_code = fields.String(required=True, validate=validate.Length(min=1, max=32))
+
+
+class BindingConfirmedSchema(Schema):
+    status = fields.String(metadata={"description": "active"})
+    binding_id = fields.UUID(attribute="id")
+    granted_at = fields.DateTime()
+    scopes = fields.List(fields.String(), metadata={
+        "description": "Action types the citizen consented to: send only these"})
+
+
+@blp.route("/partner/bindings/confirm", methods=["POST"])
+@access.partner
+@blp.arguments(BindingConfirmSchema)
+@blp.response(200, BindingConfirmedSchema)
+def confirm_binding(data):
+    """Confirm, after checking through your own channel that the person holds the card, the
+    binding whose one-time code they gave you; a wrong, expired or used code is 422."""
+    return binding_service.confirm_binding(partner_id=g.partner.id,
+                                           external_ref=data["external_ref"],
+                                           confirmation_code=data["confirmation_code"])

@@ -28,13 +28,19 @@ from carbon_credits.domain.errors import Conflict, NotFound, ValidationFailed
 from carbon_credits.services import leaderboards, ledger
 from carbon_credits.services import methodologies as methodology_service
 from carbon_credits.services.audit import record_audit
-from carbon_credits.services.bindings import resolve_users
+from carbon_credits.domain import partners as partner_rules
+from carbon_credits.services import partners as partner_service
+from carbon_credits.services.bindings import resolve_bindings
 from carbon_credits.services.pagination import keyset_after, take_page
 from carbon_credits.services.uow import unit_of_work
 from models import Action, DailyCredit, Methodology, MethodologyVersion, db, utcnow
 
 OVERLAP_TYPES = ("transit", "ev_charging")  # trips and charging sessions have time windows
+CLOCK_MESSAGE = (f"Must agree with ended_at within {rules.CLOCK_TOLERANCE.seconds // 60} minutes "
+                 "(a timed action happens when it ends); or leave it out.")
 COUNTING_STATUSES = ("credited", "pending_review")
+INPUT_FIELDS = ("mode", "category", "station_id", "distance_km", "energy_kwh", "weight_kg",
+                "boardings", "started_at", "ended_at")
 
 
 @dataclasses.dataclass
@@ -42,10 +48,11 @@ class Submission:
     """A validated claim: from the app (user known) or a partner record (bound to a user)."""
 
     action_type: str
-    occurred_at: dt.datetime
     channel: str
+    occurred_at: dt.datetime | None = None  # as sent; after __post_init__ the action's instant
     user_id: uuid.UUID | None = None
     partner_id: uuid.UUID | None = None
+    binding_id: uuid.UUID | None = None  # the card's binding that routed a partner record
     external_id: str | None = None
     external_ref: str | None = None
     mode: str | None = None
@@ -58,10 +65,25 @@ class Submission:
     boardings: int | None = None
     station_id: str | None = None
     index: int = 0
+    reported_occurred_at: dt.datetime | None = dataclasses.field(default=None, init=False)
+
+    def __post_init__(self):
+        # One clock: a windowed action happens when it ends. The sent value is kept with the
+        # inputs; everything downstream (window, version, scheme day, overlap) reads the instant.
+        if not rules.clocks_agree(occurred_at=self.occurred_at, ended_at=self.ended_at):
+            raise ValidationFailed("occurred_at must agree with ended_at.",
+                                   errors={"occurred_at": [CLOCK_MESSAGE]})
+        self.reported_occurred_at = self.occurred_at
+        self.occurred_at = rules.action_instant(occurred_at=self.occurred_at,
+                                                ended_at=self.ended_at)
 
     @property
     def scope(self) -> str:
         return rules.scope_key(self.action_type, self.mode)
+
+    def sent_fields(self) -> set[str]:
+        """The claim fields present, for `required_inputs` (the instant is always known)."""
+        return {name for name in INPUT_FIELDS if getattr(self, name) is not None} | {"occurred_at"}
 
     def activity(self) -> dict[str, Any]:
         data = {"started_at": self.started_at, "ended_at": self.ended_at, "category": self.category}
@@ -74,9 +96,8 @@ class Submission:
     def inputs(self) -> dict[str, Any]:
         """The claim as received, decimals as strings, for the stored action."""
         data = {}
-        for name in ("mode", "category", "station_id", "distance_km", "energy_kwh", "weight_kg",
-                     "boardings", "started_at", "ended_at", "occurred_at"):
-            value = getattr(self, name)
+        for name in (*INPUT_FIELDS, "occurred_at"):
+            value = getattr(self, "reported_occurred_at" if name == "occurred_at" else name)
             if value is None:
                 continue
             data[name] = value.isoformat() if isinstance(value, dt.datetime) else (
@@ -109,6 +130,10 @@ def record_app_action(*, user_id: uuid.UUID, submission: Submission) -> Action:
     submission.channel = "app"
     with unit_of_work():
         outcome = _process([submission])[0]
+        if outcome.action_id is None:  # refused before anything was written: a plain 422
+            reason = outcome.reasons[0]
+            raise ValidationFailed(reason["message"], code=reason["code"],
+                                   errors={name: [reason["message"]] for name in reason["fields"]})
         return outcome.action or db.session.get(Action, outcome.action_id)
 
 
@@ -119,14 +144,26 @@ def ingest_partner_records(*, partner_id: uuid.UUID, submissions: list[Submissio
 
 
 def _process_partner(partner_id: uuid.UUID, submissions: list[Submission]) -> list[Outcome]:
+    # The shared lock on the partner row orders this batch against scope changes, binding
+    # confirmations and withdrawals: all of one is seen, or none, and `now` falls on one side.
+    partner = partner_service.lock_partner(partner_id, exclusive=False)
+    partner_service.require_data_partner(partner)
+    allowed = partner_service.scope_pairs_at(partner_id=partner_id, at=utcnow())
     outcomes: list[Outcome] = []
+    in_scope: list[Submission] = []
     for s in submissions:
         s.channel, s.partner_id = "partner", partner_id
+        if partner_rules.in_scope(allowed, s.action_type, s.mode):
+            in_scope.append(s)
+        else:
+            what = f"{s.action_type} ({s.mode})" if s.mode else s.action_type
+            outcomes.append(Outcome(s.index, "rejected", s.external_id, reasons=[_reason(
+                "scope_not_allowed", f"This partner may not report {what}.")]))
     # The same record id twice: within the batch, and against what this partner sent before.
     seen: dict[str, Submission] = {}
-    known = _known_external_ids(partner_id, [s.external_id for s in submissions])
+    known = _known_external_ids(partner_id, [s.external_id for s in in_scope])
     fresh: list[Submission] = []
-    for s in submissions:
+    for s in in_scope:
         if s.external_id in known:
             action = known[s.external_id]
             outcomes.append(Outcome(s.index, "duplicate", s.external_id, action_id=action.id,
@@ -141,15 +178,21 @@ def _process_partner(partner_id: uuid.UUID, submissions: list[Submission]) -> li
         else:
             seen[s.external_id] = s
             fresh.append(s)
-    users = resolve_users(partner_id=partner_id, external_refs=[s.external_ref for s in fresh])
+    # Which binding covers each record's instant (a changed-hands card: the holder at the time).
+    found = resolve_bindings(partner_id=partner_id,
+                             records=[(s.external_ref, s.occurred_at) for s in fresh])
     bound: list[Submission] = []
-    for s in fresh:
-        s.user_id = users.get(s.external_ref)
-        if s.user_id is None:
-            outcomes.append(Outcome(s.index, "unbound", s.external_id,
-                                    reasons=[_reason("unbound", "No citizen has bound this "
-                                                     "card or account.", "info")]))
+    for s, binding in zip(fresh, found):
+        if binding is None:
+            outcomes.append(Outcome(s.index, "unbound", s.external_id, reasons=[_reason(
+                "unbound", "No active binding of this card or account covers this record.",
+                "info")]))
+        elif s.action_type not in binding.scopes:
+            outcomes.append(Outcome(s.index, "unbound", s.external_id, reasons=[_reason(
+                "not_consented", f"The card's holder has not consented to {s.action_type} "
+                "records.", "info")]))
         else:
+            s.user_id, s.binding_id = binding.user_id, binding.binding_id
             bound.append(s)
     outcomes.extend(_process(bound))
     return sorted(outcomes, key=lambda o: o.index)
@@ -236,9 +279,15 @@ def _process(subs: list[Submission]) -> list[Outcome]:
     window_start = now - dt.timedelta(days=settings.claim_window_days)
     versions = _versions_by_scope({s.scope for s in subs})
     planned: list[tuple[Submission, dict]] = []
+    refused: list[Outcome] = []  # missing inputs: like invalid input, nothing is stored
     for s in sorted(subs, key=lambda s: (s.occurred_at, s.index)):
         plan = {"id": uuid.uuid4(), "reasons": [], "version": None, "quantification": None}
         version = _in_force(versions.get(s.scope, []), s.occurred_at)
+        missing = version and method_domain.missing_inputs(version.family, s.sent_fields())
+        if missing:
+            refused.append(Outcome(s.index, "rejected", s.external_id,
+                                   reasons=[_missing_inputs_reason(version, missing)]))
+            continue
         if s.occurred_at < window_start:
             plan["reasons"].append(_reason("claim_window_expired",
                                            f"Claims must arrive within {settings.claim_window_days} "
@@ -309,6 +358,7 @@ def _process(subs: list[Submission]) -> list[Outcome]:
         version = plan["version"]
         action_rows.append({
             "id": plan["id"], "user_id": s.user_id, "channel": s.channel, "partner_id": s.partner_id,
+            "binding_id": s.binding_id,
             "external_id": s.external_id, "action_type": s.action_type, "mode": s.mode,
             "category": s.category, "scope_key": s.scope, "occurred_at": s.occurred_at,
             "started_at": s.started_at, "ended_at": s.ended_at, "scheme_day": day_of[id(s)],
@@ -329,7 +379,7 @@ def _process(subs: list[Submission]) -> list[Outcome]:
         # A single claim (the app): RETURNING hands back the stored row, so the caller's
         # read-back costs no query. A batch skips it: it builds its results from action_rows.
         outcomes[0].action = db.session.scalars(insert(Action).returning(Action), action_rows).one()
-    else:
+    elif action_rows:
         db.session.execute(insert(Action), action_rows)
     if superseded:
         for old_id, new_id in superseded.items():
@@ -341,7 +391,13 @@ def _process(subs: list[Submission]) -> list[Outcome]:
         ledger.post_new_earns(earns)  # refs are "action:<id>" of the rows just inserted
     leaderboards.record_after_commit((r["user_id"], r["scheme_day"], r["credited_mg"])
                                      for r in action_rows if r["status"] == "credited")
-    return outcomes
+    return outcomes + refused
+
+
+def _missing_inputs_reason(version: MethodologyVersion, missing: list[str]) -> dict:
+    ref = f"{version.methodology.code} v{version.version} ({version.family})"
+    return {**_reason("missing_inputs", f"{', '.join(missing)} required by {ref}."),
+            "fields": missing}
 
 
 def _rejects(plan: dict) -> bool:
@@ -397,16 +453,25 @@ def _lock_action(action_id: uuid.UUID) -> Action:
 
 
 def approve_action(*, action_id: uuid.UUID, actor_user_id: uuid.UUID, note: str | None = None) -> Action:
-    """Credit a pending claim with the methodology in force at its `occurred_at`, within the cap."""
+    """Credit a pending claim with the methodology in force at its instant, within the cap of
+    the scheme day it happened (a windowed action: when it ended)."""
     settings = get_settings()
     with unit_of_work():
         action = _lock_action(action_id)
         if action.status != "pending_review":
             raise Conflict(f"Only pending actions can be approved; this one is {action.status}.",
                            code="action_not_pending")
-        version = methodology_service.get_version_in_force_or_raise(
-            action_type=action.action_type, mode=action.mode, occurred_at=action.occurred_at)
         submission = _submission_from(action)
+        # Rows stored before the one-clock rule may carry a sent occurred_at: re-derive both.
+        action.occurred_at = submission.occurred_at
+        action.scheme_day = rules.scheme_day(submission.occurred_at, settings.scheme_timezone)
+        version = methodology_service.get_version_in_force_or_raise(
+            action_type=action.action_type, mode=action.mode, occurred_at=submission.occurred_at)
+        missing = method_domain.missing_inputs(version.family, submission.sent_fields())
+        if missing:
+            raise Conflict("The claim lacks inputs the methodology in force needs; reject it.",
+                           code="action_not_creditable",
+                           errors={"reasons": [_missing_inputs_reason(version, missing)["message"]]})
         q = methodology_service.quantify_with_version(version=version, activity=submission.activity(),
                                                       channel="partner")
         if q.outcome == "reject":
@@ -491,8 +556,9 @@ def _submission_from(action: Action) -> Submission:
     def dec(name):
         return Decimal(inputs[name]) if name in inputs else None
 
-    return Submission(action_type=action.action_type, occurred_at=action.occurred_at,
-                      channel=action.channel, user_id=action.user_id, mode=action.mode,
+    return Submission(action_type=action.action_type, channel=action.channel,
+                      occurred_at=rules.action_instant(occurred_at=action.occurred_at,
+                                                       ended_at=action.ended_at), user_id=action.user_id, mode=action.mode,
                       category=action.category, started_at=action.started_at,
                       ended_at=action.ended_at, distance_km=dec("distance_km"),
                       energy_kwh=dec("energy_kwh"), weight_kg=dec("weight_kg"),

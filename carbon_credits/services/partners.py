@@ -15,11 +15,13 @@ from sqlalchemy.exc import IntegrityError
 
 from carbon_credits import kvstore
 from carbon_credits.config import get_settings
-from carbon_credits.domain.errors import AuthenticationFailed, Conflict, NotFound, ValidationFailed
+from carbon_credits.domain import partners as rules
+from carbon_credits.domain.errors import (AuthenticationFailed, Conflict, NotFound, PermissionDenied,
+                                          ValidationFailed)
 from carbon_credits.services import keys
 from carbon_credits.services.audit import record_audit
 from carbon_credits.services.uow import after_commit, unit_of_work
-from models import PARTNER_KINDS, Partner, PartnerSecret, SeenSignature, db, utcnow
+from models import PARTNER_KINDS, Partner, PartnerScope, PartnerSecret, SeenSignature, db, utcnow
 
 log = logging.getLogger(__name__)
 
@@ -41,14 +43,17 @@ def create_partner(*, name: str, kind: str, actor_user_id: uuid.UUID | None) -> 
         raise ValidationFailed(f"kind must be one of {', '.join(PARTNER_KINDS)}",
                                errors={"kind": ["Unknown partner kind."]})
     secret = _new_secret()
+    now = utcnow()
     with unit_of_work():
-        partner = Partner(name=name.strip(), kind=kind, key_id="pk_" + secrets.token_hex(10))
+        partner = Partner(name=name.strip(), kind=kind, key_id="pk_" + secrets.token_hex(10),
+                          created_at=now)
         db.session.add(partner)
         try:
             db.session.flush()
         except IntegrityError:
             raise Conflict("A partner with this name already exists.", code="partner_exists") from None
         db.session.add(PartnerSecret(partner_id=partner.id, secret_encrypted=keys.encrypt(secret)))
+        _open_scopes(partner.id, rules.scope_pairs(rules.DEFAULT_SCOPES[kind]), now)
         record_audit(action="partner.create", object_type="partner", object_id=partner.id,
                      actor_user_id=actor_user_id, details={"name": partner.name, "kind": kind})
     return IssuedSecret(partner=partner, secret=secret)
@@ -63,6 +68,68 @@ def get_partner_or_raise(partner_id: uuid.UUID) -> Partner:
 
 def list_partners() -> list[Partner]:
     return list(db.session.scalars(select(Partner).order_by(Partner.created_at, Partner.id)))
+
+
+# --- scopes: what a data partner may report ---------------------------------------------------
+
+def _open_scopes(partner_id: uuid.UUID, pairs, now: dt.datetime) -> None:
+    db.session.add_all(PartnerScope(partner_id=partner_id, action_type=action_type, mode=mode,
+                                    valid_from=now) for action_type, mode in sorted(
+                                        pairs, key=lambda p: (p[0], p[1] or "")))
+
+
+def lock_partner(partner_id: uuid.UUID, *, exclusive: bool) -> Partner:
+    """Lock the partner row: shared by record ingestion, exclusive for changes that decide where
+    records go (scopes, binding confirmations and withdrawals). An ingest therefore sees either
+    all of such a change or none of it, and its instant falls on one side of the change."""
+    query = select(Partner).where(Partner.id == partner_id).execution_options(
+        populate_existing=True)
+    query = query.with_for_update(key_share=True) if exclusive else query.with_for_update(read=True)
+    partner = db.session.execute(query).scalar_one_or_none()
+    if partner is None:
+        raise NotFound("Partner not found.")
+    return partner
+
+
+def scope_pairs_at(*, partner_id: uuid.UUID, at: dt.datetime) -> set[tuple[str, str | None]]:
+    """The (action_type, mode) pairs a partner was allowed to report at `at`."""
+    rows = db.session.execute(
+        select(PartnerScope.action_type, PartnerScope.mode)
+        .where(PartnerScope.partner_id == partner_id, PartnerScope.valid_from <= at,
+               (PartnerScope.valid_until.is_(None)) | (PartnerScope.valid_until > at)))
+    return {(r.action_type, r.mode) for r in rows}
+
+
+def current_scope_pairs(partner: Partner) -> set[tuple[str, str | None]]:
+    return {(s.action_type, s.mode) for s in partner.current_scopes}
+
+
+def set_partner_scopes(*, partner_id: uuid.UUID, scopes: list[dict],
+                       actor_user_id: uuid.UUID) -> Partner:
+    """Replace what a partner may report; the rows in force end now and new ones start now."""
+    with unit_of_work():
+        partner = lock_partner(partner_id, exclusive=True)
+        pairs = rules.validate_scopes(kind=partner.kind, scopes=scopes)
+        before = current_scope_pairs(partner)
+        if pairs != before:
+            now = utcnow()
+            for row in partner.current_scopes:
+                row.valid_until = now
+            db.session.flush()
+            _open_scopes(partner.id, pairs, now)
+            record_audit(action="partner.scopes", object_type="partner", object_id=partner.id,
+                         actor_user_id=actor_user_id,
+                         details={"before": rules.scopes_from_pairs(before),
+                                  "after": rules.scopes_from_pairs(pairs)})
+    db.session.expire(partner, ["current_scopes"])
+    return partner
+
+
+def require_data_partner(partner: Partner) -> None:
+    """Only transit, charging and recycling operators send records or confirm bindings."""
+    if partner.kind not in rules.DATA_PARTNER_KINDS:
+        raise PermissionDenied(f"A {partner.kind} cannot report actions or confirm bindings.",
+                               code="partner_cannot_report")
 
 
 def rotate_secret(*, partner_id: uuid.UUID, actor_user_id: uuid.UUID) -> IssuedSecret:

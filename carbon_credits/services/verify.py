@@ -46,6 +46,16 @@ def check_adjustments() -> list[str]:
 CHECKERS.append(check_adjustments)
 
 
+def check_partner_records() -> list[str]:
+    """The partner channel: each credited record was within the partner's scopes when received
+    and came through a binding of the same citizen that could receive it, with consent."""
+    from carbon_credits.services.bindings import check_partner_record_invariants
+    return check_partner_record_invariants()
+
+
+CHECKERS.append(check_partner_records)
+
+
 def verify_all() -> list[str]:
     problems: list[str] = []
     for check in CHECKERS:

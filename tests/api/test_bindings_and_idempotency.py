@@ -13,37 +13,38 @@ BINDINGS = "/api/v1/me/bindings"
 
 
 def test_citizen_binds_a_card_stored_as_keyed_hash(client, actors, app):
+    import datetime as dt
     citizen = actors.user("citizen")
     partner = actors.partner("transit_operator")
-    r = client.post(BINDINGS, json={"partner_id": str(partner.id), "external_ref": "6230 1234 5678 9012"},
-                    headers=citizen.headers)
-    assert r.status_code == 201
-    assert r.json["external_ref_hint"] == "9012"
+    binding_id = actors.bind(citizen, partner, "6230 1234 5678 9012")
     with app.app_context():
         from models import db
         row = db.session.scalars(select(Binding)).one()
+        assert row.external_ref_hint == "9012"
         assert "6230123456789012" not in row.external_ref_hash and len(row.external_ref_hash) == 64
-        from carbon_credits.services.bindings import resolve_users
-        assert resolve_users(partner_id=partner.id, external_refs=["62301234 56789012"]) == \
-            {"62301234 56789012": citizen.id}
+        from carbon_credits.services.bindings import resolve_bindings
+        found = resolve_bindings(partner_id=partner.id, records=[
+            ("62301234 56789012", dt.datetime.now(dt.timezone.utc))])
+        assert [(str(f.binding_id), f.user_id) for f in found] == [(binding_id, citizen.id)]
     assert len(client.get(BINDINGS, headers=citizen.headers).json["items"]) == 1
 
 
-def test_one_card_cannot_be_bound_to_two_citizens(client, actors):
+def test_a_card_bound_to_someone_else_is_not_revealed(client, actors):
     a, b = actors.user("citizen"), actors.user("citizen")
     partner = actors.partner()
+    actors.bind(a, partner, "CARD-1")
     body = {"partner_id": str(partner.id), "external_ref": "CARD-1"}
-    assert client.post(BINDINGS, json=body, headers=a.headers).status_code == 201
-    assert_problem(client.post(BINDINGS, json=body, headers=b.headers), 409, "binding_exists")
+    r = client.post(BINDINGS, json=body, headers=b.headers)
+    assert r.status_code == 201 and r.json["status"] == "pending"  # like any new card (was 409)
 
 
-def test_binding_to_unknown_partner_is_404(client, actors, app):
+def test_binding_to_unknown_partner_is_422(client, actors, app):
     import uuid
     citizen = actors.user("citizen")
     before = all_table_counts(app)
     r = client.post(BINDINGS, json={"partner_id": str(uuid.uuid4()), "external_ref": "X"},
                     headers=citizen.headers)
-    assert_problem(r, 404)
+    assert_problem(r, 422, "partner_not_bindable")
     assert all_table_counts(app) == before
 
 
@@ -55,8 +56,9 @@ def test_bola_another_citizens_binding_is_404_and_untouched(client, actors, app)
     assert_problem(client.delete(f"{BINDINGS}/{binding['id']}", headers=intruder.headers), 404)
     assert client.get(BINDINGS, headers=intruder.headers).json["items"] == []
     assert table_counts(app, Binding)["bindings"] == 1
-    assert client.delete(f"{BINDINGS}/{binding['id']}", headers=owner.headers).status_code == 204
-    assert table_counts(app, Binding)["bindings"] == 0
+    r = client.delete(f"{BINDINGS}/{binding['id']}", headers=owner.headers)
+    assert r.status_code == 200 and r.json["status"] == "withdrawn"
+    assert table_counts(app, Binding)["bindings"] == 1  # the consent history is kept
 
 
 def test_same_key_same_body_replays_the_first_response(client, actors, app):

@@ -34,7 +34,7 @@ def test_admin_creates_partner_and_secret_is_shown_once(client, actors, app):
 def test_partner_directory_is_public_and_has_no_secrets(client, actors):
     actors.partner("transit_operator", name="Bus Co")
     items = client.get("/api/v1/partners").json["items"]
-    assert items[0]["name"] == "Bus Co" and set(items[0]) == {"id", "name", "kind"}
+    assert items[0]["name"] == "Bus Co" and set(items[0]) == {"id", "name", "kind", "scopes"}
 
 
 def test_duplicate_partner_name_is_409(client, actors):

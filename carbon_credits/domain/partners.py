@@ -1,0 +1,153 @@
+"""Pure rules for data partners: what each may report (scopes), card references, consent texts.
+
+A scope is an action type and, for transit, the modes it covers (`None`: every mode). Scopes
+are handled as a set of (action_type, mode-or-None) pairs: `{("transit", "metro"),
+("ev_charging", None)}`.
+"""
+from __future__ import annotations
+
+import datetime as dt
+import unicodedata
+
+from carbon_credits.domain.errors import ValidationFailed
+from carbon_credits.domain.methodology import ACTION_TYPES, TRANSIT_MODES
+
+# Partners whose records can be credited; merchants and enterprise buyers report nothing.
+DATA_PARTNER_KINDS = ("transit_operator", "charging_operator", "recycling_operator")
+
+DEFAULT_SCOPES: dict[str, list[dict]] = {
+    "transit_operator": [{"action_type": "transit"}],
+    "charging_operator": [{"action_type": "ev_charging"}],
+    "recycling_operator": [{"action_type": "waste_sorting"}],
+    "merchant": [],
+    "enterprise_buyer": [],
+}
+
+# The version of the binding notice (purpose, data, retention, withdrawal) shown in the app.
+BINDING_NOTICE_VERSION = "2026-12-01"
+MIGRATED_NOTICE_VERSION = "migrated"
+
+# What a binding lets the operator send, per partner kind (PIPL art. 14, 17: informed consent).
+BINDING_PURPOSES = {
+    "transit_operator": (
+        "Credit the carbon reduction of your public-transport trips: the operator sends the "
+        "scheme each trip made with this card or account (start and end time, mode, distance or "
+        "boardings), used only to quantify and credit points."),
+    "charging_operator": (
+        "Credit the carbon reduction of your electric-vehicle charging: the operator sends the "
+        "scheme each charging session of this account (start and end time, energy, station), "
+        "used only to quantify and credit points."),
+    "recycling_operator": (
+        "Credit the carbon reduction of your sorted waste: the operator sends the scheme each "
+        "drop-off made with this card (category, weight, station, time), used only to quantify "
+        "and credit points."),
+}
+
+CONFIRMATION_CODE_ALPHABET = "ABCDEFGHJKLMNPQRSTUVWXYZ23456789"  # no I, O, 0, 1
+CONFIRMATION_CODE_LENGTH = 8
+CONFIRMATION_CODE_TTL = dt.timedelta(minutes=15)
+MAX_FAILED_CONFIRMATIONS = 5
+
+# Dashes NFKC leaves as they are (hyphen, figure dash, en and em dash, horizontal bar, minus,
+# hyphen bullet); format characters (soft hyphen, zero-width spaces) are dropped as well.
+_DASHES = frozenset("-\u2010\u2011\u2012\u2013\u2014\u2015\u2212\u2043")
+
+
+def _normalise_once(text: str) -> str:
+    text = unicodedata.normalize("NFKC", text).casefold()
+    text = "".join(ch for ch in text if not ch.isspace() and ch not in _DASHES
+                   and unicodedata.category(ch) != "Cf")
+    return unicodedata.normalize("NFKC", text)
+
+
+def normalise_external_ref(external_ref: str) -> str:
+    """One spelling per card: NFKC, case-folded, whitespace and dashes removed.
+
+    "6230 1234", "６２３０－１２３４" and "6230-1234" are the same card. Applied until stable,
+    because removing a separator can bring a combining mark next to a letter it then composes
+    with, and case-folding can produce a string NFKC changes again."""
+    text = external_ref
+    for _ in range(8):
+        again = _normalise_once(text)
+        if again == text:
+            break
+        text = again
+    return text
+
+
+def legacy_normalise_external_ref(external_ref: str) -> str:
+    """The spelling bindings made before migration 0009 were hashed with."""
+    return "".join(external_ref.split()).upper()
+
+
+def normalise_confirmation_code(code: str) -> str:
+    return "".join(ch for ch in code.upper() if not ch.isspace() and ch not in _DASHES)
+
+
+def scope_pairs(scopes: list[dict]) -> set[tuple[str, str | None]]:
+    pairs: set[tuple[str, str | None]] = set()
+    for scope in scopes:
+        modes = scope.get("modes")
+        if modes is None:
+            pairs.add((scope["action_type"], None))
+        else:
+            pairs.update((scope["action_type"], m) for m in modes)
+    return pairs
+
+
+def scopes_from_pairs(pairs) -> list[dict]:
+    """Pairs back to the API shape, in a stable order (action types as in ACTION_TYPES)."""
+    by_type: dict[str, list[str] | None] = {}
+    for action_type, mode in pairs:
+        if mode is None:
+            by_type[action_type] = None
+        elif by_type.get(action_type, []) is not None:
+            by_type.setdefault(action_type, []).append(mode)
+    scopes = []
+    for action_type in sorted(by_type, key=ACTION_TYPES.index):
+        modes = by_type[action_type]
+        scope = {"action_type": action_type}
+        if modes is not None:
+            scope["modes"] = sorted(modes, key=TRANSIT_MODES.index)
+        scopes.append(scope)
+    return scopes
+
+
+def validate_scopes(*, kind: str, scopes: list[dict]) -> set[tuple[str, str | None]]:
+    """Check scopes set on a partner of `kind`; return them as pairs. Raises ValidationFailed."""
+    errors: dict[str, list[str]] = {}
+    if scopes and kind not in DATA_PARTNER_KINDS:
+        raise ValidationFailed(f"A {kind} reports no actions and can have no scopes.",
+                               code="partner_kind_has_no_scopes",
+                               errors={"scopes": [f"Must be empty for a {kind}."]})
+    seen: set[str] = set()
+    for i, scope in enumerate(scopes):
+        action_type, modes = scope.get("action_type"), scope.get("modes")
+        if action_type not in ACTION_TYPES:
+            errors[f"scopes.{i}.action_type"] = [f"Must be one of {', '.join(ACTION_TYPES)}."]
+            continue
+        if action_type in seen:
+            errors[f"scopes.{i}.action_type"] = [f"{action_type} is listed twice."]
+        seen.add(action_type)
+        if modes is None:
+            continue
+        if action_type != "transit":
+            errors[f"scopes.{i}.modes"] = ["Modes are for transit only."]
+        elif not modes:
+            errors[f"scopes.{i}.modes"] = ["Leave modes out for every mode; an empty list is "
+                                           "not allowed."]
+        elif len(set(modes)) != len(modes) or set(modes) - set(TRANSIT_MODES):
+            errors[f"scopes.{i}.modes"] = [f"Distinct values of {', '.join(TRANSIT_MODES)}."]
+    if errors:
+        raise ValidationFailed("The scopes are not valid.", errors=errors)
+    return scope_pairs(scopes)
+
+
+def in_scope(pairs, action_type: str, mode: str | None) -> bool:
+    return (action_type, None) in pairs or (mode is not None and (action_type, mode) in pairs)
+
+
+def binding_covers(*, covers_from: dt.datetime | None, ended_at: dt.datetime | None,
+                   instant: dt.datetime) -> bool:
+    """A binding covers actions whose instant lies in [covers_from, ended_at)."""
+    return (covers_from is None or covers_from <= instant) and (ended_at is None or instant < ended_at)
