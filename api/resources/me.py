@@ -9,7 +9,6 @@ from marshmallow import Schema, fields, validate
 from api.auth import access
 from api.extensions import Blueprint
 from api.fields import GramsString
-from api.idempotency import idempotent
 from carbon_credits.domain.methodology import ACTION_TYPES
 from carbon_credits.services import bindings as binding_service
 from carbon_credits.services.profile import get_profile
@@ -92,7 +91,6 @@ def list_bindings():
 
 @blp.route("/bindings", methods=["POST"])
 @access("citizen")
-@idempotent
 @blp.arguments(BindingCreateSchema)
 @blp.response(201, BindingRequestedSchema)
 @blp.alt_response(200, schema=BindingRequestedSchema,
