@@ -24,7 +24,7 @@ from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from carbon_credits.config import get_settings
 from carbon_credits.domain import actions as rules
 from carbon_credits.domain import methodology as method_domain
-from carbon_credits.domain.errors import Conflict, NotFound, ValidationFailed
+from carbon_credits.domain.errors import Conflict, NotFound, PermissionDenied, ValidationFailed
 from carbon_credits.services import leaderboards, ledger
 from carbon_credits.services import methodologies as methodology_service
 from carbon_credits.services.audit import record_audit
@@ -452,6 +452,13 @@ def _lock_action(action_id: uuid.UUID) -> Action:
     return action
 
 
+def _refuse_own_review(action: Action, actor_user_id: uuid.UUID) -> None:
+    """An auditor who also holds `citizen` never decides their own claims (four-eyes)."""
+    if action.user_id == actor_user_id:
+        raise PermissionDenied("This is your own claim; another auditor must review it.",
+                               code="four_eyes")
+
+
 def approve_action(*, action_id: uuid.UUID, actor_user_id: uuid.UUID, note: str | None = None) -> Action:
     """Credit a pending claim with the methodology in force at its instant, within the cap of
     the scheme day it happened (a windowed action: when it ended)."""
@@ -461,6 +468,7 @@ def approve_action(*, action_id: uuid.UUID, actor_user_id: uuid.UUID, note: str 
         if action.status != "pending_review":
             raise Conflict(f"Only pending actions can be approved; this one is {action.status}.",
                            code="action_not_pending")
+        _refuse_own_review(action, actor_user_id)
         submission = _submission_from(action)
         # Rows stored before the one-clock rule may carry a sent occurred_at: re-derive both.
         action.occurred_at = submission.occurred_at
@@ -514,6 +522,7 @@ def reject_action(*, action_id: uuid.UUID, actor_user_id: uuid.UUID, reason: str
         if action.status != "pending_review":
             raise Conflict(f"Only pending actions can be rejected; this one is {action.status}.",
                            code="action_not_pending")
+        _refuse_own_review(action, actor_user_id)
         action.status = "rejected"
         action.reasons = list(action.reasons or []) + [_reason("rejected_by_auditor", reason)]
         action.reviewed_by, action.reviewed_at, action.review_reason = actor_user_id, utcnow(), reason

@@ -306,6 +306,24 @@ def test_auditor_approves_rejects_and_reverses(client, app, seeded, rider, actor
     assert {e["action"] for e in log} == {"action.approve", "action.reject", "action.reverse"}
 
 
+def test_an_auditor_cannot_review_their_own_claim(client, app, seeded, actors):
+    """An auditor who is also a citizen would otherwise approve their own self-reports."""
+    auditor = actors.user("auditor", "citizen")
+    colleague = actors.user("auditor")
+    claims = [client.post(ACTIONS, json=trip(recent(5) + dt.timedelta(hours=i)),
+                          headers=auditor.headers).json for i in range(2)]
+    assert {c["status"] for c in claims} == {"pending_review"}
+    before = all_table_counts(app)
+    for verb, body in (("approve", {}), ("reject", {"reason": "my own claim"})):
+        r = client.post(f"/api/v1/admin/actions/{claims[0]['id']}/{verb}", json=body,
+                        headers=auditor.headers)
+        assert_problem(r, 403, "four_eyes")
+    assert all_table_counts(app) == before and balance(app, auditor.id) == 0
+    r = client.post(f"/api/v1/admin/actions/{claims[0]['id']}/approve", json={},
+                    headers=colleague.headers)
+    assert r.status_code == 200 and balance(app, auditor.id) == 970
+
+
 def test_citizen_cannot_use_the_review_queue(client, seeded, rider):
     assert_problem(client.get("/api/v1/admin/actions", headers=rider.headers), 403)
 
