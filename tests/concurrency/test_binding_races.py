@@ -2,36 +2,17 @@
 from __future__ import annotations
 
 import json
-import threading
 import time
 
 import pytest
 from sqlalchemy import select
 
 from models import Binding, db
+from tests.concurrency.support import race
 
 pytestmark = pytest.mark.postgres
 
 CARD = "6230 1234 5678 9012"
-
-
-def race(n: int, work):
-    barrier = threading.Barrier(n)
-    results: list = [None] * n
-
-    def run(i):
-        barrier.wait()
-        try:
-            results[i] = work(i)
-        except BaseException as error:  # surfaced by the assertions
-            results[i] = error
-
-    threads = [threading.Thread(target=run, args=(i,)) for i in range(n)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join(timeout=120)
-    return results
 
 
 def confirm(app, partner, code, timestamp):

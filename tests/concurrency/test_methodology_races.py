@@ -2,37 +2,17 @@
 overlapping versions of one scope, approve one version twice, and edit one draft at once."""
 from __future__ import annotations
 
-import threading
-
 import pytest
 from sqlalchemy import select
 
 from models import MethodologyVersion, db
+from tests.concurrency.support import race
 
 pytestmark = pytest.mark.postgres
 
 ADMIN = "/api/v1/admin/methodologies"
 PARAM = {"name": "RF", "value": 97, "unit": "gCO2/km", "source": "test", "source_status": "secondary"}
 SCOPES = [("transit", "metro"), ("transit", "bus"), ("transit", "bike"), ("transit", "walk")]
-
-
-def race(n: int, work):
-    barrier = threading.Barrier(n)
-    results: list = [None] * n
-
-    def run(i):
-        barrier.wait()
-        try:
-            results[i] = work(i)
-        except BaseException as error:  # surfaced by the assertions
-            results[i] = error
-
-    threads = [threading.Thread(target=run, args=(i,)) for i in range(n)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join(timeout=120)
-    return results
 
 
 def call(app, method, url, headers, json=None):

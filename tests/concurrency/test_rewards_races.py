@@ -5,39 +5,19 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
-import threading
 
 import pytest
 from sqlalchemy import func, select
 
 from carbon_credits.config import PROJECT_ROOT
 from models import AuditEntry, LedgerHold, Redemption, Reward, db
+from tests.concurrency.support import race
 from tests.conftest import DATABASE_URL, REDIS_URL, TEST_SECRET, table_counts
 from tests.rewards_support import (CONFIRM, REDEMPTIONS, backdate_reservations, balance,
                                    citizen_with_points, create_reward, give_points, merchant,
                                    merchant_balance, redemption_row, reward_row)
 
 pytestmark = pytest.mark.postgres
-
-
-def race(n: int, work):
-    """Run `work(i)` in `n` threads released together; returns the results in order."""
-    barrier = threading.Barrier(n)
-    results: list = [None] * n
-
-    def run(i):
-        barrier.wait()
-        try:
-            results[i] = work(i)
-        except BaseException as error:  # surfaced by the assertions below
-            results[i] = error
-
-    threads = [threading.Thread(target=run, args=(i,)) for i in range(n)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join(timeout=120)
-    return results
 
 
 def post(app, url, headers, json=None):
