@@ -1,7 +1,9 @@
 """SQLAlchemy models, one module per aggregate. Importing this package registers them all."""
 from .base import Base, ExactDecimal, UTCDateTime, db, utcnow  # noqa: F401
-from .user import (PRIVILEGED_ROLES, ROLE_GRANT_STATUSES, ROLES, STAFF_ROLES,  # noqa: F401
-                   RefreshToken, RevokedAccessToken, RoleGrant, User, UserRole)
+from .user import (LEADERBOARD_VISIBILITIES, ONE_TIME_CODE_PURPOSES,  # noqa: F401
+                   PRIVILEGED_ROLES, ROLE_GRANT_STATUSES, ROLES, STAFF_ROLES, AuthSession,
+                   OneTimeCode, RefreshToken, RevokedAccessToken, RoleGrant, ThrottleCounter,
+                   User, UserRole)
 from .partner import (BINDING_STATUSES, PARTNER_KINDS, Binding, Partner,  # noqa: F401
                       PartnerScope, PartnerSecret, SeenSignature)
 from .audit import AuditEntry  # noqa: F401

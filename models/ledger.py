@@ -11,9 +11,12 @@ from sqlalchemy.orm import Mapped, mapped_column
 
 from .base import UTCDateTime, db, utcnow
 
-ACCOUNT_KINDS = ("citizen", "merchant", "issuance", "holds", "expiry")
-SYSTEM_ACCOUNT_KINDS = ("issuance", "holds", "expiry")
-TRANSFER_KINDS = ("earn", "reserve", "release", "redeem", "expire", "reversal", "adjustment")
+# `forfeiture` receives the balance of an erased account (DELETE /me): the points leave the
+# citizen by a transfer, so the ledger still sums and verifies.
+ACCOUNT_KINDS = ("citizen", "merchant", "issuance", "holds", "expiry", "forfeiture")
+SYSTEM_ACCOUNT_KINDS = ("issuance", "holds", "expiry", "forfeiture")
+TRANSFER_KINDS = ("earn", "reserve", "release", "redeem", "expire", "reversal", "adjustment",
+                  "forfeit")
 HOLD_STATUSES = ("pending", "posted", "voided", "expired")
 
 # Bounded checks: PostgreSQL lets NaN through `x >= 0`, and an upper bound stops overflow.
@@ -42,7 +45,8 @@ class LedgerAccount(db.Model):
         CheckConstraint("(kind = 'citizen') = (user_id IS NOT NULL)", name="citizen_has_user"),
         CheckConstraint("(kind = 'merchant') = (partner_id IS NOT NULL)",
                         name="merchant_has_partner"),
-        CheckConstraint("(system_code IS NOT NULL) = (kind IN ('issuance', 'holds', 'expiry'))",
+        CheckConstraint("(system_code IS NOT NULL) = "
+                        "(kind IN ('issuance', 'holds', 'expiry', 'forfeiture'))",
                         name="system_has_code"),
         CheckConstraint("kind = 'citizen' OR reserved = 0", name="only_citizens_reserve"),
         CheckConstraint("kind IN ('citizen', 'merchant') OR balance = 0",

@@ -16,12 +16,20 @@ PRIVILEGED_ROLES = ("admin", "auditor")
 STAFF_ROLES = ("merchant", "admin", "auditor")
 ROLE_GRANT_STATUSES = ("pending", "approved", "rejected", "cancelled")
 _PRIVILEGED = "role IN ('admin', 'auditor')"
+# How the citizen appears on leaderboards: under their display name, under a pseudonym derived
+# from their id, or not at all (PIPL art. 44: the person decides).
+LEADERBOARD_VISIBILITIES = ("named", "pseudonym", "hidden")
+ONE_TIME_CODE_PURPOSES = ("verify", "password_reset")
 
 
 class User(db.Model):
     __tablename__ = "users"
     __table_args__ = (
-        CheckConstraint("email IS NOT NULL OR phone IS NOT NULL", name="has_identifier"),
+        # An erased account keeps its row (the ledger and actions point at it) but no identifier.
+        CheckConstraint("email IS NOT NULL OR phone IS NOT NULL OR erased_at IS NOT NULL",
+                        name="has_identifier"),
+        CheckConstraint("leaderboard_visibility IN ('named', 'pseudonym', 'hidden')",
+                        name="known_leaderboard_visibility"),
     )
 
     id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True, default=uuid.uuid4)
@@ -33,6 +41,13 @@ class User(db.Model):
     partner_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("partners.id"))
     suspended_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
     created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
+    # Set when the owner proved they receive mail or SMS at the identifier (POST /auth/verify);
+    # unverified accounts log in but cannot bind cards or redeem.
+    verified_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+    leaderboard_visibility: Mapped[str] = mapped_column(String(16), default="named",
+                                                        server_default="named")
+    # DELETE /me: identifiers, name and binding references gone; the row stays for the ledger.
+    erased_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
 
     roles: Mapped[list["UserRole"]] = relationship(
         back_populates="user", lazy="selectin", cascade="all, delete-orphan")
@@ -48,6 +63,14 @@ class User(db.Model):
     @property
     def is_suspended(self) -> bool:
         return self.suspended_at is not None
+
+    @property
+    def is_verified(self) -> bool:
+        return self.verified_at is not None
+
+    @property
+    def is_erased(self) -> bool:
+        return self.erased_at is not None
 
 
 class UserRole(db.Model):
@@ -119,4 +142,61 @@ class RevokedAccessToken(db.Model):
     __tablename__ = "revoked_access_tokens"
 
     jti: Mapped[str] = mapped_column(String(64), primary_key=True)
+    expires_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, index=True)
+
+
+class AuthSession(db.Model):
+    """One login: the family of refresh tokens it rotates through, and the access tokens issued
+    with them (claim `fam`). Revoking the session stops both at once."""
+
+    __tablename__ = "auth_sessions"
+
+    id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True, default=uuid.uuid4)
+    family_id: Mapped[str] = mapped_column(String(64), unique=True)
+    user_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"),
+                                               index=True)
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
+    last_used_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
+    # Until when the newest refresh token of the family is valid.
+    expires_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, index=True)
+    user_agent: Mapped[str | None] = mapped_column(String(256))
+    ip_address: Mapped[str | None] = mapped_column(String(64))
+    revoked_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+    # logout | refresh_reuse | password_changed | password_reset | revoked_by_user | erased | suspended
+    revoked_reason: Mapped[str | None] = mapped_column(String(32))
+
+
+class OneTimeCode(db.Model):
+    """A code sent to the owner of an identifier (verification, password reset). Only its HMAC
+    is kept; it expires, works once, and dies after a few wrong tries."""
+
+    __tablename__ = "one_time_codes"
+    __table_args__ = (
+        CheckConstraint("purpose IN ('verify', 'password_reset')", name="known_purpose"),
+        CheckConstraint("failed_attempts BETWEEN 0 AND 100", name="failed_attempts_range"),
+        Index("ix_one_time_codes_user_purpose", "user_id", "purpose"),
+    )
+
+    id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True, default=uuid.uuid4)
+    user_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"))
+    purpose: Mapped[str] = mapped_column(String(16))
+    code_hash: Mapped[str] = mapped_column(String(64))
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
+    expires_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, index=True)
+    failed_attempts: Mapped[int] = mapped_column(default=0)
+    # Registering again on an unverified identifier: the password chosen then, which takes
+    # effect only when this code is used (so whoever registered first cannot keep the account).
+    new_password_hash: Mapped[str | None] = mapped_column(String(255))
+    used_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+
+
+class ThrottleCounter(db.Model):
+    """Attempt counters for throttling when Redis is not configured: one row per key and fixed
+    window, shared by every worker (never counted per process)."""
+
+    __tablename__ = "throttle_counters"
+
+    key: Mapped[str] = mapped_column(String(200), primary_key=True)
+    window_start: Mapped[int] = mapped_column(BigInteger, primary_key=True)  # unix seconds
+    count: Mapped[int] = mapped_column(default=0)
     expires_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, index=True)
