@@ -22,6 +22,7 @@ import phonenumbers
 import sqlalchemy as sa
 
 import models.base
+from models.ddl import make_append_only
 
 revision = '0011'
 down_revision = '0010'
@@ -127,6 +128,12 @@ def _aware(value):
     return value
 
 
+def _restore_append_only_after_rebuild(table):
+    """SQLite's batch mode rebuilds the table, dropping its triggers; PostgreSQL alters in place."""
+    if op.get_bind().dialect.name == 'sqlite':
+        make_append_only(table)
+
+
 def upgrade():
     with op.batch_alter_table('users', schema=None) as batch_op:
         batch_op.add_column(sa.Column('verified_at', models.base.UTCDateTime(timezone=True), nullable=True))
@@ -194,12 +201,14 @@ def upgrade():
     with op.batch_alter_table('ledger_transfers', schema=None) as batch_op:
         batch_op.drop_constraint(batch_op.f('ck_ledger_transfers_known_kind'), type_='check')
         batch_op.create_check_constraint(batch_op.f('ck_ledger_transfers_known_kind'), _TRANSFER_KINDS_NEW)
+    _restore_append_only_after_rebuild('ledger_transfers')
 
 
 def downgrade():
     with op.batch_alter_table('ledger_transfers', schema=None) as batch_op:
         batch_op.drop_constraint(batch_op.f('ck_ledger_transfers_known_kind'), type_='check')
         batch_op.create_check_constraint(batch_op.f('ck_ledger_transfers_known_kind'), _TRANSFER_KINDS_OLD)
+    _restore_append_only_after_rebuild('ledger_transfers')
     with op.batch_alter_table('ledger_accounts', schema=None) as batch_op:
         batch_op.drop_constraint(batch_op.f('ck_ledger_accounts_system_has_code'), type_='check')
         batch_op.drop_constraint(batch_op.f('ck_ledger_accounts_known_kind'), type_='check')

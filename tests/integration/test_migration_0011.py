@@ -16,12 +16,20 @@ def _id(value: uuid.UUID, dialect: str) -> str:
     return value.hex if dialect == "sqlite" else str(value)
 
 
+def _trigger_names() -> set[str]:
+    query = ("SELECT name FROM sqlite_master WHERE type = 'trigger'" if db.engine.dialect.name == "sqlite"
+             else "SELECT tgname FROM pg_trigger WHERE NOT tgisinternal")
+    with db.engine.connect() as conn:
+        return {name for (name,) in conn.execute(text(query))}
+
+
 def test_upgrade_normalises_identifiers_and_turns_families_into_sessions(app):
     directory = app.extensions["migrate"].directory
     people = {name: uuid.uuid4() for name in ("fullwidth", "phone", "bob1", "bob2", "plain")}
     now = dt.datetime.now(dt.timezone.utc).replace(microsecond=0)
     later = now + dt.timedelta(days=30)
     with app.app_context():
+        triggers_before = _trigger_names()
         downgrade(directory=directory, revision="0010")
         db.session.remove()
         try:
@@ -61,8 +69,11 @@ def test_upgrade_normalises_identifiers_and_turns_families_into_sessions(app):
             audited = {row.object_id for row in conn.execute(text(
                 "SELECT object_id FROM audit_log "
                 "WHERE action = 'user.identifier_not_normalised_by_migration'"))}
+        triggers_after = _trigger_names()
         db.session.remove()
 
+    # SQLite rebuilds altered tables in batch mode: the append-only triggers must come back.
+    assert triggers_after == triggers_before and triggers_before
     assert users["fullwidth"].email == "alice@example.com"
     assert users["phone"].phone == "+8613900139000"
     assert users["plain"].email == "carol@example.com" and users["plain"].phone == "+8613800138000"
