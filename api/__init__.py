@@ -89,7 +89,14 @@ def create_app(config: dict | None = None) -> Flask:
 ENV_KEYS = {"DATABASE_URL", "REDIS_URL", "SECRET_KEY", "JWT_SECRET_KEY", "SCHEME_TIMEZONE",
             "JWT_ISSUER", "JWT_AUDIENCE", "ACCESS_TOKEN_TTL_SECONDS", "REFRESH_TOKEN_TTL_SECONDS",
             "LOGIN_RATE_LIMIT", "PARTNER_SECRET_GRACE_HOURS", "POINTS_PER_GRAM",
-            "POINTS_EXPIRY_MONTHS", "HOLD_TTL_MINUTES", "CLAIM_WINDOW_DAYS", "CARBON_ENV"}
+            "POINTS_EXPIRY_MONTHS", "HOLD_TTL_MINUTES", "CLAIM_WINDOW_DAYS", "CARBON_ENV",
+            # accounts (docs/accounts.md)
+            "ONE_TIME_CODE_TTL_MINUTES", "NOTIFIER", "SMTP_HOST", "SMTP_PORT", "SMTP_FROM",
+            "SMTP_USERNAME", "SMTP_PASSWORD", "SMTP_STARTTLS", "SMS_GATEWAY",
+            "THROTTLE_ADDRESS_LIMIT", "THROTTLE_CODE_LIMIT", "THROTTLE_MESSAGE_LIMIT",
+            "THROTTLE_FAILED_LOGIN_LIMIT",
+            # personal data (docs/privacy.md) and the edge (docs/operations.md)
+            "SESSION_RETENTION_DAYS", "METRICS_ALLOWED_NETWORKS", "METRICS_TOKEN", "CORS_ORIGINS"}
 
 
 def _warn_once_without_redis(settings) -> None:
@@ -117,8 +124,13 @@ def _configure_engine(engine) -> None:
 
     @event.listens_for(engine, "begin")
     def _on_begin(conn):
-        # Writers take the lock up front: no read-then-upgrade deadlocks between workers.
-        conn.exec_driver_sql("BEGIN IMMEDIATE")
+        # Writers take the lock up front: no read-then-upgrade deadlocks between workers. A
+        # read-only snapshot (the personal-data export) must not hold the write lock while it
+        # streams, so it begins deferred (WAL gives it one consistent view).
+        if conn.get_execution_options().get("read_snapshot"):
+            conn.exec_driver_sql("BEGIN")
+        else:
+            conn.exec_driver_sql("BEGIN IMMEDIATE")
 
 
 def _register_hooks(app: Flask) -> None:
@@ -134,9 +146,16 @@ def _register_hooks(app: Flask) -> None:
         g.request_id_token = current_request_id.set(g.request_id)
 
     configure_logging(app)
+    from api import hardening
+    hardening.install(app)
+    app.before_request(hardening.guard_request_line)
+    app.before_request(hardening.guard_request_headers)
     app.before_request(guard_request_body)
     app.before_request(enforce_declared_access)
+    app.before_request(hardening.refuse_unknown_query_params)
     init_metrics(app)
+    from api.edge import init_edge
+    init_edge(app, config_module.get_settings())
 
     @app.after_request
     def _echo_request_id(response):

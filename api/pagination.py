@@ -2,11 +2,15 @@
 from __future__ import annotations
 
 import base64
+import datetime as dt
 import json
 
 from marshmallow import Schema, fields, validate
 
+from api.jsonbody import unstorable_text
 from carbon_credits.domain.errors import ValidationFailed
+
+BIGINT_BOUND = 2 ** 63
 
 
 class PageArgsSchema(Schema):
@@ -38,9 +42,23 @@ def decode_cursor(cursor: str | None, *, converters) -> tuple | None:
         raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4))
         values = json.loads(raw)
         if not (isinstance(values, list) and len(values) == len(converters)
-                and all(isinstance(v, str) for v in values)):
+                and all(isinstance(v, str) and unstorable_text(v) is None for v in values)):
             raise ValueError
-        return tuple(convert(v) for convert, v in zip(converters, values))
-    except (ValueError, TypeError, ArithmeticError):
+        return tuple(_storable(convert(v)) for convert, v in zip(converters, values))
+    except (ValueError, TypeError, ArithmeticError, RecursionError):
         raise ValidationFailed("The cursor is not valid.",
                                errors={"cursor": ["Not a valid cursor."]}) from None
+
+
+def _storable(value):
+    """A decoded cursor value the database can compare: a crafted cursor is a 422 here, not a
+    500 in the query (naive or out-of-range datetimes, integers past BIGINT, NUL, surrogates)."""
+    if isinstance(value, dt.datetime):
+        if value.tzinfo is None or value.utcoffset() is None:
+            raise ValueError("naive datetime")
+        return value.astimezone(dt.timezone.utc)  # OverflowError past year 1..9999 in UTC
+    if isinstance(value, int) and not -BIGINT_BOUND <= value < BIGINT_BOUND:
+        raise OverflowError("integer out of range")
+    if isinstance(value, str) and unstorable_text(value) is not None:
+        raise ValueError("unstorable text")
+    return value

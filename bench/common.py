@@ -30,11 +30,18 @@ def fresh_database(name: str) -> str:
     return f"postgresql://{PGUSER}@{PGHOST}/{name}"
 
 
+def mark_verified(db: str, email_domain: str) -> None:
+    """Stand in for the verification mail the bench cannot read: the accounts it registered
+    over HTTP become verified, as a citizen entering the code would make them."""
+    psql(f"UPDATE users SET verified_at = now() WHERE email LIKE '%@{email_domain}'", db)
+
+
 def service_env(database_url: str, redis_url: str, **extra) -> dict:
     env = dict(os.environ)
     env.update({"DATABASE_URL": database_url, "REDIS_URL": redis_url, "CARBON_ENV": "production",
                 "SECRET_KEY": "bench-secret-key-0123456789abcdef0123456789",
-                "LOGIN_RATE_LIMIT": "100000 per minute", "PYTHONUNBUFFERED": "1"})
+                "LOGIN_RATE_LIMIT": "100000 per minute", "THROTTLE_ADDRESS_LIMIT": "100000 per minute",
+                "THROTTLE_MESSAGE_LIMIT": "100000 per hour", "PYTHONUNBUFFERED": "1"})
     env.update({k: str(v) for k, v in extra.items()})
     return env
 

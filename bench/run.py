@@ -23,8 +23,8 @@ import time
 import uuid
 from pathlib import Path
 
-from common import (ROOT, Server, flask, fresh_database, parse_kv, percentile, psql, request,
-                    service_env, sign)
+from common import (ROOT, Server, flask, fresh_database, mark_verified, parse_kv, percentile, psql,
+                    request, service_env, sign)
 
 UTC = dt.timezone.utc
 PASSWORD = "bench password 123"
@@ -54,11 +54,15 @@ def make_citizens(port: int, count: int, operator: dict, clients: int) -> list[d
     """Citizens whose cards the operator has confirmed (request, then signed confirmation)."""
     citizens: list[dict] = [None] * count
 
+    def register(t):
+        for i in range(t, count, clients):
+            request("POST", "/api/v1/auth/register", port=port,
+                    body={"email": f"citizen{i}@bench.test", "password": PASSWORD,
+                          "display_name": f"Rider {i}"})
+
     def work(t):
         for i in range(t, count, clients):
             email = f"citizen{i}@bench.test"
-            request("POST", "/api/v1/auth/register", port=port,
-                    body={"email": email, "password": PASSWORD, "display_name": f"Rider {i}"})
             _, tokens = request("POST", "/api/v1/auth/login", port=port,
                                 body={"identifier": email, "password": PASSWORD})
             headers = {"Authorization": f"Bearer {tokens['access_token']}"}
@@ -74,6 +78,8 @@ def make_citizens(port: int, count: int, operator: dict, clients: int) -> list[d
             assert status == 200, status
             citizens[i] = {"headers": headers, "card": f"CARD-{i:05d}"}
 
+    run_threads(clients, register)
+    mark_verified("cc_bench", "bench.test")
     run_threads(clients, work)
     return citizens
 

@@ -11,7 +11,7 @@ import datetime as dt
 import logging
 from typing import Callable
 
-from carbon_credits.services import idempotency, leaderboards, ledger, reports, rewards
+from carbon_credits.services import idempotency, leaderboards, ledger, privacy, reports, rewards
 
 log = logging.getLogger(__name__)
 
@@ -25,6 +25,8 @@ DUE_JOBS: list[tuple[str, Callable[..., int]]] = [
     ("rebuild_leaderboards", leaderboards.rebuild_current),
     ("run_pending_report_exports", reports.run_pending_exports),
     ("purge_idempotency_keys", idempotency.purge_expired),
+    # Retention (docs/privacy.md): old codes, sessions, throttle counters, denylist entries.
+    ("purge_expired_personal_data", privacy.purge_expired_personal_data),
     # Tamper evidence: extend the hash chain over transfers settled since the last run.
     ("seal_ledger", lambda *, now=None: ledger.seal_all()),
 ]

@@ -154,18 +154,33 @@ class Actors:
         self.client = client
 
     def user(self, *roles: str, email: str | None = None, partner_id=None,
-             display_name: str | None = None, password: str = "correct horse battery"):
+             display_name: str | None = None, password: str = "correct horse battery",
+             verified: bool = True):
         from carbon_credits.services import auth
         roles = roles or ("citizen",)
         email = email or f"{roles[0]}-{uuid.uuid4().hex[:10]}@example.test"
         with self.app.app_context():
             user = auth.register_user(email=email, phone=None, password=password,
                                       display_name=display_name or email.split("@")[0],
-                                      roles=tuple(roles), partner_id=partner_id)
+                                      roles=tuple(roles), partner_id=partner_id,
+                                      verified=verified)
             user_id = user.id
             pair = auth.login(identifier=email, password=password)
         return User(id=user_id, email=email, password=password, access=pair.access_token,
                     refresh=pair.refresh_token)
+
+    def one_of_each_role(self) -> dict[str, "User"]:
+        """A citizen, an admin, an auditor and a merchant's staff member (made merchant by the
+        admin, as the service requires), keyed by role."""
+        from carbon_credits.services import users as user_service
+        users = {role: self.user(role) for role in ("citizen", "admin", "auditor")}
+        merchant_partner = self.partner("merchant")
+        merchant = self.user("citizen")
+        with self.app.app_context():
+            user_service.set_roles(user_id=merchant.id, roles=["merchant"],
+                                   partner_id=merchant_partner.id, actor_user_id=users["admin"].id)
+        users["merchant"] = merchant
+        return users
 
     def partner(self, kind: str = "transit_operator", name: str | None = None):
         from carbon_credits.services import partners
@@ -213,6 +228,9 @@ class Partner:
         ts = str(int(time.time()) if timestamp is None else timestamp)
         return {"X-Partner-Key": self.key_id, "X-Timestamp": ts,
                 "X-Signature": sign(self.secret, ts, body), "Content-Type": "application/json"}
+
+
+from tests.accounts_support import sent_messages  # noqa: E402,F401 (fixture: codes sent)
 
 
 @pytest.fixture

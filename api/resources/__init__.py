@@ -6,11 +6,13 @@ from api.resources import methodologies
 from api.resources import rewards
 from api.resources import insights, reports
 from api.resources import certificates
+from api.resources import account
 
 BLUEPRINTS = [
     health.blp,
     identity.blp,
     me.blp,
+    account.blp,
     admin_users.blp,
     partners.blp,
     methodologies.blp,

@@ -5,6 +5,7 @@ from marshmallow import Schema, fields
 from sqlalchemy import text
 
 from api.auth import access
+from api.edge import require_metrics_access
 from api.extensions import Blueprint
 from api.metrics import metrics_response
 from carbon_credits import kvstore
@@ -60,8 +61,17 @@ def readyz():
 
 @blp.route("/metrics", methods=["GET"])
 @access.public
-@blp.doc(responses={"200": {"description": "Prometheus text format",
-                            "content": {"text/plain": {"schema": {"type": "string"}}}}})
+@blp.doc(description="Not public: served to clients in METRICS_ALLOWED_NETWORKS (default: this "
+                     "host) or with `Authorization: Bearer <METRICS_TOKEN>`; 403 otherwise.",
+         responses={"200": {"description": "Prometheus text format",
+                            "content": {"text/plain": {"schema": {"type": "string"}}}},
+                    "403": {"description": "Not from an allowed network and no valid metrics token",
+                            "content": {"application/problem+json": {"example": {
+                                "type": "/problems/metrics_forbidden", "title": "Forbidden",
+                                "status": 403, "detail": "Metrics are served only to the "
+                                "monitoring network or with the metrics token.",
+                                "request_id": "3f2c9d0e8a7b4c1d"}}}}})
 def metrics():
-    """Prometheus metrics (text exposition format)."""
+    """Prometheus metrics (text exposition format), for the monitoring network only."""
+    require_metrics_access()
     return metrics_response()

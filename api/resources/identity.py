@@ -1,27 +1,96 @@
-"""Registration, login, token refresh and logout."""
+"""Registration with verification, login, token refresh, logout and password reset."""
 from __future__ import annotations
 
 from flask import g, request
 from marshmallow import Schema, ValidationError, fields, validate, validates_schema
 
 from api.auth import access
-from api.extensions import Blueprint, limiter
-from carbon_credits.config import get_settings
+from api.extensions import Blueprint
+from carbon_credits.services import accounts as account_service
 from carbon_credits.services import auth as auth_service
+from carbon_credits.services.passwords import MAX_LENGTH as PASSWORD_MAX, MIN_LENGTH as PASSWORD_MIN
 
 blp = Blueprint("identity", __name__, url_prefix="/api/v1/auth", description="Identity and tokens")
 
 
+def new_password_field(**kwargs):
+    """The password policy (one place): 10 to 128 characters."""
+    return fields.String(required=True, load_only=True,
+                         validate=validate.Length(min=PASSWORD_MIN, max=PASSWORD_MAX), **kwargs)
+
+
+def client_info() -> auth_service.Client:
+    """The caller as the services see it: the peer address (no proxy headers are trusted)."""
+    return auth_service.Client(address=request.remote_addr,
+                               user_agent=request.user_agent.string or None)
+
+
+IDENTIFIER_DOC = {"description": "An email address or a phone number (any spelling: "
+                                 "`13900139000`, `+86 139 0013 9000`, `008613900139000`)",
+                  "example": "ana@example.org"}
+
+
 class RegisterSchema(Schema):
-    email = fields.Email(validate=validate.Length(max=254))
-    phone = fields.String(validate=validate.Regexp(r"^\+?[0-9]{6,15}$", error="Must be 6-15 digits, optionally with a leading +."))
-    password = fields.String(required=True, load_only=True, validate=validate.Length(min=10, max=128))
-    display_name = fields.String(required=True, validate=validate.Length(min=1, max=64))
+    email = fields.Email(validate=validate.Length(max=254),
+                         metadata={"description": "Normalised (NFKC, case-folded); addresses "
+                                                  "mixing look-alike scripts are refused",
+                                   "example": "ana@example.org"})
+    phone = fields.String(validate=validate.Length(min=3, max=32),
+                          metadata={"description": "Any spelling; stored as E.164 (default "
+                                                   "region CN)", "example": "+8613900139000"})
+    password = new_password_field(metadata={"example": "correct horse battery"})
+    display_name = fields.String(required=True, validate=validate.Length(min=1, max=64),
+                                 metadata={"example": "Ana"})
 
     @validates_schema
     def _one_identifier(self, data, **kwargs):
         if not data.get("email") and not data.get("phone"):
             raise ValidationError("Give an email or a phone number.", "email")
+        if data.get("email") and data.get("phone"):
+            raise ValidationError("Give an email or a phone number, not both.", "phone")
+
+
+class AccountAcceptedSchema(Schema):
+    status = fields.String(required=True, metadata={"example": "verification_sent"})
+    detail = fields.String(required=True)
+
+
+REGISTER_ACCEPTED = {"status": "verification_sent",
+                     "detail": "If this address can be registered, a verification code is on its "
+                               "way to it; the owner of an existing account is told instead. "
+                               "Confirm with POST /api/v1/auth/verify."}
+RESET_ACCEPTED = {"status": "reset_code_sent",
+                  "detail": "If an account uses this identifier, a reset code is on its way to "
+                            "it. Confirm with POST /api/v1/auth/password-reset/confirm."}
+
+
+class IdentifierVerifySchema(Schema):
+    identifier = fields.String(required=True, validate=validate.Length(min=3, max=254),
+                               metadata=IDENTIFIER_DOC)
+    code = fields.String(required=True, validate=validate.Length(min=1, max=16),
+                         metadata={"example": "04811730"})
+    password = fields.String(load_only=True, validate=validate.Length(min=1, max=128), metadata={
+        "example": "correct horse battery",
+        "description": "The password chosen when registering. Send it always: a code sent by "
+                       "registering again over an unverified account works only with the "
+                       "password of that registration (docs/accounts.md)."})
+
+
+class IdentifierVerifiedSchema(Schema):
+    status = fields.String(required=True, metadata={"example": "verified"})
+
+
+class PasswordResetSchema(Schema):
+    identifier = fields.String(required=True, validate=validate.Length(min=3, max=254),
+                               metadata=IDENTIFIER_DOC)
+
+
+class PasswordResetConfirmSchema(Schema):
+    identifier = fields.String(required=True, validate=validate.Length(min=3, max=254),
+                               metadata=IDENTIFIER_DOC)
+    code = fields.String(required=True, validate=validate.Length(min=1, max=16),
+                         metadata={"example": "59020417"})
+    new_password = new_password_field(metadata={"example": "a new long passphrase"})
 
 
 class UserSchema(Schema):
@@ -36,8 +105,10 @@ class UserSchema(Schema):
 
 
 class LoginSchema(Schema):
-    identifier = fields.String(required=True, validate=validate.Length(min=3, max=254))
-    password = fields.String(required=True, load_only=True, validate=validate.Length(min=1, max=128))
+    identifier = fields.String(required=True, validate=validate.Length(min=3, max=254),
+                               metadata=IDENTIFIER_DOC)
+    password = fields.String(required=True, load_only=True, validate=validate.Length(min=1, max=128),
+                             metadata={"example": "correct horse battery"})
 
 
 class RefreshSchema(Schema):
@@ -51,31 +122,72 @@ class TokenPairSchema(Schema):
     expires_in = fields.Integer(required=True)
 
 
-def _login_rate_key() -> str:
-    body = g.get("json_body")
-    identifier = body.get("identifier") if isinstance(body, dict) else None
-    return f"login:{request.remote_addr}:{str(identifier or '').strip().lower()[:254]}"
-
-
 @blp.route("/register", methods=["POST"])
 @access.public
-@blp.arguments(RegisterSchema)
-@blp.response(201, UserSchema)
+@blp.arguments(RegisterSchema, example={"email": "ana@example.org",
+                                        "password": "correct horse battery",
+                                        "display_name": "Ana"})
+@blp.response(202, AccountAcceptedSchema, example=REGISTER_ACCEPTED)
+@blp.alt_response(429, description="Too many attempts (Retry-After)")
 def register(data):
-    """Register a citizen account."""
-    return auth_service.register_user(email=data.get("email"), phone=data.get("phone"),
-                                      password=data["password"], display_name=data["display_name"])
+    """Register a citizen account; the same 202 whether or not the identifier is known."""
+    account_service.register_citizen(email=data.get("email"), phone=data.get("phone"),
+                                     password=data["password"], display_name=data["display_name"],
+                                     client=client_info())
+    return REGISTER_ACCEPTED
+
+
+@blp.route("/verify", methods=["POST"])
+@access.public
+@blp.arguments(IdentifierVerifySchema, example={"identifier": "ana@example.org", "code": "04811730",
+                                                "password": "correct horse battery"})
+@blp.response(200, IdentifierVerifiedSchema, example={"status": "verified"})
+@blp.alt_response(422, description="Wrong, expired or spent code, or unknown identifier "
+                                   "(`invalid_code`, one message for all)")
+@blp.alt_response(429, description="Too many attempts (Retry-After)")
+def verify(data):
+    """Verify an email address or phone number with the code sent to it."""
+    account_service.verify_identifier(identifier=data["identifier"], code=data["code"],
+                                      password=data.get("password"), client=client_info())
+    return {"status": "verified"}
+
+
+@blp.route("/password-reset", methods=["POST"])
+@access.public
+@blp.arguments(PasswordResetSchema, example={"identifier": "+8613900139000"})
+@blp.response(202, AccountAcceptedSchema, example=RESET_ACCEPTED)
+@blp.alt_response(429, description="Too many attempts (Retry-After)")
+def password_reset(data):
+    """Ask for a password reset code; the same 202 whether or not the account exists."""
+    account_service.request_password_reset(identifier=data["identifier"], client=client_info())
+    return RESET_ACCEPTED
+
+
+@blp.route("/password-reset/confirm", methods=["POST"])
+@access.public
+@blp.arguments(PasswordResetConfirmSchema, example={"identifier": "+8613900139000",
+                                                    "code": "59020417",
+                                                    "new_password": "a new long passphrase"})
+@blp.response(204)
+@blp.alt_response(422, description="Wrong, expired or spent code (`invalid_code`)")
+@blp.alt_response(429, description="Too many attempts (Retry-After)")
+def password_reset_confirm(data):
+    """Set a new password with a reset code; verifies the account and ends every session."""
+    account_service.confirm_password_reset(identifier=data["identifier"], code=data["code"],
+                                           new_password=data["new_password"],
+                                           client=client_info())
 
 
 @blp.route("/login", methods=["POST"])
 @access.public
-@limiter.limit(lambda: get_settings().login_rate_limit, key_func=_login_rate_key)
-@blp.arguments(LoginSchema)
+@blp.arguments(LoginSchema, example={"identifier": "13900139000",
+                                     "password": "correct horse battery"})
 @blp.response(200, TokenPairSchema)
 @blp.alt_response(429, description="Too many attempts (Retry-After)")
 def login(data):
-    """Exchange credentials for an access and a refresh token."""
-    return auth_service.login(identifier=data["identifier"], password=data["password"])
+    """Exchange credentials for an access and a refresh token (a new session)."""
+    return auth_service.login(identifier=data["identifier"], password=data["password"],
+                              client=client_info())
 
 
 @blp.route("/refresh", methods=["POST"])

@@ -1,9 +1,11 @@
-"""The signed-in user's own profile and partner bindings."""
+"""The signed-in user's own profile, partner bindings and personal-data rights (export, erasure)."""
 from __future__ import annotations
 
 import uuid
 
-from flask import g
+import datetime as dt
+
+from flask import Response, g, stream_with_context
 from marshmallow import Schema, fields, validate
 
 from api.auth import access
@@ -11,7 +13,9 @@ from api.extensions import Blueprint
 from api.fields import GramsString
 from carbon_credits.domain.methodology import ACTION_TYPES
 from carbon_credits.services import bindings as binding_service
-from carbon_credits.services.profile import get_profile
+from carbon_credits.services import privacy as privacy_service
+from carbon_credits.services.profile import get_profile, update_profile
+from models.user import LEADERBOARD_VISIBILITIES
 
 blp = Blueprint("me", __name__, url_prefix="/api/v1/me", description="The signed-in user")
 
@@ -28,6 +32,69 @@ class ProfileSchema(Schema):
     created_at = fields.DateTime()
     balance = fields.Integer(metadata={"description": "Available points"})
     total_reduction_g = GramsString(metadata={"description": "Lifetime credited reduction, grams CO2e"})
+    verified = fields.Boolean(metadata={"description": "The identifier was proven with a code"})
+    leaderboard_visibility = fields.String(metadata={
+        "description": "named | pseudonym | hidden: how I appear on leaderboards"})
+
+
+PROFILE_EXAMPLE = {
+    "id": "0b7f4c52-8f3e-4a57-9d1c-2f5f6c1d9e11", "email": "ana@example.org", "phone": None,
+    "display_name": "Ana", "roles": ["citizen"], "partner_id": None,
+    "created_at": "2026-03-02T08:15:00+00:00", "balance": 1240, "total_reduction_g": "1240.000",
+    "verified": True, "leaderboard_visibility": "pseudonym"}
+
+
+class ProfileUpdateSchema(Schema):
+    display_name = fields.String(validate=validate.Length(min=1, max=64),
+                                 metadata={"example": "Ana L."})
+    leaderboard_visibility = fields.String(
+        validate=validate.OneOf(LEADERBOARD_VISIBILITIES),
+        metadata={"description": "named: my display name; pseudonym: a stable name like "
+                                 "'Citizen 3f9a0c12' that does not reveal me; hidden: not listed",
+                  "example": "pseudonym"})
+
+
+class EraseSchema(Schema):
+    password = fields.String(required=True, load_only=True, validate=validate.Length(min=1, max=128),
+                             metadata={"description": "My current password, re-entered",
+                                       "example": "correct horse battery"})
+
+
+class ErasureSchema(Schema):
+    erased_at = fields.DateTime()
+    sessions_revoked = fields.Integer()
+    bindings_withdrawn = fields.Integer()
+    vouchers_cancelled = fields.Integer()
+    points_forfeited = fields.Integer(metadata={
+        "description": "The available balance, moved to the forfeiture account"})
+
+
+ERASURE_EXAMPLE = {"erased_at": "2026-05-04T09:30:00+00:00", "sessions_revoked": 2,
+                   "bindings_withdrawn": 1, "vouchers_cancelled": 1, "points_forfeited": 860}
+
+EXPORT_EXAMPLE = {
+    "format": "carbon-credits-personal-data/1", "exported_at": "2026-05-04T09:30:00+00:00",
+    "profile": {"id": "0b7f4c52-8f3e-4a57-9d1c-2f5f6c1d9e11", "email": "ana@example.org",
+                "phone": None, "display_name": "Ana", "roles": ["citizen"],
+                "verified_at": "2026-03-02T08:16:00+00:00", "erased_at": None,
+                "leaderboard_visibility": "named", "leaderboard_pseudonym": "Citizen 3f9a0c12",
+                "points": {"balance": 1240, "reserved": 0}},
+    "bindings": [{"id": "5d1e0c7a-3b9f-4f64-8d0e-6c2b9a7f1e22", "partner_name": "Metro Co",
+                  "status": "active", "external_ref_hint": "0001", "scopes": ["transit"],
+                  "purpose": "Credit your metro and bus trips", "notice_version": "2026-01",
+                  "granted_at": "2026-03-02T09:00:00+00:00", "withdrawn_at": None}],
+    "actions": [{"id": "9a4c2f10-1d2e-4b3c-8f5a-7e6d5c4b3a21", "action_type": "transit",
+                 "mode": "metro", "inputs": {"distance_km": "12.4"}, "status": "credited",
+                 "methodology_code": "SH-METRO", "methodology_version": 1,
+                 "breakdown": [{"step": "baseline", "value": "1240.000"}], "points": 1240}],
+    "statement": [{"seq": 17, "kind": "earn", "amount": 1240, "change": 1240,
+                   "balance_after": 1240, "action_id": "9a4c2f10-1d2e-4b3c-8f5a-7e6d5c4b3a21"}],
+    "redemptions": [], "adjustments": [], "role_grants": [],
+    "sessions": [{"id": "6f1b2c3d-4e5f-4a6b-8c7d-9e0f1a2b3c4d", "user_agent": "CityApp/2.3",
+                  "ip_address": "203.0.113.7", "revoked_at": None}],
+    "one_time_codes": [{"purpose": "verify", "used_at": "2026-03-02T08:16:00+00:00"}],
+    "audit_entries": [{"id": 42, "action": "binding.request", "object_type": "binding",
+                       "details": {"scopes": ["transit"]}}]}
 
 
 class BindingCreateSchema(Schema):
@@ -79,6 +146,40 @@ class BindingListSchema(Schema):
 def profile():
     """My profile, balance and lifetime reduction."""
     return get_profile(user=g.user)
+
+
+@blp.route("", methods=["PATCH"])
+@access(*ANY_ROLE)
+@blp.arguments(ProfileUpdateSchema, example={"leaderboard_visibility": "pseudonym"})
+@blp.response(200, ProfileSchema, example=PROFILE_EXAMPLE)
+def edit_profile(data):
+    """Change my display name or how I appear on leaderboards (named, pseudonym, hidden)."""
+    return get_profile(user=update_profile(user_id=g.user.id, changes=data))
+
+
+@blp.route("/export", methods=["GET"])
+@access(*ANY_ROLE)
+@blp.response(200, description="Everything held about me, as one JSON document (an attachment, "
+                               "streamed from one consistent snapshot)", example=EXPORT_EXAMPLE)
+def export_my_data():
+    """Download everything held about me: profile, bindings and consent history, actions with
+    their inputs and calculation, statement, vouchers, sessions and audit entries."""
+    day = dt.date.today().isoformat()
+    chunks = privacy_service.export_personal_data(user_id=g.user.id)
+    return Response(stream_with_context(chunks), mimetype="application/json", headers={
+        "Content-Disposition": f'attachment; filename="carbon-credits-my-data-{day}.json"',
+        "Cache-Control": "no-store"})
+
+
+@blp.route("", methods=["DELETE"])
+@access(*ANY_ROLE)
+@blp.arguments(EraseSchema, example={"password": "correct horse battery"})
+@blp.response(200, ErasureSchema, example=ERASURE_EXAMPLE)
+def erase_me(data):
+    """Erase me (citizens; password re-entered): identifiers, name and card references removed,
+    sessions ended, open vouchers cancelled, remaining points forfeited. Actions and ledger stay
+    for audit, no longer linked to me. Staff accounts are closed by an administrator (403)."""
+    return privacy_service.erase_user(user_id=g.user.id, password=data["password"])
 
 
 @blp.route("/bindings", methods=["GET"])

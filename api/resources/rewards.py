@@ -324,7 +324,9 @@ def redemption_qr(redemption_id: uuid.UUID):
     redemption = reward_service.get_redemption_or_raise(user_id=g.user.id,
                                                         redemption_id=redemption_id)
     buffer = io.BytesIO()
-    segno.make(vouchers.display(redemption.voucher_code), error="m").save(
+    # A regular QR code, never Micro QR (segno's choice for short text): phone and till scanners
+    # (ZXing, ML Kit) do not read Micro QR.
+    segno.make_qr(vouchers.display(redemption.voucher_code), error="m").save(
         buffer, kind="png", scale=8, border=4)
     response = Response(buffer.getvalue(), mimetype="image/png")
     response.headers["Cache-Control"] = "private, no-store"

@@ -14,11 +14,13 @@ from sqlalchemy.exc import IntegrityError
 
 from carbon_credits.config import get_settings
 from carbon_credits.domain.errors import AuthenticationFailed, Conflict, PermissionDenied
-from carbon_credits.services import passwords
+from carbon_credits.domain.identifiers import (InvalidIdentifier, identifier_kind, normalise_email,
+                                               normalise_identifier, normalise_phone)
+from carbon_credits.services import passwords, throttle
 from carbon_credits.services.audit import record_audit
 from carbon_credits.services.duties import refuse_conflicting_roles
 from carbon_credits.services.uow import unit_of_work
-from models import RefreshToken, RevokedAccessToken, User, UserRole, db, utcnow
+from models import AuthSession, RefreshToken, RevokedAccessToken, User, UserRole, db, utcnow
 
 log = logging.getLogger(__name__)
 
@@ -35,21 +37,29 @@ class TokenPair:
     token_type: str = "Bearer"
 
 
-def normalise_email(email: str) -> str:
-    return email.strip().lower()
+@dataclasses.dataclass(frozen=True)
+class Client:
+    """Who is calling, as far as the service needs to know: for throttles and the session list.
+    `address` is the peer address (X-Forwarded-For is not trusted: no proxy fix is installed)."""
+
+    address: str | None = None
+    user_agent: str | None = None
 
 
 def register_user(*, email: str | None, phone: str | None, password: str, display_name: str,
                   roles: tuple[str, ...] = ("citizen",), partner_id: uuid.UUID | None = None,
-                  actor_user_id: uuid.UUID | None = None) -> User:
-    """Create a user; an email or phone already taken is a 409 without revealing whose. Roles
-    are given directly (the command line bootstraps the first admins and auditors), but never
-    admin and auditor together (422 `conflicting_roles`)."""
+                  actor_user_id: uuid.UUID | None = None, verified: bool = False) -> User:
+    """Create a user directly (the command line, tests); an email or phone already taken is a
+    409. Roles are given directly (the command line bootstraps the first admins and auditors),
+    but never admin and auditor together (422 `conflicting_roles`). Citizens registering over
+    HTTP go through `accounts.register_citizen` instead (202, verification by code)."""
     refuse_conflicting_roles(roles)
+    email = normalise_email(email) if email else None
+    phone = normalise_phone(phone) if phone else None
     with unit_of_work():
-        user = User(email=normalise_email(email) if email else None, phone=phone,
+        user = User(email=email, phone=phone,
                     display_name=display_name, password_hash=passwords.hash_password(password),
-                    partner_id=partner_id)
+                    partner_id=partner_id, verified_at=utcnow() if verified else None)
         user.roles = [UserRole(role=r) for r in sorted(set(roles))]
         db.session.add(user)
         try:
@@ -62,18 +72,19 @@ def register_user(*, email: str | None, phone: str | None, password: str, displa
     return user
 
 
-def _find_by_identifier(identifier: str) -> User | None:
-    identifier = identifier.strip()
-    column = User.email if "@" in identifier else User.phone
-    value = normalise_email(identifier) if "@" in identifier else identifier
-    return db.session.scalars(select(User).where(column == value)).one_or_none()
+def find_user(kind: str, value: str, *, lock: bool = False) -> User | None:
+    """The user holding a normalised identifier (`kind` 'email' or 'phone')."""
+    column = User.email if kind == "email" else User.phone
+    query = select(User).where(column == value)
+    return db.session.scalars(query.with_for_update() if lock else query).one_or_none()
 
 
 def _encode(claims: dict) -> str:
     return jwt.encode(claims, get_settings().secret_key, algorithm=ALGORITHM)
 
 
-def _issue_pair(user: User, family_id: str, now: dt.datetime) -> TokenPair:
+def _issue_pair(user: User, family_id: str, now: dt.datetime, *,
+                client: Client | None = None) -> TokenPair:
     settings = get_settings()
     access_jti = secrets.token_hex(16)
     refresh_jti = secrets.token_hex(16)
@@ -88,21 +99,44 @@ def _issue_pair(user: User, family_id: str, now: dt.datetime) -> TokenPair:
                        "exp": int(refresh_exp.timestamp())})
     db.session.add(RefreshToken(jti=refresh_jti, family_id=family_id, user_id=user.id,
                                 issued_at=now, expires_at=refresh_exp))
+    if client is not None:  # a new login: a new session
+        db.session.add(AuthSession(family_id=family_id, user_id=user.id, created_at=now,
+                                   last_used_at=now, expires_at=refresh_exp,
+                                   user_agent=(client.user_agent or "")[:256] or None,
+                                   ip_address=(client.address or "")[:64] or None))
+    else:  # a rotation: the session lives on
+        db.session.execute(update(AuthSession).where(AuthSession.family_id == family_id)
+                           .values(last_used_at=now, expires_at=refresh_exp))
     return TokenPair(access_token=access, refresh_token=refresh,
                      expires_in=settings.access_token_ttl_seconds)
 
 
-def login(*, identifier: str, password: str) -> TokenPair:
-    """Check credentials and issue a new token family. Suspended users cannot log in."""
-    with unit_of_work():
-        user = _find_by_identifier(identifier)
-        if not passwords.verify_password(user.password_hash if user else None, password):
-            raise AuthenticationFailed("Invalid credentials.", code="invalid_credentials")
-        if user.is_suspended:
-            raise PermissionDenied("This account is suspended.", code="account_suspended")
-        if passwords.needs_rehash(user.password_hash):
-            user.password_hash = passwords.hash_password(password)
-        return _issue_pair(user, secrets.token_hex(16), utcnow())
+def login(*, identifier: str, password: str, client: Client | None = None) -> TokenPair:
+    """Check credentials and open a session (a new token family). Unknown identifier, wrong
+    password, unverified or not: the same 401 after the same work (exactly one argon2 verify).
+    Suspended users cannot log in. Throttled per address, per identifier and globally."""
+    client = client or Client()
+    try:
+        kind, value = normalise_identifier(identifier)
+    except InvalidIdentifier:  # cannot be anyone's identifier: an unknown one, same answer
+        kind, value = identifier_kind(identifier), identifier.strip().casefold()[:254]
+    throttle.check(throttle.failed_login_rule())
+    throttle.guard("login", address=client.address,
+                   identifier_rules=(throttle.login_identifier_rule(value),))
+    try:
+        with unit_of_work():
+            user = find_user(kind, value)
+            if not passwords.verify_password(user.password_hash if user else None, password):
+                raise AuthenticationFailed("Invalid credentials.", code="invalid_credentials")
+            if user.is_suspended:
+                raise PermissionDenied("This account is suspended.", code="account_suspended")
+            if passwords.needs_rehash(user.password_hash):
+                user.password_hash = passwords.hash_password(password)
+            return _issue_pair(user, secrets.token_hex(16), utcnow(), client=client)
+    except AuthenticationFailed:
+        # Rolled back already; the count is its own transaction, so it sticks.
+        throttle.hit(throttle.failed_login_rule())
+        raise
 
 
 def decode_token(token: str, *, expected_type: str) -> dict:
@@ -136,7 +170,7 @@ def refresh(*, refresh_token: str) -> TokenPair:
         if spent != 1:
             row = db.session.get(RefreshToken, claims["jti"])
             if row is not None and row.used_at is not None and row.revoked_at is None:
-                _revoke_family(row.family_id, now)
+                revoke_family(row.family_id, now, reason="refresh_reuse")
                 record_audit(action="auth.refresh_reuse_detected", object_type="user",
                              object_id=row.user_id, actor_user_id=row.user_id,
                              details={"family_id": row.family_id})
@@ -146,7 +180,7 @@ def refresh(*, refresh_token: str) -> TokenPair:
                                            code="invalid_token")
         else:
             user = db.session.get(User, uuid.UUID(claims["sub"]))
-            if user is None or user.is_suspended:
+            if user is None or user.is_suspended or user.is_erased:
                 raise AuthenticationFailed("The refresh token is no longer valid.",
                                            code="invalid_token")
             pair = _issue_pair(user, claims["fam"], now)
@@ -157,10 +191,14 @@ def refresh(*, refresh_token: str) -> TokenPair:
     return pair
 
 
-def _revoke_family(family_id: str, now: dt.datetime) -> None:
+def revoke_family(family_id: str, now: dt.datetime, *, reason: str) -> None:
+    """Revoke one session: its refresh tokens, and (claim `fam`) its access tokens at once."""
     db.session.execute(update(RefreshToken).where(RefreshToken.family_id == family_id,
                                                   RefreshToken.revoked_at.is_(None))
                        .values(revoked_at=now))
+    db.session.execute(update(AuthSession).where(AuthSession.family_id == family_id,
+                                                 AuthSession.revoked_at.is_(None))
+                       .values(revoked_at=now, revoked_reason=reason))
 
 
 def logout(*, claims: dict) -> None:
@@ -170,13 +208,14 @@ def logout(*, claims: dict) -> None:
     with unit_of_work():
         if db.session.get(RevokedAccessToken, claims["jti"]) is None:
             db.session.add(RevokedAccessToken(jti=claims["jti"], expires_at=expires_at))
-        _revoke_family(claims["fam"], now)
+        revoke_family(claims["fam"], now, reason="logout")
         record_audit(action="auth.logout", object_type="user", object_id=claims["sub"],
                      actor_user_id=uuid.UUID(claims["sub"]))
 
 
 def authenticate_access_token(token: str) -> tuple[User, dict]:
-    """Decode a bearer token and load its user: revoked tokens and suspended users fail at once."""
+    """Decode a bearer token and load its user: revoked tokens, revoked or missing sessions,
+    suspended and erased users fail at once."""
     claims = decode_token(token, expected_type="access")
     try:
         user_id = uuid.UUID(claims["sub"])
@@ -187,15 +226,19 @@ def authenticate_access_token(token: str) -> tuple[User, dict]:
     # nothing extra and a Redis lookup would add a round trip without saving one.
     row = db.session.execute(
         select(User, select(RevokedAccessToken.jti).where(RevokedAccessToken.jti == claims["jti"])
-               .exists().label("revoked"))
+               .exists().label("revoked"),
+               select(AuthSession.id).where(AuthSession.family_id == str(claims.get("fam")),
+                                            AuthSession.user_id == user_id,
+                                            AuthSession.revoked_at.is_(None))
+               .exists().label("session_live"))
         .where(User.id == user_id).options(joinedload(User.roles))
     ).unique().one_or_none()
     if row is None:
         raise AuthenticationFailed("The token is invalid.", code="invalid_token")
-    user, revoked = row
-    if revoked:
-        raise AuthenticationFailed("The token has been revoked.", code="token_revoked")
+    user, revoked, session_live = row
     if user.is_suspended:
         raise AuthenticationFailed("This account is suspended.", code="account_suspended")
+    if revoked or not session_live or user.is_erased:
+        raise AuthenticationFailed("The token has been revoked.", code="token_revoked")
     return user, claims
 

@@ -24,6 +24,7 @@ from sqlalchemy.exc import IntegrityError
 from carbon_credits.domain import partners as rules
 from carbon_credits.domain.errors import Conflict, DomainError, NotFound, ValidationFailed
 from carbon_credits.services import keys
+from carbon_credits.services.accounts import require_verified
 from carbon_credits.services.audit import record_audit
 from carbon_credits.services.partners import current_scope_pairs, lock_partner
 from carbon_credits.services.uow import unit_of_work
@@ -99,6 +100,7 @@ def request_binding(*, user_id: uuid.UUID, partner_id: uuid.UUID, external_ref: 
     now = utcnow()
     code = _new_code()
     with unit_of_work():
+        require_verified(user_id)
         partner = _bindable_partner(partner_id)
         consented = _consented_scopes(partner, scopes)
         own = list(db.session.scalars(

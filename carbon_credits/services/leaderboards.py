@@ -10,7 +10,12 @@ rebuilt in the background (`jobs run-due` also rebuilds the current boards every
 also repairs any increment lost between a rebuild's read and its write). Without Redis
 (the embedded default, where each process would have its own store) boards come from SQL.
 
-Only display names leave this module: no ids, no contact data.
+Only display names leave this module: no ids, no contact data. Each citizen chooses how they
+appear (PIPL art. 44): `named` under their display name, `pseudonym` under a stable name derived
+from their id by a keyed hash (it cannot be turned back into the id), `hidden` not at all;
+suspended and erased accounts are never listed. The boards store everyone's totals and the choice
+is applied when a board is read, so a change shows at once (no rebuild) and `limit` still gives
+`limit` listed citizens when some above them are hidden.
 """
 from __future__ import annotations
 
@@ -26,6 +31,7 @@ from carbon_credits import kvstore
 from carbon_credits.config import get_settings
 from carbon_credits.domain.actions import mg_to_grams
 from carbon_credits.domain.errors import ValidationFailed
+from carbon_credits.services import keys
 from carbon_credits.services.uow import after_commit
 from models import Action, User, db, utcnow
 
@@ -36,6 +42,8 @@ MAX_LIMIT = 100
 KEY_TTL = {"day": 3 * 86400, "week": 15 * 86400, "month": 70 * 86400}
 REBUILD_LOCK_SECONDS = 60
 _ZADD_CHUNK = 5000
+# Reading a board from Redis: at least this many members per ZREVRANGE (past hidden ones).
+READ_CHUNK = 50
 
 
 def period_bounds(period: str, day: dt.date) -> tuple[dt.date, dt.date]:
@@ -163,23 +171,58 @@ def _schedule_rebuild(period: str, start: dt.date) -> None:
 # Reads
 
 
-def _top_from_store(period: str, start: dt.date, limit: int) -> list[tuple[str, int]] | None:
+def leaderboard_pseudonym(user_id: uuid.UUID) -> str:
+    """The stable name shown for `pseudonym` visibility: a keyed hash of the id, not reversible
+    without the application secret and not linkable to the display name."""
+    return "Citizen " + keys.keyed_hash("leaderboard-pseudonyms", str(user_id))[:8]
+
+
+def _listable():
+    return (User.leaderboard_visibility != "hidden", User.suspended_at.is_(None),
+            User.erased_at.is_(None))
+
+
+def _shown_names(user_ids: list[uuid.UUID]) -> dict[uuid.UUID, str]:
+    """The listable among `user_ids`, with the name each is shown under."""
+    if not user_ids:
+        return {}
+    rows = db.session.execute(select(User.id, User.display_name, User.leaderboard_visibility)
+                              .where(User.id.in_(user_ids), *_listable()))
+    return {user_id: name if visibility == "named" else leaderboard_pseudonym(user_id)
+            for user_id, name, visibility in rows}
+
+
+def _top_from_store(period: str, start: dt.date,
+                    limit: int) -> list[tuple[uuid.UUID, str, int]] | None:
+    """The board's top `limit` listable citizens, reading further down the sorted set past
+    those who are hidden, suspended or erased."""
     store = kvstore.get_store()
     if not store.exists(ready_key(period, start)):
         return None
-    rows = store.zrevrange(board_key(period, start), 0, limit - 1, withscores=True)
-    return [(member.decode(), int(score)) for member, score in rows if int(score) > 0]
+    key, chunk, position, top = board_key(period, start), max(2 * limit, READ_CHUNK), 0, []
+    while len(top) < limit:
+        rows = store.zrevrange(key, position, position + chunk - 1, withscores=True)
+        position += chunk
+        scored = [(uuid.UUID(member.decode()), int(score)) for member, score in rows
+                  if int(score) > 0]
+        names = _shown_names([user_id for user_id, _ in scored])
+        top += [(user_id, names[user_id], mg) for user_id, mg in scored if user_id in names]
+        if len(rows) < chunk or len(scored) < len(rows):
+            break
+    return top[:limit]
 
 
-def _top_from_sql(start: dt.date, end: dt.date, limit: int) -> list[tuple[str, int]]:
-    query = _totals_query(start, end)
+def _top_from_sql(start: dt.date, end: dt.date, limit: int) -> list[tuple[uuid.UUID, str, int]]:
+    query = _totals_query(start, end).join(User, User.id == Action.user_id).where(*_listable())
     total = query.selected_columns.total_mg
-    rows = db.session.execute(query.order_by(total.desc(), Action.user_id.desc()).limit(limit))
-    return [(str(user_id), int(mg)) for user_id, mg in rows]
+    rows = db.session.execute(query.order_by(total.desc(), Action.user_id.desc()).limit(limit)).all()
+    names = _shown_names([user_id for user_id, _ in rows])
+    return [(user_id, names[user_id], int(mg)) for user_id, mg in rows if user_id in names]
 
 
 def get_leaderboard(*, period: str, limit: int = 10, now: dt.datetime | None = None) -> dict:
-    """The top `limit` citizens of the current period: rank, display name, credited grams."""
+    """The top `limit` listed citizens of the current period: rank, the name they chose to be
+    shown under, credited grams."""
     if not 1 <= limit <= MAX_LIMIT:
         raise ValidationFailed(f"limit must be 1-{MAX_LIMIT}.",
                                errors={"limit": [f"Must be between 1 and {MAX_LIMIT}."]})
@@ -198,11 +241,7 @@ def get_leaderboard(*, period: str, limit: int = 10, now: dt.datetime | None = N
             top = None
     if top is None:
         top = _top_from_sql(start, end, limit)
-    names = dict(db.session.execute(
-        select(User.id, User.display_name)
-        .where(User.id.in_([uuid.UUID(member) for member, _ in top]))).all()) if top else {}
-    items = [{"rank": rank, "display_name": names.get(uuid.UUID(member), ""),
-              "reduction_g": mg_to_grams(mg)}
-             for rank, (member, mg) in enumerate(top, start=1)]
+    items = [{"rank": rank, "display_name": name, "reduction_g": mg_to_grams(mg)}
+             for rank, (_, name, mg) in enumerate(top, start=1)]
     return {"period": period, "from": start, "to": end - dt.timedelta(days=1),
             "timezone": get_settings().scheme_timezone, "source": source, "items": items}

@@ -6,8 +6,9 @@ actions and rewards modules can credit or spend inside their own transaction.
 
 Concurrency: everything about one citizen is serialised by that citizen's account row, locked
 first (`FOR NO KEY UPDATE`, sorted by id when several); then idempotency checks, holds and lots
-are read fresh under that lock. System accounts (issuance, holds, expiry) are never locked and
-keep no running balance. Postings never touch the hash chain; `seal_pending` does, later.
+are read fresh under that lock. System accounts (issuance, holds, expiry, forfeiture) are never
+locked and keep no running balance. Postings never touch the hash chain; `seal_pending` does,
+later.
 """
 from __future__ import annotations
 
@@ -43,7 +44,8 @@ HEAD = LedgerChainHead.__table__
 
 MAX_BATCH = 1000
 MAX_REF_LENGTH = 200
-STATEMENT_KINDS = ("earn", "reserve", "release", "redeem", "expire", "reversal", "adjustment")
+STATEMENT_KINDS = ("earn", "reserve", "release", "redeem", "expire", "reversal", "adjustment",
+                   "forfeit")
 # Which account kinds each transfer kind moves points between (debit, credit).
 TRANSFER_SHAPES = {
     "earn": ("issuance", "citizen"),
@@ -52,6 +54,8 @@ TRANSFER_SHAPES = {
     "redeem": ("holds", "merchant"),
     "expire": ("citizen", "expiry"),
     "reversal": ("citizen", "issuance"),
+    # An erased citizen's remaining balance (DELETE /me).
+    "forfeit": ("citizen", "forfeiture"),
 }
 # A manual correction goes either way between issuance and a citizen.
 ADJUSTMENT_SHAPES = {("issuance", "citizen"), ("citizen", "issuance")}
@@ -731,6 +735,54 @@ def post_adjustment(*, user_id: uuid.UUID, points: int, reason: str, note: str,
 
 
 # ---------------------------------------------------------------------------------------------
+# Forfeiture (erased accounts)
+
+
+def forfeit_balance(*, user_id: uuid.UUID, now: dt.datetime | None = None) -> int:
+    """Move a citizen's whole available balance to the forfeiture account (`forfeit`), oldest
+    lots first, one transfer per lot like `expire`; points already past expiry expire first.
+    Refused with 409 `points_reserved` while a hold is pending (cancel the vouchers first).
+    Returns the points forfeited; an account with nothing left posts nothing."""
+    now = now or utcnow()
+    with unit_of_work():
+        account_id = db.session.execute(select(ACCOUNTS.c.id)
+                                        .where(ACCOUNTS.c.user_id == user_id)).scalar()
+        if account_id is None:
+            return 0
+        account = _lock_accounts([account_id])[account_id]
+        if account.reserved:
+            raise Conflict("Points are reserved for open vouchers.", code="points_reserved")
+        posting_id = uuid.uuid4()
+        _expire_lots_locked(account_id, now, posting_id)
+        lots = db.session.execute(
+            select(LOTS.c.id, LOTS.c.remaining)
+            .where(LOTS.c.account_id == account_id, LOTS.c.remaining > 0)
+            .order_by(LOTS.c.expires_at, LOTS.c.id)).all()
+        total = sum(lot.remaining for lot in lots)
+        if not total:
+            return 0
+        moved = _move(account_id, balance=-total, require_balance=total)
+        if moved is None or moved[0] != 0:
+            raise Conflict("The balance changed while it was forfeited; retry.",
+                           code="ledger_conflict")
+        forfeiture = _system_account_id("forfeiture")
+        running, rows = total, []
+        for lot in lots:
+            running -= lot.remaining
+            rows.append({"posting_id": posting_id, "kind": "forfeit", "reason": "account_erased",
+                         "debit_account_id": account_id, "credit_account_id": forfeiture,
+                         "amount": lot.remaining, "citizen_account_id": account_id,
+                         "balance_after": running,
+                         "external_ref": f"forfeit:lot:{lot.id}:{posting_id}", "event_time": now})
+        _insert_transfers(rows)
+        db.session.execute(update(LOTS).where(LOTS.c.id == bindparam("b_id"),
+                                              LOTS.c.remaining == bindparam("b_left"))
+                           .values(remaining=0),
+                           [{"b_id": lot.id, "b_left": lot.remaining} for lot in lots])
+    return total
+
+
+# ---------------------------------------------------------------------------------------------
 # Reads
 
 
@@ -935,8 +987,8 @@ def verify_ledger() -> VerifyReport:
         if account.kind == "holds" and own != sum(int(v) for v in pending_holds.values()):
             problems.append(f"{name}: holds {own} but pending holds total "
                             f"{sum(int(v) for v in pending_holds.values())}")
-        if account.kind == "expiry" and own < 0:
-            problems.append(f"{name}: expiry account is negative ({own})")
+        if account.kind in ("expiry", "forfeiture") and own < 0:
+            problems.append(f"{name}: {account.kind} account is negative ({own})")
         if account.kind == "issuance" and own > 0:
             problems.append(f"{name}: issuance account is positive ({own})")
 

@@ -181,7 +181,7 @@ def verify_signed_request(*, key_id: str | None, timestamp: str | None, signatur
     if not key_id or not timestamp or not signature:
         raise AuthenticationFailed("X-Partner-Key, X-Timestamp and X-Signature are required.",
                                    code="signature_missing")
-    if not timestamp.isdigit() or len(timestamp) > 12:
+    if not (timestamp.isascii() and timestamp.isdigit()) or len(timestamp) > 12:  # "²" is a digit
         raise AuthenticationFailed("X-Timestamp must be unix seconds.", code="signature_bad_timestamp")
     match = SIGNATURE_RE.match(signature)
     if not match:

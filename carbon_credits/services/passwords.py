@@ -32,3 +32,8 @@ def verify_password(password_hash: str | None, password: str) -> bool:
 
 def needs_rehash(password_hash: str) -> bool:
     return _hasher.check_needs_rehash(password_hash)
+
+
+# The password policy, in one place (register, change, reset, the command line).
+MIN_LENGTH = 10
+MAX_LENGTH = 128

@@ -22,6 +22,7 @@ from carbon_credits.domain import vouchers
 from carbon_credits.domain.errors import (Conflict, NotFound, PermissionDenied, StaleRevision,
                                           ValidationFailed)
 from carbon_credits.services import ledger, verify
+from carbon_credits.services.accounts import require_verified
 from carbon_credits.services.audit import record_audit
 from carbon_credits.services.pagination import keyset_after, take_page
 from carbon_credits.services.uow import unit_of_work
@@ -235,6 +236,7 @@ def redeem_reward(*, user_id: uuid.UUID, reward_id: uuid.UUID,
     of its points cost, all in one transaction, with a fresh voucher code."""
     now = now or utcnow()
     with unit_of_work():
+        require_verified(user_id)
         # The conditional decrement is the stock rule: concurrent redeemers queue on the row and
         # each re-checks `stock > 0` once the one before commits; stock never goes below zero.
         taken = db.session.execute(
@@ -382,6 +384,37 @@ def release_expired_reservations(*, now: dt.datetime | None = None, batch: int =
                                   "points": redemption.points})
             released += 1
     return released
+
+
+def cancel_open_redemptions(*, user_id: uuid.UUID, now: dt.datetime | None = None) -> int:
+    """Erasure (DELETE /me): cancel every reserved voucher of the citizen (overdue ones expire
+    instead), inside the caller's unit of work; returns how many. Several at once keep the lock
+    order of a single cancel: all the redemption rows (by id), then the rewards and claims, then
+    the ledger. One a merchant confirmed first stays redeemed (the conditional update lets
+    exactly one win); one reserved meanwhile leaves points reserved, which the caller detects."""
+    now = now or utcnow()
+    with unit_of_work():
+        query = (select(Redemption.id).where(Redemption.user_id == user_id,
+                                             Redemption.status == "reserved")
+                 .order_by(Redemption.id))
+        if _is_postgres():
+            query = query.with_for_update()
+        closed = []
+        for redemption_id in list(db.session.scalars(query)):
+            redemption = _refreshed(redemption_id)
+            to = "expired" if redemption.expires_at <= now else "cancelled"
+            if _transition(redemption_id, to=to, now=now):
+                closed.append((_refreshed(redemption_id), to))
+        for redemption, _ in sorted(closed, key=lambda c: (str(c[0].reward_id), str(c[0].id))):
+            _give_back(redemption)
+        for redemption, to in closed:
+            ledger.void_hold(hold_id=redemption.hold_id, expired=to == "expired", now=now)
+            record_audit(action="redemption.cancel" if to == "cancelled" else "redemption.expire",
+                         object_type="redemption", object_id=redemption.id,
+                         actor_user_id=user_id if to == "cancelled" else None,
+                         details={"reward_id": str(redemption.reward_id),
+                                  "points": redemption.points})
+    return len(closed)
 
 
 # ---------------------------------------------------------------------------------------------

@@ -20,6 +20,7 @@ from carbon_credits.services.audit import record_audit
 from carbon_credits.services.duties import (conflicting_roles_conflict, ensure_independent,
                                             holds_conflicting_roles, refuse_conflicting_roles)
 from carbon_credits.services.pagination import keyset_after, take_page
+from carbon_credits.services.sessions import revoke_user_sessions
 from carbon_credits.services.uow import unit_of_work
 from models import (PRIVILEGED_ROLES, ROLE_GRANT_STATUSES, ROLES, Partner, RoleGrant, User,
                     UserRole, db, utcnow)
@@ -241,6 +242,8 @@ def set_suspended(*, user_id: uuid.UUID, suspended: bool, reason: str | None,
         if user.id == actor_user_id and suspended:
             raise Conflict("You cannot suspend yourself.", code="self_suspension")
         user.suspended_at = utcnow() if suspended else None
+        if suspended:
+            revoke_user_sessions(user.id, reason="suspended")
         record_audit(action="user.suspended" if suspended else "user.reinstated",
                      object_type="user", object_id=user.id, actor_user_id=actor_user_id,
                      details={"reason": reason})

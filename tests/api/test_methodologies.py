@@ -525,4 +525,5 @@ def test_version_numbers_beyond_the_column_are_404_not_500(client, app, actors):
     admin = actors.user("admin")
     r = client.get("/api/v1/admin/methodologies/SH-METRO/versions/4796040231/diff/1",
                    headers=admin.headers)
-    assert_problem(r, 404, "methodology_version_not_found")
+    # Past the column's range the path matches no route at all (bounded <int:> converter).
+    assert_problem(r, 404, "not_found")

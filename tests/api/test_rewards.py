@@ -9,6 +9,8 @@ import uuid
 
 import pytest
 import segno
+import zxingcpp
+from PIL import Image
 from sqlalchemy import func, select
 
 from carbon_credits.domain import vouchers
@@ -177,7 +179,7 @@ def test_citizen_reserves_shows_qr_merchant_confirms_points_reach_merchant(clien
     assert qr.status_code == 200 and qr.mimetype == "image/png"
     assert qr.headers["Cache-Control"] == "private, no-store"
     expected = io.BytesIO()
-    segno.make(body["voucher_code"], error="m").save(expected, kind="png", scale=8, border=4)
+    segno.make_qr(body["voucher_code"], error="m").save(expected, kind="png", scale=8, border=4)
     assert qr.data == expected.getvalue()  # the code and nothing else
 
     typed = body["voucher_code"].replace("-", " ").lower()
@@ -197,6 +199,25 @@ def test_citizen_reserves_shows_qr_merchant_confirms_points_reach_merchant(clien
         actions = sorted(db.session.scalars(select(AuditEntry.action)
                                             .where(AuditEntry.object_id == body["id"])))
     assert actions == ["redemption.confirm", "redemption.reserve"]
+
+
+def scan(png: bytes):
+    """Read the image as a phone or till scanner would (ZXing's C++ port)."""
+    return zxingcpp.read_barcodes(Image.open(io.BytesIO(png)))
+
+
+def test_voucher_qr_is_a_regular_qr_code_any_scanner_reads(client, actors, app):
+    _, staff = merchant(actors)
+    reward = create_reward(client, staff, points_cost=100, stock=1)
+    citizen = citizen_with_points(actors, app, 500)
+    body = redeem(client, citizen, reward["id"]).json
+
+    png = client.get(body["qr_url"], headers=citizen.headers).data
+    (found,) = scan(png)
+    assert found.format == zxingcpp.BarcodeFormat.QRCode  # not MicroQRCode: phones skip those
+    assert found.text == body["voucher_code"]  # the code and nothing else
+    r = client.post(CONFIRM, json={"voucher_code": found.text}, headers=staff.headers)
+    assert r.status_code == 200 and r.json["status"] == "redeemed"
 
 
 def test_voucher_codes_tolerate_misreadings():

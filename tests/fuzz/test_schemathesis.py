@@ -29,14 +29,7 @@ def seeded(app):
 
 def test_every_operation_survives_generated_input(app, actors, seeded):
     schema = schemathesis.openapi.from_wsgi("/api/v1/openapi.json", app)
-    users = {role: actors.user(role) for role in ("citizen", "admin", "auditor")}
-    merchant_partner = actors.partner("merchant")
-    from carbon_credits.services import users as user_service
-    with app.app_context():
-        merchant = actors.user("citizen")
-        user_service.set_roles(user_id=merchant.id, roles=["merchant"], partner_id=merchant_partner.id,
-                               actor_user_id=users["admin"].id)
-    users["merchant"] = merchant
+    users = actors.one_of_each_role()
     partner = actors.partner("transit_operator")
     client = app.test_client()
     failures = []
