@@ -68,3 +68,7 @@ class StrictBoolean(fields.Boolean):
         if not isinstance(value, bool):
             raise ValidationError("Must be true or false.")
         return value
+
+# OpenAPI examples for password fields: documentation, not credentials.
+EXAMPLE_PASSWORD = "correct horse battery"  # nosec B105
+EXAMPLE_NEW_PASSWORD = "a new long passphrase"  # nosec B105

@@ -8,6 +8,7 @@ from marshmallow import Schema, fields, validate
 
 from api.auth import access
 from api.extensions import Blueprint
+from api.fields import EXAMPLE_NEW_PASSWORD, EXAMPLE_PASSWORD
 from api.resources.identity import new_password_field
 from carbon_credits.services import accounts as account_service
 
@@ -20,8 +21,8 @@ ANY_ROLE = ("citizen", "merchant", "admin", "auditor")
 class PasswordChangeSchema(Schema):
     current_password = fields.String(required=True, load_only=True,
                                      validate=validate.Length(min=1, max=128),
-                                     metadata={"example": "correct horse battery"})
-    new_password = new_password_field(metadata={"example": "a new long passphrase"})
+                                     metadata={"example": EXAMPLE_PASSWORD})
+    new_password = new_password_field(metadata={"example": EXAMPLE_NEW_PASSWORD})
 
 
 class SessionSchema(Schema):
@@ -46,8 +47,8 @@ SESSIONS_EXAMPLE = {"items": [{
 
 @blp.route("/password", methods=["POST"])
 @access(*ANY_ROLE)
-@blp.arguments(PasswordChangeSchema, example={"current_password": "correct horse battery",
-                                              "new_password": "a new long passphrase"})
+@blp.arguments(PasswordChangeSchema, example={"current_password": EXAMPLE_PASSWORD,
+                                              "new_password": EXAMPLE_NEW_PASSWORD})
 @blp.response(204)
 @blp.alt_response(403, description="The current password is wrong (`wrong_password`)")
 @blp.alt_response(429, description="Too many wrong passwords (Retry-After)")

@@ -6,6 +6,7 @@ from marshmallow import Schema, ValidationError, fields, validate, validates_sch
 
 from api.auth import access
 from api.extensions import Blueprint
+from api.fields import EXAMPLE_NEW_PASSWORD, EXAMPLE_PASSWORD
 from carbon_credits.services import accounts as account_service
 from carbon_credits.services import auth as auth_service
 from carbon_credits.services.passwords import MAX_LENGTH as PASSWORD_MAX, MIN_LENGTH as PASSWORD_MIN
@@ -38,7 +39,7 @@ class RegisterSchema(Schema):
     phone = fields.String(validate=validate.Length(min=3, max=32),
                           metadata={"description": "Any spelling; stored as E.164 (default "
                                                    "region CN)", "example": "+8613900139000"})
-    password = new_password_field(metadata={"example": "correct horse battery"})
+    password = new_password_field(metadata={"example": EXAMPLE_PASSWORD})
     display_name = fields.String(required=True, validate=validate.Length(min=1, max=64),
                                  metadata={"example": "Ana"})
 
@@ -70,7 +71,7 @@ class IdentifierVerifySchema(Schema):
     code = fields.String(required=True, validate=validate.Length(min=1, max=16),
                          metadata={"example": "04811730"})
     password = fields.String(load_only=True, validate=validate.Length(min=1, max=128), metadata={
-        "example": "correct horse battery",
+        "example": EXAMPLE_PASSWORD,
         "description": "The password chosen when registering. Send it always: a code sent by "
                        "registering again over an unverified account works only with the "
                        "password of that registration (docs/accounts.md)."})
@@ -90,7 +91,7 @@ class PasswordResetConfirmSchema(Schema):
                                metadata=IDENTIFIER_DOC)
     code = fields.String(required=True, validate=validate.Length(min=1, max=16),
                          metadata={"example": "59020417"})
-    new_password = new_password_field(metadata={"example": "a new long passphrase"})
+    new_password = new_password_field(metadata={"example": EXAMPLE_NEW_PASSWORD})
 
 
 class UserSchema(Schema):
@@ -108,7 +109,7 @@ class LoginSchema(Schema):
     identifier = fields.String(required=True, validate=validate.Length(min=3, max=254),
                                metadata=IDENTIFIER_DOC)
     password = fields.String(required=True, load_only=True, validate=validate.Length(min=1, max=128),
-                             metadata={"example": "correct horse battery"})
+                             metadata={"example": EXAMPLE_PASSWORD})
 
 
 class RefreshSchema(Schema):
@@ -125,7 +126,7 @@ class TokenPairSchema(Schema):
 @blp.route("/register", methods=["POST"])
 @access.public
 @blp.arguments(RegisterSchema, example={"email": "ana@example.org",
-                                        "password": "correct horse battery",
+                                        "password": EXAMPLE_PASSWORD,
                                         "display_name": "Ana"})
 @blp.response(202, AccountAcceptedSchema, example=REGISTER_ACCEPTED)
 @blp.alt_response(429, description="Too many attempts (Retry-After)")
@@ -140,7 +141,7 @@ def register(data):
 @blp.route("/verify", methods=["POST"])
 @access.public
 @blp.arguments(IdentifierVerifySchema, example={"identifier": "ana@example.org", "code": "04811730",
-                                                "password": "correct horse battery"})
+                                                "password": EXAMPLE_PASSWORD})
 @blp.response(200, IdentifierVerifiedSchema, example={"status": "verified"})
 @blp.alt_response(422, description="Wrong, expired or spent code, or unknown identifier "
                                    "(`invalid_code`, one message for all)")
@@ -167,7 +168,7 @@ def password_reset(data):
 @access.public
 @blp.arguments(PasswordResetConfirmSchema, example={"identifier": "+8613900139000",
                                                     "code": "59020417",
-                                                    "new_password": "a new long passphrase"})
+                                                    "new_password": EXAMPLE_NEW_PASSWORD})
 @blp.response(204)
 @blp.alt_response(422, description="Wrong, expired or spent code (`invalid_code`)")
 @blp.alt_response(429, description="Too many attempts (Retry-After)")
@@ -181,7 +182,7 @@ def password_reset_confirm(data):
 @blp.route("/login", methods=["POST"])
 @access.public
 @blp.arguments(LoginSchema, example={"identifier": "13900139000",
-                                     "password": "correct horse battery"})
+                                     "password": EXAMPLE_PASSWORD})
 @blp.response(200, TokenPairSchema)
 @blp.alt_response(429, description="Too many attempts (Retry-After)")
 def login(data):

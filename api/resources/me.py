@@ -10,7 +10,7 @@ from marshmallow import Schema, fields, validate
 
 from api.auth import access
 from api.extensions import Blueprint
-from api.fields import GramsString
+from api.fields import EXAMPLE_PASSWORD, GramsString
 from carbon_credits.domain.methodology import ACTION_TYPES
 from carbon_credits.services import bindings as binding_service
 from carbon_credits.services import privacy as privacy_service
@@ -57,7 +57,7 @@ class ProfileUpdateSchema(Schema):
 class EraseSchema(Schema):
     password = fields.String(required=True, load_only=True, validate=validate.Length(min=1, max=128),
                              metadata={"description": "My current password, re-entered",
-                                       "example": "correct horse battery"})
+                                       "example": EXAMPLE_PASSWORD})
 
 
 class ErasureSchema(Schema):
@@ -173,7 +173,7 @@ def export_my_data():
 
 @blp.route("", methods=["DELETE"])
 @access(*ANY_ROLE)
-@blp.arguments(EraseSchema, example={"password": "correct horse battery"})
+@blp.arguments(EraseSchema, example={"password": EXAMPLE_PASSWORD})
 @blp.response(200, ErasureSchema, example=ERASURE_EXAMPLE)
 def erase_me(data):
     """Erase me (citizens; password re-entered): identifiers, name and card references removed,

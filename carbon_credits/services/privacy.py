@@ -42,7 +42,7 @@ _FLUSH_CHARS = 64 * 1024
 _NEVER_EXPORTED = {"password_hash", "code_hash", "new_password_hash", "confirmation_code_hash",
                    "external_ref_hash", "family_id"}
 # No password verifies against this (not an argon2 hash); login with it fails like any other.
-ERASED_PASSWORD_HASH = "!erased"
+ERASED_PASSWORD_HASH = "!erased"  # nosec B105
 ERASED_REF_HINT = "erased"
 # One-time codes are deleted this long after they expired or were used.
 CODE_GRACE = dt.timedelta(days=1)
