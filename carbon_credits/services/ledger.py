@@ -294,6 +294,22 @@ def _take_from_lots(account_id: int, amount: int, *, prefer_earn: uuid.UUID | No
     return taken
 
 
+def _lot_emptying_rows(lots, *, account_id: int, to_account_id: int, posting_id: uuid.UUID,
+                       kind: str, reason: str, balance_after: int, external_ref, event_time) -> list[dict]:
+    """One transfer per lot moving what is left in it to `to_account_id`; the citizen's
+    balance runs down lot by lot to `balance_after`."""
+    running = balance_after + sum(lot.remaining for lot in lots)
+    rows = []
+    for lot in lots:
+        running -= lot.remaining
+        rows.append({"posting_id": posting_id, "kind": kind, "reason": reason,
+                     "debit_account_id": account_id, "credit_account_id": to_account_id,
+                     "amount": lot.remaining, "citizen_account_id": account_id,
+                     "balance_after": running, "external_ref": external_ref(lot),
+                     "event_time": event_time(lot)})
+    return rows
+
+
 def _expire_lots_locked(account_id: int, now: dt.datetime, posting_id: uuid.UUID) -> int:
     """Post `expire` for what is left in this account's due lots. Caller holds the lock."""
     due = db.session.execute(
@@ -304,19 +320,12 @@ def _expire_lots_locked(account_id: int, now: dt.datetime, posting_id: uuid.UUID
         return 0
     total = sum(lot.remaining for lot in due)
     balance_after, _ = _move(account_id, balance=-total)
-    expiry = _system_account_id("expiry")
-    running = balance_after + total
-    rows = []
-    for lot in due:
-        running -= lot.remaining
-        rows.append({"posting_id": posting_id, "kind": "expire", "reason": "points_expired",
-                     "debit_account_id": account_id, "credit_account_id": expiry,
-                     "amount": lot.remaining, "citizen_account_id": account_id,
-                     "balance_after": running,
-                     # One ref per lot and expiry step: a second run can never expire it again.
-                     "external_ref": f"expire:lot:{lot.id}:{lot.expired_amount}",
-                     "event_time": lot.expires_at})
-    _insert_transfers(rows)
+    _insert_transfers(_lot_emptying_rows(
+        due, account_id=account_id, to_account_id=_system_account_id("expiry"),
+        posting_id=posting_id, kind="expire", reason="points_expired", balance_after=balance_after,
+        # One ref per lot and expiry step: a second run can never expire it again.
+        external_ref=lambda lot: f"expire:lot:{lot.id}:{lot.expired_amount}",
+        event_time=lambda lot: lot.expires_at))
     db.session.execute(update(LOTS).where(LOTS.c.id == bindparam("b_id"),
                                           LOTS.c.remaining == bindparam("b_left"))
                        .values(remaining=0,
@@ -765,16 +774,11 @@ def forfeit_balance(*, user_id: uuid.UUID, now: dt.datetime | None = None) -> in
         if moved is None or moved[0] != 0:
             raise Conflict("The balance changed while it was forfeited; retry.",
                            code="ledger_conflict")
-        forfeiture = _system_account_id("forfeiture")
-        running, rows = total, []
-        for lot in lots:
-            running -= lot.remaining
-            rows.append({"posting_id": posting_id, "kind": "forfeit", "reason": "account_erased",
-                         "debit_account_id": account_id, "credit_account_id": forfeiture,
-                         "amount": lot.remaining, "citizen_account_id": account_id,
-                         "balance_after": running,
-                         "external_ref": f"forfeit:lot:{lot.id}:{posting_id}", "event_time": now})
-        _insert_transfers(rows)
+        _insert_transfers(_lot_emptying_rows(
+            lots, account_id=account_id, to_account_id=_system_account_id("forfeiture"),
+            posting_id=posting_id, kind="forfeit", reason="account_erased", balance_after=0,
+            external_ref=lambda lot: f"forfeit:lot:{lot.id}:{posting_id}",
+            event_time=lambda lot: now))
         db.session.execute(update(LOTS).where(LOTS.c.id == bindparam("b_id"),
                                               LOTS.c.remaining == bindparam("b_left"))
                            .values(remaining=0),
