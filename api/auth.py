@@ -15,7 +15,7 @@ from flask import current_app, g, request
 from carbon_credits.domain.errors import AuthenticationFailed, PermissionDenied
 from carbon_credits.services import auth as auth_service
 from carbon_credits.services import partners as partner_service
-from models import ROLES
+from carbon_credits.domain.vocabulary import ROLES
 
 BEARER_SECURITY = [{"bearerAuth": []}]
 PARTNER_SECURITY = [{"partnerKey": [], "partnerSignature": [], "partnerTimestamp": []}]

@@ -13,7 +13,8 @@ from prometheus_client import CollectorRegistry
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
 from sqlalchemy import func, select
 
-from models import ACTION_STATUSES, Action, LedgerHold, LedgerTransfer, db
+from carbon_credits.domain.vocabulary import ACTION_STATUSES
+from models import Action, LedgerHold, LedgerTransfer, db
 
 CACHE_SECONDS = 15.0
 _cache: dict = {"at": 0.0, "values": None}

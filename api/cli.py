@@ -8,7 +8,7 @@ from flask import Flask
 from flask.cli import AppGroup
 
 from carbon_credits.domain.errors import DomainError
-from models import ROLES, PARTNER_KINDS
+from carbon_credits.domain.vocabulary import PARTNER_KINDS, ROLES
 
 
 def _fail(error: DomainError):

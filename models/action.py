@@ -8,10 +8,10 @@ from sqlalchemy import (JSON, BigInteger, CheckConstraint, Date, ForeignKey, Ind
                         String, Text, UniqueConstraint, Uuid)
 from sqlalchemy.orm import Mapped, mapped_column
 
+from carbon_credits.domain.vocabulary import ACTION_STATUSES, ACTION_TYPES, CHANNELS, MAX_ACTION_MG, sql_in
+
 from .base import UTCDateTime, db, utcnow
 
-ACTION_STATUSES = ("credited", "pending_review", "rejected", "duplicate", "reversed")
-MAX_MG = 10**13  # 10 t CO2e: far above any single action; a bound, so NaN-like values cannot pass
 
 
 class Action(db.Model):
@@ -19,19 +19,18 @@ class Action(db.Model):
     __table_args__ = (
         # A partner's record id is unique per partner: resending a batch is harmless.
         UniqueConstraint("partner_id", "external_id", name="uq_actions_partner_external_id"),
-        CheckConstraint("status IN ('credited', 'pending_review', 'rejected', 'duplicate', "
-                        "'reversed')", name="known_status"),
-        CheckConstraint("channel IN ('app', 'partner')", name="known_channel"),
-        CheckConstraint("action_type IN ('transit', 'ev_charging', 'waste_sorting')",
+        CheckConstraint(sql_in("status", ACTION_STATUSES), name="known_status"),
+        CheckConstraint(sql_in("channel", CHANNELS), name="known_channel"),
+        CheckConstraint(sql_in("action_type", ACTION_TYPES),
                         name="known_action_type"),
         CheckConstraint("(channel = 'partner') = (partner_id IS NOT NULL AND external_id IS NOT NULL)",
                         name="partner_records_have_ids"),
-        CheckConstraint(f"reduction_mg IS NULL OR reduction_mg BETWEEN 0 AND {MAX_MG}",
+        CheckConstraint(f"reduction_mg IS NULL OR reduction_mg BETWEEN 0 AND {MAX_ACTION_MG}",
                         name="reduction_range"),
-        CheckConstraint(f"credited_mg BETWEEN 0 AND {MAX_MG}", name="credited_range"),
+        CheckConstraint(f"credited_mg BETWEEN 0 AND {MAX_ACTION_MG}", name="credited_range"),
         CheckConstraint("reduction_mg IS NULL OR credited_mg <= reduction_mg",
                         name="credited_within_reduction"),
-        CheckConstraint(f"points BETWEEN 0 AND {MAX_MG}", name="points_range"),
+        CheckConstraint(f"points BETWEEN 0 AND {MAX_ACTION_MG}", name="points_range"),
         CheckConstraint("status = 'credited' OR status = 'reversed' OR points = 0",
                         name="points_only_when_credited"),
         Index("ix_actions_user_created", "user_id", "created_at", "id"),
@@ -91,7 +90,7 @@ class DailyCredit(db.Model):
 
     __tablename__ = "daily_credits"
     __table_args__ = (
-        CheckConstraint(f"credited_mg BETWEEN 0 AND {MAX_MG}", name="credited_range"),
+        CheckConstraint(f"credited_mg BETWEEN 0 AND {MAX_ACTION_MG}", name="credited_range"),
     )
 
     user_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("users.id"), primary_key=True)

@@ -18,13 +18,11 @@ from sqlalchemy import (JSON, BigInteger, CheckConstraint, Date, ForeignKey, Ind
                         String, Text, UniqueConstraint, Uuid)
 from sqlalchemy.orm import Mapped, mapped_column
 
+from carbon_credits.domain.vocabulary import (BLOCK_STATUSES, MAX_CERTIFICATE_UNITS as MAX_UNITS,
+                                            MAX_LOT_MG, MAX_SERIAL, REGISTRY_EVENTS, sql_in)
+
 from .base import UTCDateTime, db, utcnow
 
-BLOCK_STATUSES = ("active", "superseded", "retired")
-REGISTRY_EVENTS = ("issue", "transfer", "retire")
-MAX_SERIAL = 10**15
-MAX_UNITS = 10**12
-MAX_LOT_MG = 10**18  # far above any lot; a bound so the checks also stop overflow
 
 
 class CertificateSerialCounter(db.Model):
@@ -109,7 +107,7 @@ class CertificateBlock(db.Model):
 
     __tablename__ = "certificate_blocks"
     __table_args__ = (
-        CheckConstraint("status IN ('active', 'superseded', 'retired')", name="known_status"),
+        CheckConstraint(sql_in("status", BLOCK_STATUSES), name="known_status"),
         CheckConstraint(f"serial_start BETWEEN 1 AND {MAX_SERIAL}", name="serial_range"),
         CheckConstraint("serial_end - serial_start + 1 = quantity", name="serials_match_quantity"),
         CheckConstraint(f"quantity BETWEEN 1 AND {MAX_UNITS}", name="quantity_range"),
@@ -140,7 +138,7 @@ class CertificateEvent(db.Model):
 
     __tablename__ = "certificate_events"
     __table_args__ = (
-        CheckConstraint("event IN ('issue', 'transfer', 'retire')", name="known_event"),
+        CheckConstraint(sql_in("event", REGISTRY_EVENTS), name="known_event"),
         CheckConstraint("serial_end - serial_start + 1 = quantity", name="serials_match_quantity"),
         CheckConstraint(f"quantity BETWEEN 1 AND {MAX_UNITS}", name="quantity_range"),
         Index("ix_certificate_events_lot", "lot_id", "id"),

@@ -7,9 +7,10 @@ import uuid
 from sqlalchemy import CheckConstraint, Date, ForeignKey, Index, Integer, String, Text, Uuid
 from sqlalchemy.orm import Mapped, mapped_column
 
+from carbon_credits.domain.vocabulary import REPORT_EXPORT_STATUSES, sql_in
+
 from .base import UTCDateTime, db, utcnow
 
-REPORT_EXPORT_STATUSES = ("pending", "running", "done", "failed")
 
 
 class ReportExport(db.Model):
@@ -17,7 +18,7 @@ class ReportExport(db.Model):
 
     __tablename__ = "report_exports"
     __table_args__ = (
-        CheckConstraint("status IN ('pending', 'running', 'done', 'failed')", name="known_status"),
+        CheckConstraint(sql_in("status", REPORT_EXPORT_STATUSES), name="known_status"),
         CheckConstraint("kind IN ('reductions')", name="known_kind"),
         CheckConstraint("date_from <= date_to", name="ordered_range"),
         CheckConstraint("(status = 'done') = (content IS NOT NULL)", name="content_when_done"),

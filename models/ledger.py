@@ -9,27 +9,19 @@ from sqlalchemy import (BigInteger, CheckConstraint, ForeignKey, Index, Integer,
                         Uuid, text)
 from sqlalchemy.orm import Mapped, mapped_column
 
+from carbon_credits.domain.vocabulary import (ACCOUNT_KINDS, ADJUSTMENT_REASONS, ADJUSTMENT_STATUSES,
+                                            HOLD_STATUSES, MAX_BALANCE_POINTS, MAX_POINTS,
+                                            SYSTEM_ACCOUNT_KINDS, TRANSFER_KINDS, sql_in)
+
 from .base import UTCDateTime, db, utcnow
 
-# `forfeiture` receives the balance of an erased account (DELETE /me): the points leave the
-# citizen by a transfer, so the ledger still sums and verifies.
-ACCOUNT_KINDS = ("citizen", "merchant", "issuance", "holds", "expiry", "forfeiture")
-SYSTEM_ACCOUNT_KINDS = ("issuance", "holds", "expiry", "forfeiture")
-TRANSFER_KINDS = ("earn", "reserve", "release", "redeem", "expire", "reversal", "adjustment",
-                  "forfeit")
-HOLD_STATUSES = ("pending", "posted", "voided", "expired")
-
 # Bounded checks: PostgreSQL lets NaN through `x >= 0`, and an upper bound stops overflow.
-_BALANCE_MAX = "1000000000000000"
-_AMOUNT_MAX = "1000000000000"
+_BALANCE_MAX = MAX_BALANCE_POINTS
+_AMOUNT_MAX = MAX_POINTS
 
 
 def _big_id():
     return BigInteger().with_variant(Integer, "sqlite")
-
-
-def _in(column: str, values: tuple[str, ...]) -> str:
-    return f"{column} IN (" + ", ".join(f"'{v}'" for v in values) + ")"
 
 
 class LedgerAccount(db.Model):
@@ -39,14 +31,14 @@ class LedgerAccount(db.Model):
 
     __tablename__ = "ledger_accounts"
     __table_args__ = (
-        CheckConstraint(_in("kind", ACCOUNT_KINDS), name="known_kind"),
+        CheckConstraint(sql_in("kind", ACCOUNT_KINDS), name="known_kind"),
         CheckConstraint(f"balance BETWEEN 0 AND {_BALANCE_MAX}", name="balance_bounded"),
         CheckConstraint(f"reserved BETWEEN 0 AND {_BALANCE_MAX}", name="reserved_bounded"),
         CheckConstraint("(kind = 'citizen') = (user_id IS NOT NULL)", name="citizen_has_user"),
         CheckConstraint("(kind = 'merchant') = (partner_id IS NOT NULL)",
                         name="merchant_has_partner"),
         CheckConstraint("(system_code IS NOT NULL) = "
-                        "(kind IN ('issuance', 'holds', 'expiry', 'forfeiture'))",
+                        f"({sql_in('kind', SYSTEM_ACCOUNT_KINDS)})",
                         name="system_has_code"),
         CheckConstraint("kind = 'citizen' OR reserved = 0", name="only_citizens_reserve"),
         CheckConstraint("kind IN ('citizen', 'merchant') OR balance = 0",
@@ -70,7 +62,7 @@ class LedgerTransfer(db.Model):
     __table_args__ = (
         CheckConstraint(f"amount BETWEEN 1 AND {_AMOUNT_MAX}", name="amount_positive"),
         CheckConstraint("debit_account_id <> credit_account_id", name="two_accounts"),
-        CheckConstraint(_in("kind", TRANSFER_KINDS), name="known_kind"),
+        CheckConstraint(sql_in("kind", TRANSFER_KINDS), name="known_kind"),
         CheckConstraint(f"balance_after IS NULL OR balance_after BETWEEN 0 AND {_BALANCE_MAX}",
                         name="balance_after_bounded"),
         Index("ix_ledger_transfers_statement", "citizen_account_id", "seq"),
@@ -111,7 +103,7 @@ class LedgerHold(db.Model):
     __tablename__ = "ledger_holds"
     __table_args__ = (
         CheckConstraint(f"amount BETWEEN 1 AND {_AMOUNT_MAX}", name="amount_positive"),
-        CheckConstraint(_in("status", HOLD_STATUSES), name="known_status"),
+        CheckConstraint(sql_in("status", HOLD_STATUSES), name="known_status"),
         CheckConstraint("(status = 'pending') = (settled_at IS NULL)", name="settled_when_final"),
         Index("ix_ledger_holds_due", "status", "expires_at"),
     )
@@ -219,10 +211,6 @@ class LedgerChainHead(db.Model):
     updated_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
 
 
-ADJUSTMENT_STATUSES = ("pending", "approved", "rejected")
-ADJUSTMENT_REASONS = ("goodwill", "correction")
-
-
 class LedgerAdjustment(db.Model):
     """A manual correction, four-eyes: one person requests it, another approves (posting an
     `adjustment` transfer) or rejects it. The database refuses the requester as decider."""
@@ -231,8 +219,8 @@ class LedgerAdjustment(db.Model):
     __table_args__ = (
         CheckConstraint(f"points <> 0 AND points BETWEEN -{_AMOUNT_MAX} AND {_AMOUNT_MAX}",
                         name="points_range"),
-        CheckConstraint(_in("reason", ADJUSTMENT_REASONS), name="known_reason"),
-        CheckConstraint(_in("status", ADJUSTMENT_STATUSES), name="known_status"),
+        CheckConstraint(sql_in("reason", ADJUSTMENT_REASONS), name="known_reason"),
+        CheckConstraint(sql_in("status", ADJUSTMENT_STATUSES), name="known_status"),
         CheckConstraint("decided_by IS NULL OR decided_by <> requested_by", name="four_eyes"),
         CheckConstraint("(status = 'pending') = (decided_by IS NULL)", name="decided_iff_not_pending"),
         CheckConstraint("(status = 'approved') = (transfer_id IS NOT NULL)",

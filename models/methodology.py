@@ -9,21 +9,20 @@ from sqlalchemy import (JSON, BigInteger, Boolean, CheckConstraint, ForeignKey, 
                         String, Text, UniqueConstraint, Uuid, text)
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
+from carbon_credits.domain.vocabulary import (ACTION_TYPES, CALCULATOR_FAMILIES, MAX_DAILY_CAP_MG,
+                                            RETIREMENT_STATUSES, TRANSIT_MODES, VERSION_STATUSES,
+                                            sql_in)
+
 from .base import UTCDateTime, db, utcnow
 
-METHODOLOGY_ACTION_TYPES = ("transit", "ev_charging", "waste_sorting")
-METHODOLOGY_MODES = ("metro", "bus", "bike", "walk")
-METHODOLOGY_VERSION_STATUSES = ("draft", "submitted", "approved", "rejected", "retired")
-METHODOLOGY_FAMILIES = ("transit_distance", "transit_boarding", "ev_charging", "recyclables")
-RETIREMENT_STATUSES = ("pending", "approved", "rejected")
 
 
 class Methodology(db.Model):
     __tablename__ = "methodologies"
     __table_args__ = (
-        CheckConstraint("action_type IN ('transit', 'ev_charging', 'waste_sorting')",
+        CheckConstraint(sql_in("action_type", ACTION_TYPES),
                         name="known_action_type"),
-        CheckConstraint("(action_type = 'transit' AND mode IN ('metro', 'bus', 'bike', 'walk')) "
+        CheckConstraint(f"(action_type = 'transit' AND {sql_in('mode', TRANSIT_MODES)}) "
                         "OR (action_type <> 'transit' AND mode IS NULL)", name="scope_mode"),
     )
 
@@ -49,13 +48,12 @@ class MethodologyVersion(db.Model):
     __tablename__ = "methodology_versions"
     __table_args__ = (
         UniqueConstraint("methodology_id", "version", name="uq_methodology_versions_number"),
-        CheckConstraint("status IN ('draft', 'submitted', 'approved', 'rejected', 'retired')",
+        CheckConstraint(sql_in("status", VERSION_STATUSES),
                         name="known_status"),
-        CheckConstraint("family IN ('transit_distance', 'transit_boarding', 'ev_charging', "
-                        "'recyclables')", name="known_family"),
+        CheckConstraint(sql_in("family", CALCULATOR_FAMILIES), name="known_family"),
         CheckConstraint("version BETWEEN 1 AND 1000000", name="version_range"),
         CheckConstraint("revision BETWEEN 1 AND 1000000000", name="revision_range"),
-        CheckConstraint("daily_cap_mg IS NULL OR daily_cap_mg BETWEEN 0 AND 1000000000000",
+        CheckConstraint(f"daily_cap_mg IS NULL OR daily_cap_mg BETWEEN 0 AND {MAX_DAILY_CAP_MG}",
                         name="daily_cap_range"),
         CheckConstraint("effective_until IS NULL OR effective_from IS NULL "
                         "OR effective_until >= effective_from", name="effective_order"),
@@ -112,7 +110,7 @@ class MethodologyRetirement(db.Model):
 
     __tablename__ = "methodology_retirements"
     __table_args__ = (
-        CheckConstraint("status IN ('pending', 'approved', 'rejected')", name="known_status"),
+        CheckConstraint(sql_in("status", RETIREMENT_STATUSES), name="known_status"),
         CheckConstraint("decided_by IS NULL OR decided_by <> requested_by", name="four_eyes"),
         CheckConstraint("(status = 'pending') = (decided_by IS NULL)",
                         name="decided_iff_not_pending"),

@@ -8,18 +8,17 @@ from sqlalchemy import (JSON, CheckConstraint, ForeignKey, Index, Integer, Large
                         Text, Uuid, text)
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
+from carbon_credits.domain.vocabulary import (ACTION_TYPES, BINDING_STATUSES, PARTNER_KINDS, TRANSIT_MODES,
+                                            sql_in)
+
 from .base import UTCDateTime, db, utcnow
 
-PARTNER_KINDS = ("merchant", "transit_operator", "charging_operator", "recycling_operator",
-                 "enterprise_buyer")
-BINDING_STATUSES = ("pending", "active", "ended", "withdrawn", "expired")
 
 
 class Partner(db.Model):
     __tablename__ = "partners"
     __table_args__ = (
-        CheckConstraint("kind IN ('merchant', 'transit_operator', 'charging_operator', "
-                        "'recycling_operator', 'enterprise_buyer')", name="known_kind"),
+        CheckConstraint(sql_in("kind", PARTNER_KINDS), name="known_kind"),
     )
 
     id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True, default=uuid.uuid4)
@@ -72,10 +71,10 @@ class PartnerScope(db.Model):
 
     __tablename__ = "partner_scopes"
     __table_args__ = (
-        CheckConstraint("action_type IN ('transit', 'ev_charging', 'waste_sorting')",
+        CheckConstraint(sql_in("action_type", ACTION_TYPES),
                         name="known_action_type"),
         CheckConstraint("mode IS NULL OR (action_type = 'transit' AND "
-                        "mode IN ('metro', 'bus', 'bike', 'walk'))", name="known_mode"),
+                        f"{sql_in('mode', TRANSIT_MODES)})", name="known_mode"),
         CheckConstraint("valid_until IS NULL OR valid_until >= valid_from", name="valid_period"),
         Index("ix_partner_scopes_partner_period", "partner_id", "valid_from"),
     )
@@ -102,7 +101,7 @@ class Binding(db.Model):
         Index("uq_bindings_active_partner_ref", "partner_id", "external_ref_hash", unique=True,
               sqlite_where=text("status = 'active'"), postgresql_where=text("status = 'active'")),
         Index("ix_bindings_partner_ref", "partner_id", "external_ref_hash"),
-        CheckConstraint("status IN ('pending', 'active', 'ended', 'withdrawn', 'expired')",
+        CheckConstraint(sql_in("status", BINDING_STATUSES),
                         name="known_status"),
         CheckConstraint("status NOT IN ('active', 'ended') OR granted_at IS NOT NULL",
                         name="granted_when_activated"),

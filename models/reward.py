@@ -9,14 +9,10 @@ from sqlalchemy import (BigInteger, Boolean, CheckConstraint, ForeignKey, Index,
                         Text, Uuid)
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
+from carbon_credits.domain.vocabulary import (MAX_PER_CITIZEN_LIMIT, MAX_POINTS_COST, MAX_STOCK,
+                                            REDEMPTION_STATUSES, sql_in)
+
 from .base import UTCDateTime, db, utcnow
-
-REDEMPTION_STATUSES = ("reserved", "redeemed", "cancelled", "expired")
-
-# Bounded checks (PostgreSQL lets NaN through `x >= 0`; the bounds also stop overflow).
-MAX_POINTS_COST = 1_000_000
-MAX_STOCK = 1_000_000
-MAX_PER_CITIZEN_LIMIT = 1000
 
 
 class Reward(db.Model):
@@ -68,7 +64,7 @@ class Redemption(db.Model):
 
     __tablename__ = "redemptions"
     __table_args__ = (
-        CheckConstraint("status IN ('reserved', 'redeemed', 'cancelled', 'expired')",
+        CheckConstraint(sql_in("status", REDEMPTION_STATUSES),
                         name="known_status"),
         CheckConstraint(f"points BETWEEN 1 AND {MAX_POINTS_COST}", name="points_bounded"),
         CheckConstraint("(status = 'redeemed') = (redeemed_at IS NOT NULL)",

@@ -8,18 +8,12 @@ from sqlalchemy import (BigInteger, CheckConstraint, ForeignKey, Index, String, 
                         Uuid, Boolean, text)
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
+from carbon_credits.domain.vocabulary import (LEADERBOARD_VISIBILITIES, ONE_TIME_CODE_PURPOSES,
+                                            PRIVILEGED_ROLES, ROLE_GRANT_STATUSES, ROLES, sql_in)
+
 from .base import UTCDateTime, db, utcnow
 
-ROLES = ("citizen", "merchant", "admin", "auditor")
-# Granted only four-eyes (role_grants) and never held together by one account.
-PRIVILEGED_ROLES = ("admin", "auditor")
-STAFF_ROLES = ("merchant", "admin", "auditor")
-ROLE_GRANT_STATUSES = ("pending", "approved", "rejected", "cancelled")
-_PRIVILEGED = "role IN ('admin', 'auditor')"
-# How the citizen appears on leaderboards: under their display name, under a pseudonym derived
-# from their id, or not at all (PIPL art. 44: the person decides).
-LEADERBOARD_VISIBILITIES = ("named", "pseudonym", "hidden")
-ONE_TIME_CODE_PURPOSES = ("verify", "password_reset")
+_PRIVILEGED = sql_in("role", PRIVILEGED_ROLES)
 
 
 class User(db.Model):
@@ -28,7 +22,7 @@ class User(db.Model):
         # An erased account keeps its row (the ledger and actions point at it) but no identifier.
         CheckConstraint("email IS NOT NULL OR phone IS NOT NULL OR erased_at IS NOT NULL",
                         name="has_identifier"),
-        CheckConstraint("leaderboard_visibility IN ('named', 'pseudonym', 'hidden')",
+        CheckConstraint(sql_in("leaderboard_visibility", LEADERBOARD_VISIBILITIES),
                         name="known_leaderboard_visibility"),
     )
 
@@ -76,7 +70,7 @@ class User(db.Model):
 class UserRole(db.Model):
     __tablename__ = "user_roles"
     __table_args__ = (
-        CheckConstraint("role IN ('citizen', 'merchant', 'admin', 'auditor')", name="known_role"),
+        CheckConstraint(sql_in("role", ROLES), name="known_role"),
         # Separation of duties: at most one of admin and auditor per account.
         Index("uq_user_roles_one_privileged_role", "user_id", unique=True,
               postgresql_where=text(_PRIVILEGED), sqlite_where=text(_PRIVILEGED)),
@@ -96,7 +90,7 @@ class RoleGrant(db.Model):
     __tablename__ = "role_grants"
     __table_args__ = (
         CheckConstraint(_PRIVILEGED, name="privileged_role"),
-        CheckConstraint("status IN ('pending', 'approved', 'rejected', 'cancelled')",
+        CheckConstraint(sql_in("status", ROLE_GRANT_STATUSES),
                         name="known_status"),
         CheckConstraint("requested_by <> user_id", name="not_for_oneself"),
         CheckConstraint("decided_by IS NULL OR decided_by <> requested_by", name="four_eyes"),
@@ -172,7 +166,7 @@ class OneTimeCode(db.Model):
 
     __tablename__ = "one_time_codes"
     __table_args__ = (
-        CheckConstraint("purpose IN ('verify', 'password_reset')", name="known_purpose"),
+        CheckConstraint(sql_in("purpose", ONE_TIME_CODE_PURPOSES), name="known_purpose"),
         CheckConstraint("failed_attempts BETWEEN 0 AND 100", name="failed_attempts_range"),
         Index("ix_one_time_codes_user_purpose", "user_id", "purpose"),
     )

@@ -15,10 +15,10 @@ from api.idempotency import idempotent
 from api.pagination import PageArgsSchema, decode_cursor, encode_cursor, page_schema
 from carbon_credits.domain import actions as rules
 from carbon_credits.domain import methodology as method_domain
-from carbon_credits.domain.actions import mg_to_grams
 from carbon_credits.services import actions as action_service
 from carbon_credits.services import methodologies as methodology_service
-from models import ACTION_STATUSES, utcnow
+from carbon_credits.domain.vocabulary import ACTION_STATUSES, TRANSIT_MODES, WASTE_CATEGORIES, mg_to_grams
+from models import utcnow
 
 blp = Blueprint("actions", __name__, url_prefix="/api/v1", description="Green actions")
 
@@ -85,7 +85,7 @@ class ActionCreateSchema(Schema):
     occurred_at = AwareDateTime(metadata={"description": "When it happened: required without "
                                           "started_at/ended_at; otherwise optional and within "
                                           "5 minutes of ended_at"})
-    mode = fields.String(validate=validate.OneOf(("metro", "bus", "bike", "walk")))
+    mode = fields.String(validate=validate.OneOf(TRANSIT_MODES))
     started_at = AwareDateTime()
     ended_at = AwareDateTime()
     distance_km = StrictDecimal(validate=validate.Range(min=0, max=500,
@@ -95,8 +95,7 @@ class ActionCreateSchema(Schema):
                                                        min_inclusive=False))
     station_id = fields.String(validate=[validate.Length(min=1, max=64),
                                          validate.Regexp(r"^[\x21-\x7e]+$")])
-    category = fields.String(validate=validate.OneOf(("paper", "plastic", "metal", "glass",
-                                                      "textile", "kitchen")))
+    category = fields.String(validate=validate.OneOf(WASTE_CATEGORIES))
     weight_kg = StrictDecimal(validate=validate.Range(min=0, max=500,
                                                       min_inclusive=False))
 

@@ -13,7 +13,7 @@ from api.fields import AwareDateTime
 from api.pagination import PageArgsSchema, decode_cursor, encode_cursor, page_schema
 from api.resources.identity import UserSchema
 from carbon_credits.services import admin_queries, users as user_service
-from models import ROLE_GRANT_STATUSES, ROLES
+from carbon_credits.domain.vocabulary import ROLES, ROLE_GRANT_STATUSES
 
 blp = Blueprint("admin_users", __name__, url_prefix="/api/v1/admin", description="User administration and audit log")
 

@@ -13,7 +13,7 @@ from api.fields import GramsString
 from api.idempotency import idempotent
 from api.pagination import PageArgsSchema, decode_cursor, encode_cursor, page_schema
 from carbon_credits.domain import certificates as rules
-from carbon_credits.domain.actions import mg_to_grams
+from carbon_credits.domain.vocabulary import MAX_CERTIFICATE_UNITS, mg_to_grams
 from carbon_credits.services import certificates as certificate_service
 
 blp = Blueprint("certificates", __name__, url_prefix="/api/v1",
@@ -31,7 +31,7 @@ class CertificateLotCreateSchema(Schema):
 
 
 class CertificateAmountSchema(Schema):
-    quantity = fields.Integer(strict=True, validate=validate.Range(min=1, max=10**12),
+    quantity = fields.Integer(strict=True, validate=validate.Range(min=1, max=MAX_CERTIFICATE_UNITS),
                               metadata={"description": "Units (the holder's lowest serials)"})
     first_serial = fields.String(**SERIAL_FIELD)
     last_serial = fields.String(**SERIAL_FIELD)

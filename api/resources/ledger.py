@@ -15,7 +15,7 @@ from api.pagination import PageArgsSchema, decode_cursor, encode_cursor, page_sc
 from carbon_credits.services import adjustments as adjustment_service
 from carbon_credits.services import ledger as ledger_service
 from carbon_credits.services.verify import CHECKERS, check_ledger
-from models.ledger import ADJUSTMENT_REASONS, ADJUSTMENT_STATUSES
+from carbon_credits.domain.vocabulary import ADJUSTMENT_REASONS, ADJUSTMENT_STATUSES, MAX_POINTS, TRANSFER_KINDS
 
 blp = Blueprint("ledger", __name__, url_prefix="/api/v1", description="Points ledger")
 
@@ -49,7 +49,7 @@ class StatementEntrySchema(Schema):
 
 class StatementArgsSchema(PageArgsSchema):
     kind = fields.String(load_default=None,
-                         validate=validate.OneOf(ledger_service.STATEMENT_KINDS))
+                         validate=validate.OneOf(TRANSFER_KINDS))
     action_id = fields.UUID(load_default=None)
     redemption_id = fields.UUID(load_default=None)
     since = AwareDateTime(load_default=None, data_key="from")
@@ -72,7 +72,7 @@ StatementPageSchema = page_schema(StatementEntrySchema, "StatementPageSchema")
 class AdjustmentCreateSchema(Schema):
     user_id = fields.UUID(required=True)
     points = fields.Integer(required=True, strict=True,
-                            validate=[validate.Range(min=-10**12, max=10**12),
+                            validate=[validate.Range(min=-MAX_POINTS, max=MAX_POINTS),
                                       validate.NoneOf([0], error="Must not be zero.")],
                             metadata={"description": "> 0 credits the citizen, < 0 takes back"})
     reason = fields.String(required=True, validate=validate.OneOf(ADJUSTMENT_REASONS))

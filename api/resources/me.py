@@ -15,7 +15,7 @@ from carbon_credits.domain.methodology import ACTION_TYPES
 from carbon_credits.services import bindings as binding_service
 from carbon_credits.services import privacy as privacy_service
 from carbon_credits.services.profile import get_profile, update_profile
-from models.user import LEADERBOARD_VISIBILITIES
+from carbon_credits.domain.vocabulary import LEADERBOARD_VISIBILITIES
 
 blp = Blueprint("me", __name__, url_prefix="/api/v1/me", description="The signed-in user")
 

@@ -13,7 +13,7 @@ from carbon_credits.domain import partners as partner_rules
 from carbon_credits.domain.methodology import ACTION_TYPES, TRANSIT_MODES
 from carbon_credits.services import bindings as binding_service
 from carbon_credits.services import partners as partner_service
-from models import PARTNER_KINDS
+from carbon_credits.domain.vocabulary import PARTNER_KINDS
 
 blp = Blueprint("partners", __name__, url_prefix="/api/v1", description="Partners")
 

@@ -21,7 +21,7 @@ from api.pagination import PageArgsSchema, decode_cursor, encode_cursor, page_sc
 from carbon_credits.config import get_settings
 from carbon_credits.domain import vouchers
 from carbon_credits.services import rewards as reward_service
-from models.reward import MAX_PER_CITIZEN_LIMIT, MAX_POINTS_COST, MAX_STOCK
+from carbon_credits.domain.vocabulary import MAX_PER_CITIZEN_LIMIT, MAX_POINTS_COST, MAX_STOCK
 
 blp = Blueprint("rewards", __name__, url_prefix="/api/v1",
                 description="Rewards catalog, redemptions and vouchers, merchant settlement")

@@ -6,12 +6,7 @@ import datetime as dt
 import zoneinfo
 from decimal import Decimal
 
-MG_PER_G = 1000
-
-
-def scope_key(action_type: str, mode: str | None) -> str:
-    return f"{action_type}:{mode}" if mode else action_type
-
+from carbon_credits.domain.vocabulary import grams_to_mg, mg_to_grams, scope_key  # noqa: F401 (callers read them here too)
 
 # A time-windowed action (a trip, a charging session) happens when it ends; an `occurred_at`
 # sent with it may differ from `ended_at` by at most this much (clock skew between systems).
@@ -40,17 +35,6 @@ def scheme_day(moment: dt.datetime, timezone: str) -> dt.date:
     """The scheme's calendar day of an instant (daily caps are per scheme day)."""
     return moment.astimezone(zoneinfo.ZoneInfo(timezone)).date()
 
-
-def grams_to_mg(grams: Decimal) -> int:
-    """Grams with at most 3 decimals -> integer milligrams, exactly."""
-    mg = grams * MG_PER_G
-    if mg != mg.to_integral_value():
-        raise ValueError(f"{grams} g has more than 3 decimals")
-    return int(mg)
-
-
-def mg_to_grams(mg: int | None) -> Decimal | None:
-    return None if mg is None else (Decimal(mg) / MG_PER_G).quantize(Decimal("0.001"))
 
 
 def intervals_overlap(a_start: dt.datetime | None, a_end: dt.datetime | None,

@@ -6,9 +6,9 @@ import datetime as dt
 import hashlib
 import json
 
+from carbon_credits.domain.vocabulary import MAX_BALANCE_POINTS, MAX_POINTS as MAX_TRANSFER_POINTS  # noqa: F401
+
 GENESIS_HASH = "0" * 64
-MAX_TRANSFER_POINTS = 10**12
-MAX_BALANCE_POINTS = 10**15
 
 
 def add_months(moment: dt.datetime, months: int) -> dt.datetime:

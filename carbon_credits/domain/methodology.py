@@ -22,20 +22,16 @@ from decimal import (ROUND_FLOOR, ROUND_HALF_EVEN, Context, Decimal, DivisionByZ
 from typing import Any, Mapping
 
 from carbon_credits.domain.errors import Conflict, StaleRevision, ValidationFailed  # noqa: F401 (re-exported)
+from carbon_credits.domain.vocabulary import (ACTION_TYPES, CALCULATOR_FAMILIES, CHANNELS, GRAMS,  # noqa: F401
+                                            MAX_PARAMETER_VALUE as MAX_VALUE, SELF_REPORT_POLICIES,
+                                            SOURCE_STATUSES, TRANSIT_MODES, VERSION_STATUSES,
+                                            WASTE_CATEGORIES)
 
-GRAMS = Decimal("0.001")
 ROUNDING_RULE = "rounded once at the end to 0.001 g, ROUND_HALF_EVEN"
 _CONTEXT = Context(prec=60, rounding=ROUND_HALF_EVEN,
                    traps=[InvalidOperation, DivisionByZero, Overflow])
 ZERO = Decimal(0)
 
-ACTION_TYPES = ("transit", "ev_charging", "waste_sorting")
-TRANSIT_MODES = ("metro", "bus", "bike", "walk")
-WASTE_CATEGORIES = ("paper", "plastic", "metal", "glass", "textile", "kitchen")
-SOURCE_STATUSES = ("doc", "press", "secondary", "scheme_design_choice")
-VERSION_STATUSES = ("draft", "submitted", "approved", "rejected", "retired")
-CHANNELS = ("app", "partner")
-SELF_REPORT_POLICIES = ("allowed", "review", "refused")
 
 # unit -> (dimension, factor to the canonical unit of that dimension)
 UNITS: dict[str, tuple[str, Decimal]] = {
@@ -100,7 +96,6 @@ BOUNDED_QUANTITIES = {"distance_km": "km", "speed_kmh": "km/h", "energy_kwh": "k
 RULE_KEYS = {f"{side}_{q}" for q in BOUNDED_QUANTITIES for side in ("min", "max")} | {
     "self_report", "basis"}
 PARAMETER_NAME_RE = re.compile(r"^[A-Za-z][A-Za-z0-9_]{0,39}$")
-MAX_VALUE = Decimal("1e12")
 
 
 def required_inputs(family: str) -> dict[str, tuple[str, ...]]:

@@ -10,10 +10,9 @@ import datetime as dt
 import unicodedata
 
 from carbon_credits.domain.errors import ValidationFailed
-from carbon_credits.domain.methodology import ACTION_TYPES, TRANSIT_MODES
-
-# Partners whose records can be credited; merchants and enterprise buyers report nothing.
-DATA_PARTNER_KINDS = ("transit_operator", "charging_operator", "recycling_operator")
+# Partners whose records can be credited (DATA_PARTNER_KINDS); merchants and enterprise buyers
+# report nothing.
+from carbon_credits.domain.vocabulary import ACTION_TYPES, DATA_PARTNER_KINDS, TRANSIT_MODES
 
 DEFAULT_SCOPES: dict[str, list[dict]] = {
     "transit_operator": [{"action_type": "transit"}],

@@ -25,7 +25,7 @@ from carbon_credits.config import get_settings
 from carbon_credits.domain import actions as rules
 from carbon_credits.domain import methodology as method_domain
 from carbon_credits.domain.errors import Conflict, NotFound, PermissionDenied, ValidationFailed
-from carbon_credits.services import leaderboards, ledger
+from carbon_credits.services import certificates, leaderboards, ledger
 from carbon_credits.services import methodologies as methodology_service
 from carbon_credits.services.audit import record_audit
 from carbon_credits.domain import partners as partner_rules
@@ -531,9 +531,6 @@ def reject_action(*, action_id: uuid.UUID, actor_user_id: uuid.UUID, reason: str
     return action
 
 
-REVERSAL_GUARDS: list = []  # callables(action) raising DomainError, e.g. "inside an issued lot"
-
-
 def reverse_action(*, action_id: uuid.UUID, actor_user_id: uuid.UUID, reason: str):
     """Reverse a credited action (fraud): its points are clawed back through the ledger."""
     with unit_of_work():
@@ -542,8 +539,8 @@ def reverse_action(*, action_id: uuid.UUID, actor_user_id: uuid.UUID, reason: st
             code = "already_reversed" if action.status == "reversed" else "action_not_credited"
             raise Conflict(f"Only credited actions can be reversed; this one is {action.status}.",
                            code=code)
-        for guard in REVERSAL_GUARDS:
-            guard(action)
+        # Certified grams may be sold or retired already: their actions stay credited.
+        certificates.refuse_reversal_inside_lot(action)
         reversal = None
         if action.points > 0:
             reversal = ledger.reverse_earn(external_ref=f"action:{action.id}", reason=reason,

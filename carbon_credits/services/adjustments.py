@@ -17,16 +17,16 @@ from sqlalchemy import select, update
 from sqlalchemy.exc import IntegrityError
 
 from carbon_credits.domain.errors import Conflict, NotFound, PermissionDenied, ValidationFailed
+from carbon_credits.domain.vocabulary import (ADJUSTMENT_REASONS, ADJUSTMENT_STATUSES, MAX_POINTS,
+                                            STAFF_ROLES)
 from carbon_credits.services import ledger
 from carbon_credits.services.audit import record_audit
 from carbon_credits.services.duties import ensure_independent
 from carbon_credits.services.pagination import keyset_after, take_page
 from carbon_credits.services.uow import unit_of_work
-from models import STAFF_ROLES, LedgerAdjustment, LedgerTransfer, User, db, utcnow
-from models.ledger import ADJUSTMENT_REASONS, ADJUSTMENT_STATUSES
+from models import LedgerAdjustment, LedgerTransfer, User, db, utcnow
 
 OBJECT_TYPE = "ledger_adjustment"
-MAX_POINTS = 10**12
 
 
 def _invalid(field: str, message: str) -> ValidationFailed:

@@ -4,7 +4,7 @@ serials, verify a serial publicly, and check the registry's invariants. See docs
 Double counting is kept out by the database: an action's grams join at most one lot
 (UNIQUE(action_id) on `certificate_lot_actions`), a lot issues whole units only from the grams
 of its own actions (CHECK issued + remainder = verified), and reversing an action inside a lot
-is refused (`REVERSAL_GUARDS`).
+is refused (`refuse_reversal_inside_lot`, which `reverse_action` asks).
 
 Lock order: issuance locks the registry's serial counter, then the chosen actions (by id);
 transfers and retirements lock the lot, then its blocks (by serial). Reversals lock the action
@@ -23,9 +23,9 @@ from sqlalchemy.exc import IntegrityError
 
 from carbon_credits.domain import certificates as rules
 from carbon_credits.config import get_settings
-from carbon_credits.domain.actions import mg_to_grams, scheme_day
+from carbon_credits.domain.actions import scheme_day
+from carbon_credits.domain.vocabulary import mg_to_grams
 from carbon_credits.domain.errors import Conflict, NotFound, ValidationFailed
-from carbon_credits.services import actions as action_service
 from carbon_credits.services import methodologies as methodology_service
 from carbon_credits.services.audit import record_audit
 from carbon_credits.services.pagination import keyset_after, take_page
@@ -419,17 +419,13 @@ def verify_serial(*, serial: str) -> dict:
 # --- no double counting through reversals ---------------------------------------------------
 
 def refuse_reversal_inside_lot(action: Action) -> None:
-    """REVERSAL_GUARDS hook: an action whose grams were issued as certificates stays credited
-    (the certificates may be sold or retired already); reversing it is refused (409)."""
+    """Asked by `reverse_action`: an action whose grams were issued as certificates stays
+    credited (the certificates may be sold or retired already); reversing it is refused (409)."""
     lot_id = db.session.scalar(select(CertificateLotAction.lot_id)
                                .where(CertificateLotAction.action_id == action.id))
     if lot_id is not None:
         raise Conflict(f"This action's reduction is certified in lot {lot_id}; it cannot be "
                        "reversed.", code="in_certified_lot")
-
-
-if refuse_reversal_inside_lot not in action_service.REVERSAL_GUARDS:
-    action_service.REVERSAL_GUARDS.append(refuse_reversal_inside_lot)
 
 
 # --- invariants -----------------------------------------------------------------------------

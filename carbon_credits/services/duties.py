@@ -16,7 +16,8 @@ from typing import Iterable
 from sqlalchemy import or_, select
 
 from carbon_credits.domain.errors import Conflict, PermissionDenied, ValidationFailed
-from models import PRIVILEGED_ROLES, RoleGrant, db
+from carbon_credits.domain.vocabulary import PRIVILEGED_ROLES
+from models import RoleGrant, db
 
 CONFLICTING_ROLES_DETAIL = ("No account may hold both admin and auditor: the people who run the "
                             "scheme are not the people who check it.")

@@ -8,9 +8,10 @@ import zoneinfo
 from sqlalchemy import and_, case, func, select
 
 from carbon_credits.config import get_settings
-from carbon_credits.domain.actions import mg_to_grams
+from carbon_credits.domain.vocabulary import mg_to_grams
 from carbon_credits.domain.impact import equivalents_for
-from models import METHODOLOGY_ACTION_TYPES, Action, db, utcnow
+from carbon_credits.domain.vocabulary import ACTION_TYPES
+from models import Action, db, utcnow
 
 
 def month_bounds(today: dt.date) -> tuple[dt.date, dt.date, dt.date]:
@@ -52,7 +53,7 @@ def get_impact(*, user_id: uuid.UUID, now: dt.datetime | None = None) -> dict:
              for row in rows}
     zero = dict.fromkeys(("actions", "credited_mg", "points", "this_mg", "this_actions",
                           "last_mg", "last_actions"), 0)
-    by_type = [{"action_type": t, **found.get(t, zero)} for t in METHODOLOGY_ACTION_TYPES]
+    by_type = [{"action_type": t, **found.get(t, zero)} for t in ACTION_TYPES]
     total = {k: sum(item[k] for item in by_type) for k in zero}
     this_g, last_g = mg_to_grams(total["this_mg"]), mg_to_grams(total["last_mg"])
     return {

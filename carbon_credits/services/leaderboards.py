@@ -29,9 +29,9 @@ from sqlalchemy import func, select
 
 from carbon_credits import kvstore
 from carbon_credits.config import get_settings
-from carbon_credits.domain.actions import mg_to_grams
 from carbon_credits.domain.errors import ValidationFailed
-from carbon_credits.services import keys
+from carbon_credits.domain.vocabulary import mg_to_grams
+from carbon_credits.services import keys, queue
 from carbon_credits.services.uow import after_commit
 from models import Action, User, db, utcnow
 
@@ -160,11 +160,7 @@ def _schedule_rebuild(period: str, start: dt.date) -> None:
     if not store.set(f"cc:lb:rebuilding:{period}:{start.isoformat()}", "1",
                      ex=REBUILD_LOCK_SECONDS, nx=True):
         return
-    from rq import Queue
-    from carbon_credits.tasks import QUEUE_NAME
-    Queue(QUEUE_NAME, connection=store).enqueue("carbon_credits.tasks.run_job",
-                                                "rebuild_leaderboards",
-                                                description="rebuild leaderboards")
+    queue.enqueue("run_job", "rebuild_leaderboards", description="rebuild leaderboards")
 
 
 # ---------------------------------------------------------------------------------------------

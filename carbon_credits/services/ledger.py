@@ -31,7 +31,7 @@ from carbon_credits.services.pagination import take_page
 from carbon_credits.services.uow import after_commit, unit_of_work
 from models import (LedgerAccount, LedgerChainHead, LedgerHold, LedgerHoldLot, LedgerLot,
                     LedgerReversal, LedgerSeal, LedgerTransfer, Partner, User, db, utcnow)
-from models.ledger import ADJUSTMENT_REASONS
+from carbon_credits.domain.vocabulary import ADJUSTMENT_REASONS
 
 ACCOUNTS = LedgerAccount.__table__
 TRANSFERS = LedgerTransfer.__table__
@@ -44,8 +44,6 @@ HEAD = LedgerChainHead.__table__
 
 MAX_BATCH = 1000
 MAX_REF_LENGTH = 200
-STATEMENT_KINDS = ("earn", "reserve", "release", "redeem", "expire", "reversal", "adjustment",
-                   "forfeit")
 # Which account kinds each transfer kind moves points between (debit, credit).
 TRANSFER_SHAPES = {
     "earn": ("issuance", "citizen"),

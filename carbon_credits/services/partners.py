@@ -21,7 +21,8 @@ from carbon_credits.domain.errors import (AuthenticationFailed, Conflict, NotFou
 from carbon_credits.services import keys
 from carbon_credits.services.audit import record_audit
 from carbon_credits.services.uow import after_commit, unit_of_work
-from models import PARTNER_KINDS, Partner, PartnerScope, PartnerSecret, SeenSignature, db, utcnow
+from carbon_credits.domain.vocabulary import PARTNER_KINDS
+from models import Partner, PartnerScope, PartnerSecret, SeenSignature, db, utcnow
 
 log = logging.getLogger(__name__)
 

@@ -31,7 +31,7 @@ from carbon_credits.services.uow import unit_of_work
 from models import (Action, AuditEntry, AuthSession, Binding, LedgerAccount, LedgerAdjustment,
                     LedgerTransfer, OneTimeCode, Partner, Redemption, RefreshToken,
                     RevokedAccessToken, Reward, RoleGrant, ThrottleCounter, User, db, utcnow)
-from models.user import STAFF_ROLES
+from carbon_credits.domain.vocabulary import STAFF_ROLES
 
 log = logging.getLogger(__name__)
 

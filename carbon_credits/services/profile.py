@@ -11,7 +11,7 @@ from carbon_credits.services.impact import get_total_reduction_g
 from carbon_credits.services.ledger import get_available_balance
 from carbon_credits.services.uow import unit_of_work
 from models import User, db
-from models.user import LEADERBOARD_VISIBILITIES
+from carbon_credits.domain.vocabulary import LEADERBOARD_VISIBILITIES
 
 PROFILE_FIELDS = ("display_name", "leaderboard_visibility")
 

@@ -19,10 +19,11 @@ import uuid
 from sqlalchemy import Date, Integer, String, case, cast, func, literal, literal_column, select, update
 
 from carbon_credits.config import get_settings
-from carbon_credits.domain.actions import mg_to_grams
 from carbon_credits.domain.errors import Conflict, NotFound, ValidationFailed
+from carbon_credits.domain.vocabulary import mg_to_grams
+from carbon_credits.services import queue
 from carbon_credits.services.audit import record_audit
-from carbon_credits.services.uow import after_commit, unit_of_work
+from carbon_credits.services.uow import unit_of_work
 from models import Action, Partner, ReportExport, db, utcnow
 
 log = logging.getLogger(__name__)
@@ -173,21 +174,10 @@ def request_export(*, date_from: dt.date, date_to: dt.date, group_by: str,
                      object_id=export.id, actor_user_id=actor_user_id,
                      details={"from": date_from.isoformat(), "to": date_to.isoformat(),
                               "group_by": group_by})
-        export_id = export.id
-        after_commit(lambda: _enqueue_export(export_id))
+        # With Redis an RQ worker takes it now; without, `jobs run-due` finds it pending.
+        queue.enqueue_after_commit("run_report_export", str(export.id),
+                                   description=f"report export {export.id}")
     return export
-
-
-def _enqueue_export(export_id: uuid.UUID) -> None:
-    """With Redis, hand the export to an RQ worker now; without, `jobs run-due` finds it."""
-    from carbon_credits import kvstore
-    if not kvstore.is_redis():
-        return
-    from rq import Queue
-    from carbon_credits.tasks import QUEUE_NAME
-    Queue(QUEUE_NAME, connection=kvstore.get_store()).enqueue(
-        "carbon_credits.tasks.run_report_export", str(export_id),
-        description=f"report export {export_id}")
 
 
 def get_export_or_raise(export_id: uuid.UUID) -> ReportExport:

@@ -21,13 +21,13 @@ from carbon_credits.config import get_settings
 from carbon_credits.domain import vouchers
 from carbon_credits.domain.errors import (Conflict, NotFound, PermissionDenied, StaleRevision,
                                           ValidationFailed)
-from carbon_credits.services import ledger, verify
+from carbon_credits.services import ledger
 from carbon_credits.services.accounts import require_verified
 from carbon_credits.services.audit import record_audit
 from carbon_credits.services.pagination import keyset_after, take_page
 from carbon_credits.services.uow import unit_of_work
 from models import (LedgerHold, Partner, Redemption, Reward, RewardClaim, User, db, utcnow)
-from models.reward import MAX_STOCK
+from carbon_credits.domain.vocabulary import MAX_STOCK
 
 REWARD_FIELDS = ("title", "description", "points_cost", "stock", "valid_from", "valid_until",
                  "per_citizen_limit", "active")
@@ -503,5 +503,3 @@ def check_rewards() -> list[str]:
                             f"{hold_status} for {hold_amount}")
     return problems
 
-
-verify.CHECKERS.append(check_rewards)

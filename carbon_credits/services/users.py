@@ -22,8 +22,8 @@ from carbon_credits.services.duties import (conflicting_roles_conflict, ensure_i
 from carbon_credits.services.pagination import keyset_after, take_page
 from carbon_credits.services.sessions import revoke_user_sessions
 from carbon_credits.services.uow import unit_of_work
-from models import (PRIVILEGED_ROLES, ROLE_GRANT_STATUSES, ROLES, Partner, RoleGrant, User,
-                    UserRole, db, utcnow)
+from carbon_credits.domain.vocabulary import PRIVILEGED_ROLES, ROLES, ROLE_GRANT_STATUSES
+from models import Partner, RoleGrant, User, UserRole, db, utcnow
 
 GRANT_OBJECT = "role_grant"
 

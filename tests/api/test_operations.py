@@ -74,8 +74,12 @@ def test_gunicorn_takes_its_worker_count_from_the_environment(monkeypatch):
 
 
 def test_due_jobs_include_insights_work_and_rq_tasks_resolve():
-    from carbon_credits import jobs, tasks
+    import worker as tasks
+    from carbon_credits import jobs
     assert {"rebuild_leaderboards", "run_pending_report_exports",
             "purge_idempotency_keys"} <= set(jobs.job_names())
     assert tasks.QUEUE_NAME == "carbon_credits"
     assert callable(tasks.run_report_export) and callable(tasks.run_job)
+    # Services enqueue worker tasks by dotted name; each name they use must resolve.
+    from carbon_credits.services import queue
+    assert queue.WORKER_MODULE == tasks.__name__ and queue.QUEUE_NAME == tasks.QUEUE_NAME

@@ -3,7 +3,8 @@ from __future__ import annotations
 
 import pytest
 
-from carbon_credits import jobs, tasks
+import worker as tasks
+from carbon_credits import jobs
 from tests.conftest import REDIS_URL
 from tests.rewards_support import (REDEMPTIONS, backdate_reservations, balance,
                                    citizen_with_points, create_reward, merchant, redemption_row,

@@ -1,18 +1,20 @@
-"""RQ job functions (queue `carbon_credits`). Each builds the app once per worker process and
-runs a registered job inside an app context.
+"""RQ job functions (queue `carbon_credits`): the worker's entry point, beside `wsgi.py`.
 
     rq worker --url "$REDIS_URL" carbon_credits          # process jobs
-    rq cron carbon_credits.cron                          # enqueue the due jobs every minute
+    rq cron scheduler                                    # enqueue the due jobs every minute
 
-The app comes from the composition root named like `flask --app wsgi` does (`CARBON_APP`,
-default `wsgi`), loaded at run time: this package never imports the HTTP layer.
+Each task builds the application once per worker process (from `wsgi`, like `flask --app wsgi`)
+and runs a service inside an app context. Services enqueue these tasks by name through
+`carbon_credits.services.queue`, so nothing below this level imports it.
 """
 from __future__ import annotations
 
-import importlib
-import os
+import uuid
 
-QUEUE_NAME = "carbon_credits"
+from carbon_credits import jobs
+from carbon_credits.services import reports
+from carbon_credits.services.queue import QUEUE_NAME
+from models import db
 
 _app = None
 
@@ -20,14 +22,13 @@ _app = None
 def _get_app():
     global _app
     if _app is None:
-        _app = importlib.import_module(os.environ.get("CARBON_APP", "wsgi")).app
+        from wsgi import app
+        _app = app
     return _app
 
 
 def run_job(name: str) -> int:
     """Run one job of `carbon_credits.jobs.DUE_JOBS` by name."""
-    from carbon_credits import jobs
-    from models import db
     with _get_app().app_context():
         try:
             return jobs.run_job(name)
@@ -37,8 +38,6 @@ def run_job(name: str) -> int:
 
 def run_due() -> dict:
     """Run every due job once (what `flask jobs run-due` does)."""
-    from carbon_credits import jobs
-    from models import db
     with _get_app().app_context():
         try:
             return jobs.run_due()
@@ -48,9 +47,6 @@ def run_due() -> dict:
 
 def run_report_export(export_id: str) -> bool:
     """Produce one requested report export (enqueued after the request's commit)."""
-    import uuid
-    from carbon_credits.services import reports
-    from models import db
     with _get_app().app_context():
         try:
             return reports.run_export(export_id=uuid.UUID(export_id))
@@ -61,7 +57,6 @@ def run_report_export(export_id: str) -> bool:
 def enqueue_due(connection) -> list:
     """Put one RQ job per registered due job on the queue."""
     from rq import Queue
-    from carbon_credits.jobs import job_names
     queue = Queue(QUEUE_NAME, connection=connection)
     return [queue.enqueue(run_job, name, description=f"due job {name}")
-            for name in job_names()]
+            for name in jobs.job_names()]

@@ -1,0 +1,103 @@
+"""The scheme's vocabulary, defined once: roles, statuses, kinds, modes, categories, bounds,
+scope keys and the gram/milligram conversion.
+
+Models build their CHECK constraints from these tuples, services compare against them and the
+HTTP schemas validate with them; nothing else spells them out. Pure: imports nothing of ours.
+Adding a value here is a schema change too (a migration that widens the CHECK constraint).
+"""
+from __future__ import annotations
+
+from decimal import Decimal
+
+# --- people ---------------------------------------------------------------------------------
+ROLES = ("citizen", "merchant", "admin", "auditor")
+# Granted only four-eyes (role_grants) and never held together by one account.
+PRIVILEGED_ROLES = ("admin", "auditor")
+STAFF_ROLES = ("merchant", "admin", "auditor")
+ROLE_GRANT_STATUSES = ("pending", "approved", "rejected", "cancelled")
+# How a citizen appears on leaderboards: under their display name, under a pseudonym derived
+# from their id, or not at all (PIPL art. 44: the person decides).
+LEADERBOARD_VISIBILITIES = ("named", "pseudonym", "hidden")
+ONE_TIME_CODE_PURPOSES = ("verify", "password_reset")
+
+# --- partners -------------------------------------------------------------------------------
+DATA_PARTNER_KINDS = ("transit_operator", "charging_operator", "recycling_operator")
+PARTNER_KINDS = ("merchant", *DATA_PARTNER_KINDS, "enterprise_buyer")
+BINDING_STATUSES = ("pending", "active", "ended", "withdrawn", "expired")
+
+# --- green actions and their methodologies --------------------------------------------------
+ACTION_TYPES = ("transit", "ev_charging", "waste_sorting")
+TRANSIT_MODES = ("metro", "bus", "bike", "walk")
+WASTE_CATEGORIES = ("paper", "plastic", "metal", "glass", "textile", "kitchen")
+CHANNELS = ("app", "partner")
+ACTION_STATUSES = ("credited", "pending_review", "rejected", "duplicate", "reversed")
+# Actions that hold their place against a daily cap and against overlapping claims.
+COUNTING_STATUSES = ("credited", "pending_review")
+# Trips and charging sessions have time windows; two of one citizen's may not overlap.
+OVERLAP_TYPES = ("transit", "ev_charging")
+
+CALCULATOR_FAMILIES = ("transit_distance", "transit_boarding", "ev_charging", "recyclables")
+VERSION_STATUSES = ("draft", "submitted", "approved", "rejected", "retired")
+# A retired version stays in force until its end: both may credit an action in their window.
+IN_FORCE_STATUSES = ("approved", "retired")
+RETIREMENT_STATUSES = ("pending", "approved", "rejected")
+SOURCE_STATUSES = ("doc", "press", "secondary", "scheme_design_choice")
+SELF_REPORT_POLICIES = ("allowed", "review", "refused")
+
+# --- ledger ---------------------------------------------------------------------------------
+# `forfeiture` receives the balance of an erased account (DELETE /me).
+SYSTEM_ACCOUNT_KINDS = ("issuance", "holds", "expiry", "forfeiture")
+ACCOUNT_KINDS = ("citizen", "merchant", *SYSTEM_ACCOUNT_KINDS)
+TRANSFER_KINDS = ("earn", "reserve", "release", "redeem", "expire", "reversal", "adjustment",
+                  "forfeit")
+HOLD_STATUSES = ("pending", "posted", "voided", "expired")
+ADJUSTMENT_STATUSES = ("pending", "approved", "rejected")
+ADJUSTMENT_REASONS = ("goodwill", "correction")
+
+# --- rewards, insights, certificates --------------------------------------------------------
+REDEMPTION_STATUSES = ("reserved", "redeemed", "cancelled", "expired")
+REPORT_EXPORT_STATUSES = ("pending", "running", "done", "failed")
+BLOCK_STATUSES = ("active", "superseded", "retired")
+REGISTRY_EVENTS = ("issue", "transfer", "retire")
+
+# --- bounds ---------------------------------------------------------------------------------
+# Every stored quantity has an upper bound: PostgreSQL lets NaN through `x >= 0`, and a bound
+# stops overflow long before BIGINT does.
+MAX_POINTS = 10**12            # one transfer, one adjustment, one hold
+MAX_BALANCE_POINTS = 10**15    # one account's balance
+MAX_ACTION_MG = 10**13         # 10 t CO2e: far above any single action
+MAX_DAILY_CAP_MG = 10**12
+MAX_PARAMETER_VALUE = Decimal("1e12")
+MAX_POINTS_COST = 1_000_000    # one reward
+MAX_STOCK = 1_000_000
+MAX_PER_CITIZEN_LIMIT = 1000
+MAX_SERIAL = 10**15
+MAX_CERTIFICATE_UNITS = 10**12
+MAX_LOT_MG = 10**18
+
+# --- units ----------------------------------------------------------------------------------
+MG_PER_G = 1000
+GRAMS = Decimal("0.001")  # the precision of a credited reduction
+
+
+def scope_key(action_type: str, mode: str | None) -> str:
+    """The key a methodology, a daily cap and an overlap check are scoped by:
+    `transit:metro`, `ev_charging`, `waste_sorting`."""
+    return f"{action_type}:{mode}" if mode else action_type
+
+
+def grams_to_mg(grams: Decimal) -> int:
+    """Grams with at most 3 decimals -> integer milligrams, exactly."""
+    mg = grams * MG_PER_G
+    if mg != mg.to_integral_value():
+        raise ValueError(f"{grams} g has more than 3 decimals")
+    return int(mg)
+
+
+def mg_to_grams(mg: int | None) -> Decimal | None:
+    return None if mg is None else (Decimal(mg) / MG_PER_G).quantize(GRAMS)
+
+
+def sql_in(column: str, values: tuple[str, ...]) -> str:
+    """`column IN ('a', 'b')`: the text of a CHECK constraint built from a tuple above."""
+    return f"{column} IN (" + ", ".join(f"'{v}'" for v in values) + ")"
