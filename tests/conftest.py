@@ -6,6 +6,7 @@ in-process fallback. After every test the system invariants (ledger verify) must
 """
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
 import tempfile
@@ -276,3 +277,25 @@ def redis_key_count() -> int:
     if kvstore.is_redis():
         return sum(1 for k in store.scan_iter() if not k.startswith(b"cc-limits"))
     return len(store._values) + len(store._zsets)
+
+
+@contextlib.contextmanager
+def recorded_statements(app):
+    """Collect the SQL statements run inside the block (transaction control left out), to
+    assert a use case's round trips, or that a list costs the same for 1 row and for 20."""
+    from sqlalchemy import event
+    from models import db
+    statements: list[str] = []
+
+    def record(conn, cursor, statement, *args):
+        if not statement.lstrip().upper().startswith(("BEGIN", "COMMIT", "SAVEPOINT", "RELEASE",
+                                                       "ROLLBACK")):
+            statements.append(statement)
+
+    with app.app_context():
+        engine = db.engine
+    event.listen(engine, "before_cursor_execute", record)
+    try:
+        yield statements
+    finally:
+        event.remove(engine, "before_cursor_execute", record)

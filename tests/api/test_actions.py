@@ -9,7 +9,8 @@ import uuid
 import pytest
 
 from models import Action, DailyCredit, LedgerTransfer
-from tests.conftest import all_table_counts, assert_problem, redis_key_count, table_counts
+from tests.conftest import (all_table_counts, assert_problem, recorded_statements, redis_key_count,
+                            table_counts)
 
 ACTIONS = "/api/v1/actions"
 BATCH = "/api/v1/partner/actions"
@@ -382,25 +383,11 @@ def test_an_app_credit_costs_a_fixed_small_number_of_statements(client, app, see
     """Guards the credit path's round trips (bench/README performance section): authentication,
     idempotency claim and completion, methodology versions, daily-cap upsert-and-lock and its
     update, overlap check, action insert, account lock, transfer, lot, balance update."""
-    from sqlalchemy import event
-
-    from models import db
     walk = dict(minutes=30, km=2, mode="walk")
     r = client.post(ACTIONS, json=trip(recent(5), **walk), headers={**rider.headers, "Idempotency-Key": "w"})
     assert r.json["status"] == "credited", r.json
-    statements: list[str] = []
-
-    def record(conn, cursor, statement, *args):
-        if not statement.lstrip().upper().startswith(("BEGIN", "COMMIT", "SAVEPOINT", "RELEASE")):
-            statements.append(statement)
-
-    with app.app_context():
-        engine = db.engine
-    event.listen(engine, "before_cursor_execute", record)
-    try:
+    with recorded_statements(app) as statements:
         r = client.post(ACTIONS, json=trip(recent(2), **walk),
                         headers={**rider.headers, "Idempotency-Key": "k1"})
-    finally:
-        event.remove(engine, "before_cursor_execute", record)
     assert r.status_code == 201 and r.json["status"] == "credited" and r.json["points"] > 0, r.json
     assert len(statements) <= 12, "\n".join(s.split("\n")[0][:120] for s in statements)
