@@ -7,7 +7,7 @@ FLASK := $(BIN)/flask --app wsgi
 HOST ?= 127.0.0.1
 PORT ?= 5000
 
-.PHONY: run test test-sqlite migrate seed worker bench faults audit clean
+.PHONY: run test test-sqlite migrate seed worker scheduler bench faults audit clean
 
 $(BIN)/activate:
 	$(PYTHON) -m venv $(VENV)
@@ -35,6 +35,10 @@ test-sqlite: $(VENV)/.installed
 
 worker: $(VENV)/.installed
 	$(BIN)/rq worker --url "$${REDIS_URL:?set REDIS_URL}" carbon_credits
+
+# Enqueues every due job each minute (scheduler.py); run beside one or more workers.
+scheduler: $(VENV)/.installed
+	$(BIN)/rq cron --url "$${REDIS_URL:?set REDIS_URL}" scheduler
 
 clean:
 	rm -rf $(VENV) instance/carbon_credits.db*

@@ -86,17 +86,8 @@ def create_app(config: dict | None = None) -> Flask:
     return app
 
 
-ENV_KEYS = {"DATABASE_URL", "REDIS_URL", "SECRET_KEY", "JWT_SECRET_KEY", "SCHEME_TIMEZONE",
-            "JWT_ISSUER", "JWT_AUDIENCE", "ACCESS_TOKEN_TTL_SECONDS", "REFRESH_TOKEN_TTL_SECONDS",
-            "LOGIN_RATE_LIMIT", "PARTNER_SECRET_GRACE_HOURS", "POINTS_PER_GRAM",
-            "POINTS_EXPIRY_MONTHS", "HOLD_TTL_MINUTES", "CLAIM_WINDOW_DAYS", "CARBON_ENV",
-            # accounts (docs/accounts.md)
-            "ONE_TIME_CODE_TTL_MINUTES", "NOTIFIER", "SMTP_HOST", "SMTP_PORT", "SMTP_FROM",
-            "SMTP_USERNAME", "SMTP_PASSWORD", "SMTP_STARTTLS", "SMS_GATEWAY",
-            "THROTTLE_ADDRESS_LIMIT", "THROTTLE_CODE_LIMIT", "THROTTLE_MESSAGE_LIMIT",
-            "THROTTLE_FAILED_LOGIN_LIMIT",
-            # personal data (docs/privacy.md) and the edge (docs/operations.md)
-            "SESSION_RETENTION_DAYS", "METRICS_ALLOWED_NETWORKS", "METRICS_TOKEN", "CORS_ORIGINS"}
+# The keys of `create_app(config)` read as environment variables: config.py names them once.
+ENV_KEYS = config_module.ENV_NAMES
 
 
 def _warn_once_without_redis(settings) -> None:

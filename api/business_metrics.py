@@ -1,8 +1,8 @@
 """Business metrics for Prometheus, computed from the database at scrape time.
 
-Counting from the database (not in-process counters) keeps the figures right across gunicorn
-workers, RQ workers and restarts, and counts work done by any process. Each process caches the
-answer for `CACHE_SECONDS`, so a scrape every 15 s costs a handful of aggregate queries.
+The figures come from a service (carbon_credits/services/business_metrics.py). Each process
+caches the answer for `CACHE_SECONDS`, so a scrape every 15 s costs a handful of aggregate
+queries.
 """
 from __future__ import annotations
 
@@ -11,35 +11,18 @@ import time
 
 from prometheus_client import CollectorRegistry
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
-from sqlalchemy import func, select
 
-from carbon_credits.domain.vocabulary import ACTION_STATUSES
-from models import Action, LedgerHold, LedgerTransfer, db
+from carbon_credits.services.business_metrics import read_business_figures
 
 CACHE_SECONDS = 15.0
 _cache: dict = {"at": 0.0, "values": None}
 _lock = threading.Lock()
 
 
-def _read() -> dict:
-    actions = dict(db.session.execute(select(Action.status, func.count())
-                                      .group_by(Action.status)).all())
-    points = dict(db.session.execute(
-        select(LedgerTransfer.kind, func.coalesce(func.sum(LedgerTransfer.amount), 0))
-        .where(LedgerTransfer.kind.in_(("earn", "redeem", "expire", "reversal")))
-        .group_by(LedgerTransfer.kind)).all())
-    holds = db.session.execute(select(func.count(), func.coalesce(func.sum(LedgerHold.amount), 0))
-                               .where(LedgerHold.status == "pending")).one()
-    db.session.rollback()
-    return {"actions": {s: int(actions.get(s, 0)) for s in ACTION_STATUSES},
-            "points": {k: int(v) for k, v in points.items()},
-            "holds_open": int(holds[0]), "holds_open_points": int(holds[1])}
-
-
 def snapshot(*, max_age: float = CACHE_SECONDS) -> dict:
     with _lock:
         if _cache["values"] is None or time.monotonic() - _cache["at"] > max_age:
-            _cache["values"], _cache["at"] = _read(), time.monotonic()
+            _cache["values"], _cache["at"] = read_business_figures(), time.monotonic()
         return _cache["values"]
 
 
@@ -50,7 +33,6 @@ class BusinessCollector:
         try:
             values = snapshot()
         except Exception:  # the database is down: request metrics must still be served
-            db.session.rollback()
             yield GaugeMetricFamily("carbon_business_metrics_up", "Business metrics readable", value=0)
             return
         yield GaugeMetricFamily("carbon_business_metrics_up", "Business metrics readable", value=1)

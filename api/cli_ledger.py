@@ -12,13 +12,9 @@ ledger_cli = AppGroup("ledger", help="Points ledger: verify the books, seal the 
 @ledger_cli.command("verify")
 def verify():
     """Check every invariant; exit 0 with a summary when clean, 1 listing the problems."""
-    from carbon_credits.services.ledger import verify_ledger
-    from carbon_credits.services.verify import CHECKERS, check_ledger
-    report = verify_ledger()
-    problems = list(report.problems)
-    for check in CHECKERS:
-        if check is not check_ledger:
-            problems.extend(check())
+    from carbon_credits.services.verify import verify_system
+    report = verify_system()
+    problems = report.problems
     click.echo(f"entries checked: {report.entries_checked}")
     click.echo(f"sealed: {report.sealed}, pending seal: {report.pending_seal}")
     click.echo(f"chain head: {report.chain_head}")

@@ -1,4 +1,9 @@
-"""Settings read once from the environment, validated, failing fast with a clear message."""
+"""Settings read once from the environment, validated, failing fast with a clear message.
+
+`SETTINGS` is the one place that names each environment variable, its default and how it is
+read; `load_settings` walks it, and the app factory takes its overridable keys from it
+(`ENV_NAMES`). gunicorn.conf.py reads its own process settings (workers, timeouts).
+"""
 from __future__ import annotations
 
 import dataclasses
@@ -6,10 +11,10 @@ import ipaddress
 import os
 import re
 import secrets
-from urllib.parse import urlsplit
+from urllib.parse import SplitResult, urlsplit
 import zoneinfo
 from pathlib import Path
-from typing import Mapping
+from typing import Any, Callable, Mapping
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 INSTANCE_DIR = PROJECT_ROOT / "instance"
@@ -20,49 +25,55 @@ class ConfigError(ValueError):
 
 
 DEFAULT_METRICS_NETWORKS = (ipaddress.ip_network("127.0.0.1/32"), ipaddress.ip_network("::1/128"))
+ENVIRONMENTS = ("development", "test", "production")
+# Read when SECRET_KEY is unset (the name older deployments used).
+SECRET_KEY_ALIAS = "JWT_SECRET_KEY"  # nosec B105: a variable name, not a secret
 
 
 @dataclasses.dataclass(frozen=True)
 class Settings:
+    """The validated settings; each field's variable and default are in `SETTINGS`."""
+
+    environment: str
     database_url: str
     redis_url: str | None
     secret_key: str
-    jwt_issuer: str = "carbon-credits"
-    jwt_audience: str = "carbon-credits-api"
-    access_token_ttl_seconds: int = 900
-    refresh_token_ttl_seconds: int = 30 * 24 * 3600
-    scheme_timezone: str = "Asia/Shanghai"
-    login_rate_limit: str = "10 per minute"
+    scheme_timezone: str
+    jwt_issuer: str
+    jwt_audience: str
+    access_token_ttl_seconds: int
+    refresh_token_ttl_seconds: int
+    login_rate_limit: str
     # Accounts (docs/accounts.md): one-time codes, the notifier, throttling.
-    one_time_code_ttl_minutes: int = 15
-    notifier: str = "log"
-    smtp_host: str = "localhost"
-    smtp_port: int = 587
-    smtp_from: str = "no-reply@localhost"
-    smtp_username: str | None = None
-    smtp_password: str | None = None
-    smtp_starttls: bool = True
-    sms_gateway: str | None = None
-    throttle_address_limit: str = "30 per minute"
-    throttle_code_limit: str = "10 per 15 minutes"
-    throttle_message_limit: str = "5 per hour"
-    throttle_failed_login_limit: str = "1000 per minute"
-    partner_secret_grace_hours: int = 24
-    signature_tolerance_seconds: int = 300
-    points_per_gram: int = 1
-    points_expiry_months: int = 24
-    hold_ttl_minutes: int = 30
-    claim_window_days: int = 7
+    one_time_code_ttl_minutes: int
+    notifier: str
+    smtp_host: str
+    smtp_port: int
+    smtp_from: str
+    smtp_username: str | None
+    smtp_password: str | None
+    smtp_starttls: bool
+    sms_gateway: str | None
+    throttle_address_limit: str
+    throttle_code_limit: str
+    throttle_message_limit: str
+    throttle_failed_login_limit: str
+    partner_secret_grace_hours: int
+    points_per_gram: int
+    points_expiry_months: int
+    hold_ttl_minutes: int
+    claim_window_days: int
     # A certified lot covers only scheme days closed at least this many days ago.
-    lot_review_period_days: int = 7
+    lot_review_period_days: int
     # Personal-data retention (docs/privacy.md): ended sessions and their refresh tokens are
     # deleted this many days after they were revoked or expired.
-    session_retention_days: int = 30
-    environment: str = "development"
+    session_retention_days: int
     # The edge (docs/operations.md, "The edge: metrics, caching, CORS").
-    metrics_allowed_networks: tuple = DEFAULT_METRICS_NETWORKS
-    metrics_token: str | None = None
-    cors_origins: tuple[str, ...] = ()
+    metrics_allowed_networks: tuple
+    metrics_token: str | None
+    cors_origins: tuple[str, ...]
+    # Not a variable: the partner signature window is part of the partner protocol.
+    signature_tolerance_seconds: int = 300
 
     def as_flask_config(self) -> dict:
         return {
@@ -72,6 +83,33 @@ class Settings:
             "REDIS_URL": self.redis_url,
             "SETTINGS": self,
         }
+
+
+# A reader turns the raw environment into one setting's value, or raises ConfigError naming
+# the variable: reader(env, name, default, environment).
+Reader = Callable[[Mapping[str, str], str, Any, str], Any]
+
+
+@dataclasses.dataclass(frozen=True)
+class Setting:
+    """One row of the table: the Settings field, its environment variable, default, reader."""
+
+    field: str
+    name: str
+    default: Any
+    read: Reader
+
+
+# --- readers ----------------------------------------------------------------------------------
+
+def _text(env: Mapping[str, str], name: str, default: Any, _carbon_env: str) -> str:
+    """The raw value; set but empty stays empty."""
+    return env.get(name, default)
+
+
+def _text_or_default(env: Mapping[str, str], name: str, default: Any, _carbon_env: str):
+    """The raw value; unset or empty gives the default."""
+    return env.get(name) or default
 
 
 def _int(env: Mapping[str, str], name: str, default: int, *, minimum: int = 1,
@@ -88,7 +126,14 @@ def _int(env: Mapping[str, str], name: str, default: int, *, minimum: int = 1,
     return value
 
 
-def _networks(env: Mapping[str, str], name: str, default: tuple) -> tuple:
+def _int_between(minimum: int, maximum: int = 10**9) -> Reader:
+    """A reader of whole numbers in [minimum, maximum]."""
+    def read(env: Mapping[str, str], name: str, default: int, _carbon_env: str) -> int:
+        return _int(env, name, default, minimum=minimum, maximum=maximum)
+    return read
+
+
+def _networks(env: Mapping[str, str], name: str, default: tuple, _carbon_env: str) -> tuple:
     """Comma-separated CIDRs (a bare address is one host); `none` allows no network."""
     raw = (env.get(name) or "").strip()
     if not raw:
@@ -105,37 +150,49 @@ def _networks(env: Mapping[str, str], name: str, default: tuple) -> tuple:
     return tuple(networks)
 
 
-def _metrics_token(env: Mapping[str, str]) -> str | None:
-    token = env.get("METRICS_TOKEN") or None
+def _metrics_token(env: Mapping[str, str], name: str, default: None,
+                   _carbon_env: str) -> str | None:
+    token = env.get(name) or default
     if token is not None and (len(token) < 32 or not token.isascii() or not token.isprintable()
                               or " " in token):
-        raise ConfigError("METRICS_TOKEN must be at least 32 printable ASCII characters without spaces")
+        raise ConfigError(f"{name} must be at least 32 printable ASCII characters without spaces")
     return token
 
 
-def _cors_origins(env: Mapping[str, str], environment: str) -> tuple[str, ...]:
+def _cors_origins(env: Mapping[str, str], name: str, default: tuple,
+                  environment: str) -> tuple[str, ...]:
     """Exact browser origins (scheme://host[:port]); '*' only outside production."""
-    raw = (env.get("CORS_ORIGINS") or "").strip()
-    origins = []
-    for part in filter(None, (p.strip() for p in raw.split(","))):
-        if part == "*":
-            if environment == "production":
-                raise ConfigError("CORS_ORIGINS must list exact origins in production, not '*'")
-            origins.append(part)
-            continue
-        try:
-            url = urlsplit(part)
-            port = url.port  # raises on a malformed port
-        except ValueError:
-            url, port = None, None
-        if (url is None or url.scheme.lower() not in ("http", "https") or not url.hostname
-                or url.path or url.query or url.fragment or url.username or url.password
-                or "*" in part or "@" in part):
-            raise ConfigError(f"CORS_ORIGINS entries must be origins like https://app.example.cn "
-                              f"(scheme://host[:port], no path or wildcard); got {part!r}")
-        host = f"[{url.hostname}]" if ":" in url.hostname else url.hostname
-        origins.append(f"{url.scheme.lower()}://{host}" + (f":{port}" if port is not None else ""))
-    return tuple(dict.fromkeys(origins))
+    parts = (part.strip() for part in (env.get(name) or "").split(","))
+    origins = [_cors_origin(name, part, environment) for part in parts if part]
+    return tuple(dict.fromkeys(origins)) if origins else default
+
+
+def _cors_origin(name: str, part: str, environment: str) -> str:
+    """One entry of the list, lower-cased to the form browsers send in `Origin`."""
+    if part == "*":
+        if environment == "production":
+            raise ConfigError(f"{name} must list exact origins in production, not '*'")
+        return part
+    url, port = _split_origin(part)
+    if url is None:
+        raise ConfigError(f"{name} entries must be origins like https://app.example.cn "
+                          f"(scheme://host[:port], no path or wildcard); got {part!r}")
+    host = f"[{url.hostname}]" if ":" in url.hostname else url.hostname
+    return f"{url.scheme.lower()}://{host}" + (f":{port}" if port is not None else "")
+
+
+def _split_origin(text: str) -> tuple[SplitResult, int | None] | tuple[None, None]:
+    """(url, port) when `text` is scheme://host[:port] and nothing more; else (None, None)."""
+    try:
+        url = urlsplit(text)
+        port = url.port  # raises on a malformed port
+    except ValueError:
+        return None, None
+    extras = (url.path, url.query, url.fragment, url.username, url.password)
+    if (url.scheme.lower() not in ("http", "https") or not url.hostname or any(extras)
+            or "*" in text or "@" in text):
+        return None, None
+    return url, port
 
 
 _RATE_RE = re.compile(r"^\s*(\d+)\s*(?:/|per)\s*(\d+)?\s*(second|minute|hour|day)s?\s*$", re.I)
@@ -150,7 +207,7 @@ def parse_rate(text: str) -> tuple[int, int]:
     return int(match.group(1)), int(match.group(2) or 1) * _RATE_UNITS[match.group(3).lower()]
 
 
-def _rate(env: Mapping[str, str], name: str, default: str) -> str:
+def _rate(env: Mapping[str, str], name: str, default: str, _carbon_env: str) -> str:
     raw = env.get(name) or default
     try:
         parse_rate(raw)
@@ -160,20 +217,33 @@ def _rate(env: Mapping[str, str], name: str, default: str) -> str:
     return raw
 
 
-def _choice(env: Mapping[str, str], name: str, default: str, choices: tuple[str, ...]) -> str:
-    raw = env.get(name) or default
-    if raw not in choices:
-        raise ConfigError(f"{name} must be one of {', '.join(choices)}; got {raw!r}")
-    return raw
+def _choice_of(choices: tuple[str, ...]) -> Reader:
+    """A reader of one of `choices`."""
+    def read(env: Mapping[str, str], name: str, default: str, _carbon_env: str) -> str:
+        raw = env.get(name) or default
+        if raw not in choices:
+            raise ConfigError(f"{name} must be one of {', '.join(choices)}; got {raw!r}")
+        return raw
+    return read
 
 
-def _bool(env: Mapping[str, str], name: str, default: bool) -> bool:
+_TRUE, _FALSE = ("1", "true", "yes", "on"), ("0", "false", "no", "off")
+
+
+def _bool(env: Mapping[str, str], name: str, default: bool, _carbon_env: str) -> bool:
     raw = (env.get(name) or "").strip().lower()
     if not raw:
         return default
-    if raw not in ("1", "true", "yes", "on", "0", "false", "no", "off"):
+    if raw not in _TRUE + _FALSE:
         raise ConfigError(f"{name} must be true or false; got {raw!r}")
-    return raw in ("1", "true", "yes", "on")
+    return raw in _TRUE
+
+
+def _environment(env: Mapping[str, str], name: str, default: str, _carbon_env: str) -> str:
+    environment = env.get(name, default)
+    if environment not in ENVIRONMENTS:
+        raise ConfigError(f"{name} must be development, test or production; got {environment!r}")
+    return environment
 
 
 def normalise_database_url(url: str) -> str:
@@ -186,6 +256,89 @@ def normalise_database_url(url: str) -> str:
             "DATABASE_URL must be a PostgreSQL URL (postgresql://user@host/db) "
             f"or a SQLite file URL (sqlite:///path); got {url!r}")
     return url
+
+
+def _database_url(env: Mapping[str, str], name: str, default: str, _carbon_env: str) -> str:
+    database_url = normalise_database_url(env.get(name) or default)
+    if database_url.startswith("sqlite:///"):
+        Path(database_url[len("sqlite:///"):]).parent.mkdir(parents=True, exist_ok=True)
+    return database_url
+
+
+def _redis_url(env: Mapping[str, str], name: str, default: None, _carbon_env: str) -> str | None:
+    redis_url = env.get(name) or default
+    if redis_url and not redis_url.startswith(("redis://", "rediss://", "unix://")):
+        raise ConfigError(f"{name} must start with redis://, rediss:// or unix://; got {redis_url!r}")
+    return redis_url
+
+
+def _secret_key(env: Mapping[str, str], name: str, default: None, environment: str) -> str:
+    """Unset: a random key kept in instance/ (never in production)."""
+    secret_key = env.get(name) or env.get(SECRET_KEY_ALIAS) or default
+    if not secret_key:
+        if environment == "production":
+            raise ConfigError(f"{name} is required in production (32+ random characters)")
+        secret_key = _instance_secret()
+    if len(secret_key) < 32:
+        raise ConfigError(f"{name} must be at least 32 characters (HS256 needs a 256-bit key)")
+    return secret_key
+
+
+def _timezone(env: Mapping[str, str], name: str, default: str, _carbon_env: str) -> str:
+    tz = env.get(name, default)
+    try:
+        zoneinfo.ZoneInfo(tz)
+    except (zoneinfo.ZoneInfoNotFoundError, ValueError):
+        raise ConfigError(f"{name} must be an IANA time zone such as Asia/Shanghai; "
+                          f"got {tz!r}") from None
+    return tz
+
+
+# --- the table --------------------------------------------------------------------------------
+
+# Read in this order: CARBON_ENV first (the secret key and CORS depend on it); a bad value
+# stops at the first variable in this order.
+SETTINGS: tuple[Setting, ...] = (
+    Setting("environment", "CARBON_ENV", "development", _environment),
+    Setting("database_url", "DATABASE_URL", f"sqlite:///{INSTANCE_DIR / 'carbon_credits.db'}",
+            _database_url),
+    Setting("redis_url", "REDIS_URL", None, _redis_url),
+    Setting("secret_key", "SECRET_KEY", None, _secret_key),
+    Setting("scheme_timezone", "SCHEME_TIMEZONE", "Asia/Shanghai", _timezone),
+    Setting("jwt_issuer", "JWT_ISSUER", "carbon-credits", _text),
+    Setting("jwt_audience", "JWT_AUDIENCE", "carbon-credits-api", _text),
+    Setting("access_token_ttl_seconds", "ACCESS_TOKEN_TTL_SECONDS", 900, _int_between(60, 3600)),
+    Setting("refresh_token_ttl_seconds", "REFRESH_TOKEN_TTL_SECONDS", 30 * 24 * 3600,
+            _int_between(3600)),
+    Setting("login_rate_limit", "LOGIN_RATE_LIMIT", "10 per minute", _rate),
+    Setting("one_time_code_ttl_minutes", "ONE_TIME_CODE_TTL_MINUTES", 15, _int_between(1, 24 * 60)),
+    Setting("notifier", "NOTIFIER", "log", _choice_of(("log", "smtp"))),
+    Setting("smtp_host", "SMTP_HOST", "localhost", _text_or_default),
+    Setting("smtp_port", "SMTP_PORT", 587, _int_between(1, 65535)),
+    Setting("smtp_from", "SMTP_FROM", "no-reply@localhost", _text_or_default),
+    Setting("smtp_username", "SMTP_USERNAME", None, _text_or_default),
+    Setting("smtp_password", "SMTP_PASSWORD", None, _text_or_default),
+    Setting("smtp_starttls", "SMTP_STARTTLS", True, _bool),
+    Setting("sms_gateway", "SMS_GATEWAY", None, _text_or_default),
+    Setting("throttle_address_limit", "THROTTLE_ADDRESS_LIMIT", "30 per minute", _rate),
+    Setting("throttle_code_limit", "THROTTLE_CODE_LIMIT", "10 per 15 minutes", _rate),
+    Setting("throttle_message_limit", "THROTTLE_MESSAGE_LIMIT", "5 per hour", _rate),
+    Setting("throttle_failed_login_limit", "THROTTLE_FAILED_LOGIN_LIMIT", "1000 per minute", _rate),
+    Setting("partner_secret_grace_hours", "PARTNER_SECRET_GRACE_HOURS", 24,
+            _int_between(0, 24 * 30)),
+    Setting("points_per_gram", "POINTS_PER_GRAM", 1, _int_between(1, 1000)),
+    Setting("points_expiry_months", "POINTS_EXPIRY_MONTHS", 24, _int_between(1, 120)),
+    Setting("hold_ttl_minutes", "HOLD_TTL_MINUTES", 30, _int_between(1, 7 * 24 * 60)),
+    Setting("claim_window_days", "CLAIM_WINDOW_DAYS", 7, _int_between(1, 366)),
+    Setting("lot_review_period_days", "LOT_REVIEW_PERIOD_DAYS", 7, _int_between(0, 365)),
+    Setting("session_retention_days", "SESSION_RETENTION_DAYS", 30, _int_between(1, 3650)),
+    Setting("metrics_allowed_networks", "METRICS_ALLOWED_NETWORKS", DEFAULT_METRICS_NETWORKS,
+            _networks),
+    Setting("metrics_token", "METRICS_TOKEN", None, _metrics_token),
+    Setting("cors_origins", "CORS_ORIGINS", (), _cors_origins),
+)
+# Every variable load_settings reads: the keys `create_app(config)` takes as the environment.
+ENV_NAMES = frozenset({setting.name for setting in SETTINGS} | {SECRET_KEY_ALIAS})
 
 
 def engine_options(url: str) -> dict:
@@ -212,68 +365,11 @@ def _instance_secret() -> str:
 
 def load_settings(env: Mapping[str, str] | None = None) -> Settings:
     env = os.environ if env is None else env
-    environment = env.get("CARBON_ENV", "development")
-    if environment not in ("development", "test", "production"):
-        raise ConfigError(f"CARBON_ENV must be development, test or production; got {environment!r}")
-
-    database_url = env.get("DATABASE_URL") or f"sqlite:///{INSTANCE_DIR / 'carbon_credits.db'}"
-    database_url = normalise_database_url(database_url)
-    if database_url.startswith("sqlite:///"):
-        Path(database_url[len("sqlite:///"):]).parent.mkdir(parents=True, exist_ok=True)
-
-    redis_url = env.get("REDIS_URL") or None
-    if redis_url and not redis_url.startswith(("redis://", "rediss://", "unix://")):
-        raise ConfigError(f"REDIS_URL must start with redis://, rediss:// or unix://; got {redis_url!r}")
-
-    secret_key = env.get("SECRET_KEY") or env.get("JWT_SECRET_KEY")
-    if not secret_key:
-        if environment == "production":
-            raise ConfigError("SECRET_KEY is required in production (32+ random characters)")
-        secret_key = _instance_secret()
-    if len(secret_key) < 32:
-        raise ConfigError("SECRET_KEY must be at least 32 characters (HS256 needs a 256-bit key)")
-
-    tz = env.get("SCHEME_TIMEZONE", "Asia/Shanghai")
-    try:
-        zoneinfo.ZoneInfo(tz)
-    except (zoneinfo.ZoneInfoNotFoundError, ValueError):
-        raise ConfigError(f"SCHEME_TIMEZONE must be an IANA time zone such as Asia/Shanghai; got {tz!r}") from None
-
-    return Settings(
-        database_url=database_url,
-        redis_url=redis_url,
-        secret_key=secret_key,
-        jwt_issuer=env.get("JWT_ISSUER", "carbon-credits"),
-        jwt_audience=env.get("JWT_AUDIENCE", "carbon-credits-api"),
-        access_token_ttl_seconds=_int(env, "ACCESS_TOKEN_TTL_SECONDS", 900, minimum=60, maximum=3600),
-        refresh_token_ttl_seconds=_int(env, "REFRESH_TOKEN_TTL_SECONDS", 30 * 24 * 3600, minimum=3600),
-        scheme_timezone=tz,
-        login_rate_limit=_rate(env, "LOGIN_RATE_LIMIT", "10 per minute"),
-        one_time_code_ttl_minutes=_int(env, "ONE_TIME_CODE_TTL_MINUTES", 15, minimum=1, maximum=24 * 60),
-        notifier=_choice(env, "NOTIFIER", "log", ("log", "smtp")),
-        smtp_host=env.get("SMTP_HOST") or "localhost",
-        smtp_port=_int(env, "SMTP_PORT", 587, minimum=1, maximum=65535),
-        smtp_from=env.get("SMTP_FROM") or "no-reply@localhost",
-        smtp_username=env.get("SMTP_USERNAME") or None,
-        smtp_password=env.get("SMTP_PASSWORD") or None,
-        smtp_starttls=_bool(env, "SMTP_STARTTLS", True),
-        sms_gateway=env.get("SMS_GATEWAY") or None,
-        throttle_address_limit=_rate(env, "THROTTLE_ADDRESS_LIMIT", "30 per minute"),
-        throttle_code_limit=_rate(env, "THROTTLE_CODE_LIMIT", "10 per 15 minutes"),
-        throttle_message_limit=_rate(env, "THROTTLE_MESSAGE_LIMIT", "5 per hour"),
-        throttle_failed_login_limit=_rate(env, "THROTTLE_FAILED_LOGIN_LIMIT", "1000 per minute"),
-        partner_secret_grace_hours=_int(env, "PARTNER_SECRET_GRACE_HOURS", 24, minimum=0, maximum=24 * 30),
-        points_per_gram=_int(env, "POINTS_PER_GRAM", 1, minimum=1, maximum=1000),
-        points_expiry_months=_int(env, "POINTS_EXPIRY_MONTHS", 24, minimum=1, maximum=120),
-        hold_ttl_minutes=_int(env, "HOLD_TTL_MINUTES", 30, minimum=1, maximum=7 * 24 * 60),
-        claim_window_days=_int(env, "CLAIM_WINDOW_DAYS", 7, minimum=1, maximum=366),
-        lot_review_period_days=_int(env, "LOT_REVIEW_PERIOD_DAYS", 7, minimum=0, maximum=365),
-        session_retention_days=_int(env, "SESSION_RETENTION_DAYS", 30, minimum=1, maximum=3650),
-        metrics_allowed_networks=_networks(env, "METRICS_ALLOWED_NETWORKS", DEFAULT_METRICS_NETWORKS),
-        metrics_token=_metrics_token(env),
-        cors_origins=_cors_origins(env, environment),
-        environment=environment,
-    )
+    values: dict[str, Any] = {}
+    for setting in SETTINGS:
+        values[setting.field] = setting.read(env, setting.name, setting.default,
+                                             values.get("environment", ""))
+    return Settings(**values)
 
 
 _current: Settings | None = None

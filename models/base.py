@@ -9,6 +9,8 @@ from sqlalchemy import MetaData, String, DateTime
 from sqlalchemy.orm import DeclarativeBase
 from sqlalchemy.types import TypeDecorator
 
+from carbon_credits.domain.clock import utcnow  # noqa: F401 (models default their times with it)
+
 # Named constraints so Alembic migrations are deterministic on every backend.
 NAMING_CONVENTION = {
     "ix": "ix_%(column_0_label)s",
@@ -69,5 +71,3 @@ class ExactDecimal(TypeDecorator):
         return None if value is None else Decimal(value)
 
 
-def utcnow() -> dt.datetime:
-    return dt.datetime.now(dt.timezone.utc)

@@ -9,6 +9,7 @@ from sqlalchemy import (BigInteger, CheckConstraint, ForeignKey, Index, Integer,
                         Uuid, text)
 from sqlalchemy.orm import Mapped, mapped_column
 
+from carbon_credits.domain import ledger as ledger_rules
 from carbon_credits.domain.vocabulary import (ACCOUNT_KINDS, ADJUSTMENT_REASONS, ADJUSTMENT_STATUSES,
                                             HOLD_STATUSES, MAX_BALANCE_POINTS, MAX_POINTS,
                                             SYSTEM_ACCOUNT_KINDS, TRANSFER_KINDS, sql_in)
@@ -90,11 +91,9 @@ class LedgerTransfer(db.Model):
 
     def signed_amount(self, citizen_account_id: int) -> int:
         """The change to the citizen's available balance (0 for `redeem`: it left at reserve)."""
-        if self.credit_account_id == citizen_account_id:
-            return self.amount
-        if self.debit_account_id == citizen_account_id:
-            return -self.amount
-        return 0
+        return ledger_rules.signed_amount(debit_account_id=self.debit_account_id,
+                                          credit_account_id=self.credit_account_id,
+                                          amount=self.amount, account_id=citizen_account_id)
 
 
 class LedgerHold(db.Model):

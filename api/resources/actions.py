@@ -18,7 +18,7 @@ from carbon_credits.domain import methodology as method_domain
 from carbon_credits.services import actions as action_service
 from carbon_credits.services import methodologies as methodology_service
 from carbon_credits.domain.vocabulary import ACTION_STATUSES, TRANSIT_MODES, WASTE_CATEGORIES, mg_to_grams
-from models import utcnow
+from carbon_credits.domain.clock import utcnow
 
 blp = Blueprint("actions", __name__, url_prefix="/api/v1", description="Green actions")
 

@@ -2,14 +2,12 @@
 from __future__ import annotations
 
 from marshmallow import Schema, fields
-from sqlalchemy import text
 
 from api.auth import access
 from api.edge import require_metrics_access
 from api.extensions import Blueprint
 from api.metrics import metrics_response
-from carbon_credits import kvstore
-from models import db
+from carbon_credits.services.health import UNAVAILABLE, check_dependencies
 
 blp = Blueprint("service", __name__, description="Service health")
 
@@ -37,24 +35,9 @@ def healthz():
 @blp.alt_response(503, schema=ReadinessSchema, description="A dependency is down (Retry-After)")
 def readyz():
     """The database and Redis answer; 503 with Retry-After otherwise."""
-    checks = {}
-    try:
-        db.session.execute(text("SELECT 1"))
-        checks["database"] = "ok"
-    except Exception:
-        checks["database"] = "unavailable"
-    finally:
-        db.session.rollback()
-    if kvstore.is_redis():
-        try:
-            kvstore.get_store().ping()
-            checks["redis"] = "ok"
-        except kvstore.RedisError:
-            checks["redis"] = "unavailable"
-    else:
-        checks["redis"] = "not configured"
+    checks = check_dependencies()
     body = {"status": "ready", "checks": checks}
-    if "unavailable" in checks.values():
+    if UNAVAILABLE in checks.values():
         return {**body, "status": "unavailable"}, 503, {"Retry-After": "5"}
     return body
 

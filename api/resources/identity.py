@@ -8,6 +8,7 @@ from api.auth import access
 from api.extensions import Blueprint
 from api.fields import EXAMPLE_NEW_PASSWORD, EXAMPLE_PASSWORD
 from carbon_credits.services import accounts as account_service
+from carbon_credits.domain.vocabulary import ROLES
 from carbon_credits.services import auth as auth_service
 from carbon_credits.services.passwords import MAX_LENGTH as PASSWORD_MAX, MIN_LENGTH as PASSWORD_MIN
 
@@ -201,7 +202,7 @@ def refresh(data):
 
 
 @blp.route("/logout", methods=["POST"])
-@access("citizen", "merchant", "admin", "auditor")
+@access(*ROLES)
 @blp.response(204)
 def logout():
     """Revoke this access token and its refresh-token family."""

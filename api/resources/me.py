@@ -11,15 +11,12 @@ from marshmallow import Schema, fields, validate
 from api.auth import access
 from api.extensions import Blueprint
 from api.fields import EXAMPLE_PASSWORD, GramsString
-from carbon_credits.domain.methodology import ACTION_TYPES
 from carbon_credits.services import bindings as binding_service
 from carbon_credits.services import privacy as privacy_service
 from carbon_credits.services.profile import get_profile, update_profile
-from carbon_credits.domain.vocabulary import LEADERBOARD_VISIBILITIES
+from carbon_credits.domain.vocabulary import ACTION_TYPES, LEADERBOARD_VISIBILITIES, ROLES
 
 blp = Blueprint("me", __name__, url_prefix="/api/v1/me", description="The signed-in user")
-
-ANY_ROLE = ("citizen", "merchant", "admin", "auditor")
 
 
 class ProfileSchema(Schema):
@@ -141,7 +138,7 @@ class BindingListSchema(Schema):
 
 
 @blp.route("", methods=["GET"])
-@access(*ANY_ROLE)
+@access(*ROLES)
 @blp.response(200, ProfileSchema)
 def profile():
     """My profile, balance and lifetime reduction."""
@@ -149,7 +146,7 @@ def profile():
 
 
 @blp.route("", methods=["PATCH"])
-@access(*ANY_ROLE)
+@access(*ROLES)
 @blp.arguments(ProfileUpdateSchema, example={"leaderboard_visibility": "pseudonym"})
 @blp.response(200, ProfileSchema, example=PROFILE_EXAMPLE)
 def edit_profile(data):
@@ -158,7 +155,7 @@ def edit_profile(data):
 
 
 @blp.route("/export", methods=["GET"])
-@access(*ANY_ROLE)
+@access(*ROLES)
 @blp.response(200, description="Everything held about me, as one JSON document (an attachment, "
                                "streamed from one consistent snapshot)", example=EXPORT_EXAMPLE)
 def export_my_data():
@@ -172,7 +169,7 @@ def export_my_data():
 
 
 @blp.route("", methods=["DELETE"])
-@access(*ANY_ROLE)
+@access(*ROLES)
 @blp.arguments(EraseSchema, example={"password": EXAMPLE_PASSWORD})
 @blp.response(200, ErasureSchema, example=ERASURE_EXAMPLE)
 def erase_me(data):

@@ -282,7 +282,7 @@ def list_all(args):
     """Every methodology with all its versions, drafts included."""
     after = decode_cursor(args["cursor"], converters=(str,))
     rows, last = service.list_methodologies(after=after, limit=args["limit"])
-    items = [_methodology(m, service.list_versions(m, include_unapproved=True)) for m in rows]
+    items = [_methodology(m, versions) for m, versions in rows]
     return {"items": items, "next_cursor": encode_cursor(last)}
 
 

@@ -10,10 +10,9 @@ from marshmallow import Schema, fields, validate
 from api.auth import access
 from api.extensions import Blueprint
 from carbon_credits.domain import partners as partner_rules
-from carbon_credits.domain.methodology import ACTION_TYPES, TRANSIT_MODES
 from carbon_credits.services import bindings as binding_service
 from carbon_credits.services import partners as partner_service
-from carbon_credits.domain.vocabulary import PARTNER_KINDS
+from carbon_credits.domain.vocabulary import ACTION_TYPES, PARTNER_KINDS, TRANSIT_MODES
 
 blp = Blueprint("partners", __name__, url_prefix="/api/v1", description="Partners")
 

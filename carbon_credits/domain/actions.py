@@ -1,10 +1,12 @@
-"""Pure rules for green actions: scopes, scheme days, overlap (double counting) and caps."""
+"""Pure rules for green actions: the action's instant, scheme days and overlap (double counting).
+
+The crediting policy (version in force, claim window, status, daily cap, points) is in
+`domain/crediting`."""
 from __future__ import annotations
 
 import dataclasses
 import datetime as dt
 import zoneinfo
-from decimal import Decimal
 
 from carbon_credits.domain.vocabulary import grams_to_mg, mg_to_grams, scope_key  # noqa: F401 (callers read them here too)
 
@@ -36,20 +38,12 @@ def scheme_day(moment: dt.datetime, timezone: str) -> dt.date:
     return moment.astimezone(zoneinfo.ZoneInfo(timezone)).date()
 
 
-
 def intervals_overlap(a_start: dt.datetime | None, a_end: dt.datetime | None,
                       b_start: dt.datetime | None, b_end: dt.datetime | None) -> bool:
     """Two trips overlap when their time windows intersect (touching ends do not count)."""
     if None in (a_start, a_end, b_start, b_end):
         return False
     return a_start < b_end and b_start < a_end
-
-
-def allowed_under_cap(*, reduction_mg: int, used_mg: int, cap_mg: int | None) -> int:
-    """How much of a reduction may still be credited today: the rest is recorded as capped."""
-    if cap_mg is None:
-        return reduction_mg
-    return max(0, min(reduction_mg, cap_mg - used_mg))
 
 
 @dataclasses.dataclass(frozen=True)

@@ -61,19 +61,33 @@ def normalise_email(raw: str, *, field: str = "email") -> str:
     if not isinstance(raw, str) or len(raw) > MAX_INPUT_LENGTH:
         raise InvalidIdentifier("Not a valid email address.", field=field)
     value = unicodedata.normalize("NFKC", raw).strip().casefold()
-    local, at, domain = value.rpartition("@")
-    if (not at or not local or not domain or "@" in local or len(value) > MAX_EMAIL_LENGTH
-            or _FORBIDDEN_EMAIL_CHARS.search(value)
-            or any(unicodedata.category(ch)[0] == "C" for ch in value)
-            or "." not in domain or any(not label for label in domain.split("."))):
+    if not is_email_shaped(value):
         raise InvalidIdentifier("Not a valid email address.", field=field)
-    # Whole-script look-alikes are judged in the local part only: IDN registries already police
-    # domain labels, and real ones such as `рф` are made of Latin look-alikes.
-    if (_imitates(local, whole_script=True)
-            or any(_imitates(label, whole_script=False) for label in domain.split("."))):
+    if imitates_another_address(value):
         raise InvalidIdentifier("This address mixes writing systems in a way that can imitate "
                                 "another address; please type it in one script.", field=field)
     return value
+
+
+def is_email_shaped(value: str) -> bool:
+    """local@domain.tld of printable characters, nothing needing quotes, no empty label, at
+    most MAX_EMAIL_LENGTH long (`value` already normalised)."""
+    local, at, domain = value.rpartition("@")
+    return not (not at or not local or not domain or "@" in local or len(value) > MAX_EMAIL_LENGTH
+                or _FORBIDDEN_EMAIL_CHARS.search(value)
+                or any(unicodedata.category(ch)[0] == "C" for ch in value)
+                or "." not in domain or any(not label for label in domain.split(".")))
+
+
+def imitates_another_address(value: str) -> bool:
+    """A part of an email-shaped `value` mixes scripts as spoofs do, or its local part is made
+    of look-alikes of Latin letters.
+
+    Whole-script look-alikes are judged in the local part only: IDN registries already police
+    domain labels, and real ones such as `рф` are made of Latin look-alikes."""
+    local, _, domain = value.rpartition("@")
+    return (_imitates(local, whole_script=True)
+            or any(_imitates(label, whole_script=False) for label in domain.split(".")))
 
 
 def normalise_phone(raw: str, *, field: str = "phone", region: str = DEFAULT_REGION) -> str:

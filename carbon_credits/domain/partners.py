@@ -1,4 +1,5 @@
-"""Pure rules for data partners: what each may report (scopes), card references, consent texts.
+"""Pure rules for partners: what each may report (scopes), card references, consent texts, and
+the form of a signed request (headers, timestamp window, HMAC).
 
 A scope is an action type and, for transit, the modes it covers (`None`: every mode). Scopes
 are handled as a set of (action_type, mode-or-None) pairs: `{("transit", "metro"),
@@ -7,9 +8,13 @@ are handled as a set of (action_type, mode-or-None) pairs: `{("transit", "metro"
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
+import hmac
+import re
 import unicodedata
+from typing import Iterable
 
-from carbon_credits.domain.errors import ValidationFailed
+from carbon_credits.domain.errors import AuthenticationFailed, ValidationFailed
 # Partners whose records can be credited (DATA_PARTNER_KINDS); merchants and enterprise buyers
 # report nothing.
 from carbon_credits.domain.vocabulary import ACTION_TYPES, DATA_PARTNER_KINDS, TRANSIT_MODES
@@ -150,3 +155,66 @@ def binding_covers(*, covers_from: dt.datetime | None, ended_at: dt.datetime | N
                    instant: dt.datetime) -> bool:
     """A binding covers actions whose instant lies in [covers_from, ended_at)."""
     return (covers_from is None or covers_from <= instant) and (ended_at is None or instant < ended_at)
+
+
+
+def covers_from_after(earlier: Iterable[tuple[dt.datetime | None, dt.datetime | None]]
+                      ) -> dt.datetime | None:
+    """Where a newly confirmed binding of a card starts covering, given the card's other
+    bindings as (granted_at, ended_at): the latest end of one that was granted (a changeover),
+    or None (from the beginning) when none was granted and ended."""
+    ends = [ended_at for granted_at, ended_at in earlier if granted_at is not None and ended_at]
+    return max(ends) if ends else None
+
+# --- signed requests (docs/partners.md) -------------------------------------------------------
+
+SIGNATURE_RE = re.compile(r"^sha256=([0-9a-f]{64})$")
+MAX_TIMESTAMP_DIGITS = 12
+# Compared against when the key is unknown, so that an unknown key costs one HMAC as well.
+UNKNOWN_KEY_SECRET = "unknown-key-still-costs-one-hmac"  # nosec B105: never a real secret
+
+
+def sign(secret: str, timestamp: str, raw_body: bytes) -> str:
+    """The signature a partner sends: sha256=<hex HMAC-SHA256 of "<timestamp>.<raw body>">."""
+    mac = hmac.new(secret.encode(), timestamp.encode() + b"." + raw_body, hashlib.sha256)
+    return "sha256=" + mac.hexdigest()
+
+
+def check_signature_headers(*, key_id: str | None, timestamp: str | None,
+                            signature: str | None) -> str:
+    """The three headers are present and well formed, checked in this order; returns the
+    signature's hex digest. Raises AuthenticationFailed with the reason code."""
+    if not key_id or not timestamp or not signature:
+        raise AuthenticationFailed("X-Partner-Key, X-Timestamp and X-Signature are required.",
+                                   code="signature_missing")
+    # isdigit() alone accepts "²"
+    if not (timestamp.isascii() and timestamp.isdigit()) or len(timestamp) > MAX_TIMESTAMP_DIGITS:
+        raise AuthenticationFailed("X-Timestamp must be unix seconds.", code="signature_bad_timestamp")
+    match = SIGNATURE_RE.match(signature)
+    if not match:
+        raise AuthenticationFailed("X-Signature must be sha256=<64 hex digits>.",
+                                   code="signature_malformed")
+    return match.group(1)
+
+
+def check_signature_window(*, timestamp: str, now: dt.datetime, tolerance_seconds: int) -> None:
+    """The request's unix-seconds timestamp lies within `tolerance_seconds` of `now`, either
+    way. Raises AuthenticationFailed `signature_stale`."""
+    if abs(now.timestamp() - int(timestamp)) > tolerance_seconds:
+        raise AuthenticationFailed("The request timestamp is outside the 5-minute window.",
+                                   code="signature_stale")
+
+
+def secret_in_force(expires_at: dt.datetime | None, now: dt.datetime) -> bool:
+    """A partner secret signs requests until it expires (a rotated one: after the grace)."""
+    return expires_at is None or expires_at > now
+
+
+def signature_matches_any(candidate_secrets: list[str], *, timestamp: str, raw_body: bytes,
+                          signature: str) -> bool:
+    """Whether one of the secrets made `signature`. Every secret is compared in constant time,
+    and none (an unknown key) costs one comparison too: the timing tells nothing."""
+    ok = False
+    for secret in candidate_secrets or [UNKNOWN_KEY_SECRET]:
+        ok |= hmac.compare_digest(sign(secret, timestamp, raw_body), signature)
+    return ok

@@ -6,17 +6,23 @@ of the requester (no `auditor` role through a grant the requester asked for or a
 points go to citizens only (no staff role), checked at request and again at approval. See
 docs/ledger.md and docs/roles.md.
 
+The use cases return `AdjustmentView` read models (the request with the statement entry it
+posted), so the HTTP layer only maps them; a page loads its transfers in the same query.
+
 Lock order: the adjustment row, the target user's row, then (inside the ledger) the citizen's
 account. Role changes lock only the user row (then grant rows), so no cycle.
 """
 from __future__ import annotations
 
+import dataclasses
+import datetime as dt
 import uuid
 
 from sqlalchemy import select, update
 from sqlalchemy.exc import IntegrityError
 
 from carbon_credits.domain.errors import Conflict, NotFound, PermissionDenied, ValidationFailed
+from carbon_credits.domain.ledger import invalid as _invalid
 from carbon_credits.domain.vocabulary import (ADJUSTMENT_REASONS, ADJUSTMENT_STATUSES, MAX_POINTS,
                                             STAFF_ROLES)
 from carbon_credits.services import ledger
@@ -29,8 +35,40 @@ from models import LedgerAdjustment, LedgerTransfer, User, db, utcnow
 OBJECT_TYPE = "ledger_adjustment"
 
 
-def _invalid(field: str, message: str) -> ValidationFailed:
-    return ValidationFailed(f"{field}: {message}", errors={field: [message]})
+@dataclasses.dataclass(frozen=True)
+class AdjustmentView:
+    """An adjustment request as auditors see it; `transfer` once approved."""
+    id: uuid.UUID
+    user_id: uuid.UUID
+    points: int
+    reason: str
+    note: str
+    external_ref: str
+    status: str
+    requested_by: uuid.UUID
+    requested_at: dt.datetime
+    decided_by: uuid.UUID | None
+    decided_at: dt.datetime | None
+    decision_note: str | None
+    transfer: ledger.StatementEntry | None
+
+
+def _view(row: LedgerAdjustment, transfer: LedgerTransfer | None) -> AdjustmentView:
+    return AdjustmentView(
+        id=row.id, user_id=row.user_id, points=row.points, reason=row.reason, note=row.note,
+        external_ref=row.external_ref, status=row.status, requested_by=row.requested_by,
+        requested_at=row.requested_at, decided_by=row.decided_by, decided_at=row.decided_at,
+        decision_note=row.decision_note,
+        transfer=ledger.statement_entry(transfer) if transfer is not None else None)
+
+
+def _view_of(row: LedgerAdjustment) -> AdjustmentView:
+    """One request with the transfer it posted, if any (one query when approved)."""
+    transfer = None
+    if row.transfer_id is not None:
+        transfer = db.session.scalars(select(LedgerTransfer)
+                                      .where(LedgerTransfer.id == row.transfer_id)).one()
+    return _view(row, transfer)
 
 
 def _text(value, field: str, maximum: int) -> str:
@@ -52,7 +90,7 @@ def _not_a_citizen(user: User) -> str | None:
 
 
 def request_adjustment(*, user_id: uuid.UUID, points: int, reason: str, note: str,
-                       external_ref: str, actor_user_id: uuid.UUID) -> LedgerAdjustment:
+                       external_ref: str, actor_user_id: uuid.UUID) -> AdjustmentView:
     """Record a pending correction. The same `external_ref` with the same details returns the
     first request; with other details it is a 409 `adjustment_ref_conflict`."""
     if isinstance(points, bool) or not isinstance(points, int) or points == 0 \
@@ -76,7 +114,7 @@ def request_adjustment(*, user_id: uuid.UUID, points: int, reason: str, note: st
         if prior is not None:
             if (prior.user_id, prior.points, prior.reason, prior.note) != (user_id, points, reason, note):
                 raise _ref_conflict(external_ref)
-            return prior
+            return _view_of(prior)
         row = LedgerAdjustment(id=uuid.uuid4(), user_id=user_id, points=points, reason=reason,
                                note=note, external_ref=external_ref, status="pending",
                                requested_by=actor_user_id, requested_at=utcnow())
@@ -89,11 +127,11 @@ def request_adjustment(*, user_id: uuid.UUID, points: int, reason: str, note: st
                      object_id=row.id, actor_user_id=actor_user_id,
                      details={"user_id": str(user_id), "points": points, "reason": reason,
                               "note": note, "external_ref": external_ref})
-    return row
+    return _view(row, None)
 
 
 def approve_adjustment(*, adjustment_id: uuid.UUID, actor_user_id: uuid.UUID,
-                       note: str | None = None) -> LedgerAdjustment:
+                       note: str | None = None) -> AdjustmentView:
     """pending -> approved by someone independent of the requester (services/duties.py),
     posting the transfer, if the target is still a citizen without a staff role (409
     otherwise). A take-back the balance cannot cover is a 409 `insufficient_balance` and stays
@@ -116,17 +154,17 @@ def approve_adjustment(*, adjustment_id: uuid.UUID, actor_user_id: uuid.UUID,
                                           external_ref=f"adjustment:{row.id}",
                                           actor_user_id=actor_user_id)
         _decide(row, "approved", actor_user_id, note, transfer_id=transfer.id)
-    return row
+    return _view(row, transfer)
 
 
 def reject_adjustment(*, adjustment_id: uuid.UUID, actor_user_id: uuid.UUID,
-                      note: str) -> LedgerAdjustment:
+                      note: str) -> AdjustmentView:
     """pending -> rejected by someone other than the requester, with a reason."""
     note = _text(note, "note", 1000)
     with unit_of_work():
         row = _lock_pending(adjustment_id, actor_user_id)
         _decide(row, "rejected", actor_user_id, note, transfer_id=None)
-    return row
+    return _view(row, None)
 
 
 def _lock_pending(adjustment_id: uuid.UUID, actor_user_id: uuid.UUID) -> LedgerAdjustment:
@@ -163,34 +201,29 @@ def _ref_conflict(ref: str) -> Conflict:
                     code="adjustment_ref_conflict")
 
 
-def get_adjustment_or_raise(adjustment_id: uuid.UUID) -> LedgerAdjustment:
+def get_adjustment_or_raise(adjustment_id: uuid.UUID) -> AdjustmentView:
     row = db.session.get(LedgerAdjustment, adjustment_id)
     if row is None:
         raise NotFound("Adjustment not found.", code="adjustment_not_found")
-    return row
+    return _view_of(row)
 
 
-def list_adjustments(*, status: str | None = None, after: tuple | None = None, limit: int = 50):
-    """Newest first, keyset-paginated; `status` filters (e.g. the pending queue)."""
+def list_adjustments(*, status: str | None = None, after: tuple | None = None,
+                     limit: int = 50) -> tuple[list[AdjustmentView], tuple | None]:
+    """Newest first, keyset-paginated; `status` filters (e.g. the pending queue). One query:
+    each request comes with the transfer it posted (outer join)."""
     if status is not None and status not in ADJUSTMENT_STATUSES:
         raise _invalid("status", f"Must be one of {', '.join(ADJUSTMENT_STATUSES)}.")
-    query = select(LedgerAdjustment).order_by(LedgerAdjustment.requested_at.desc(),
-                                              LedgerAdjustment.id.desc())
+    query = (select(LedgerAdjustment, LedgerTransfer)
+             .outerjoin(LedgerTransfer, LedgerTransfer.id == LedgerAdjustment.transfer_id)
+             .order_by(LedgerAdjustment.requested_at.desc(), LedgerAdjustment.id.desc()))
     if status:
         query = query.where(LedgerAdjustment.status == status)
     if after:
         query = query.where(keyset_after([LedgerAdjustment.requested_at, LedgerAdjustment.id], after))
-    rows = list(db.session.scalars(query.limit(limit + 1)))
-    return take_page(rows, limit, lambda r: (r.requested_at.isoformat(), r.id))
-
-
-def transfer_of(row: LedgerAdjustment):
-    """The statement entry an approved adjustment posted, or None."""
-    if row.transfer_id is None:
-        return None
-    transfer = db.session.scalars(select(LedgerTransfer)
-                                  .where(LedgerTransfer.id == row.transfer_id)).one()
-    return ledger.statement_entry(transfer)
+    rows = db.session.execute(query.limit(limit + 1)).all()
+    page, last = take_page(rows, limit, lambda r: (r[0].requested_at.isoformat(), r[0].id))
+    return [_view(row, transfer) for row, transfer in page], last
 
 
 def check_adjustment_invariants() -> list[str]:

@@ -23,6 +23,7 @@ from sqlalchemy.exc import IntegrityError
 
 from carbon_credits.domain import partners as rules
 from carbon_credits.domain.errors import Conflict, DomainError, NotFound, ValidationFailed
+from carbon_credits.domain.vocabulary import ACTION_TYPES, DATA_PARTNER_KINDS
 from carbon_credits.services import keys
 from carbon_credits.services.accounts import require_verified
 from carbon_credits.services.audit import record_audit
@@ -65,7 +66,7 @@ class RequestedBinding:
 
 def _bindable_partner(partner_id: uuid.UUID) -> Partner:
     partner = db.session.get(Partner, partner_id)
-    if partner is None or partner.kind not in rules.DATA_PARTNER_KINDS or partner.is_suspended:
+    if partner is None or partner.kind not in DATA_PARTNER_KINDS or partner.is_suspended:
         raise ValidationFailed("Cards and accounts can be bound only to active transit, charging "
                                "and recycling operators.", code="partner_not_bindable",
                                errors={"partner_id": ["Not a data partner that can be bound."]})
@@ -74,7 +75,7 @@ def _bindable_partner(partner_id: uuid.UUID) -> Partner:
 
 def _consented_scopes(partner: Partner, requested: list[str] | None) -> list[str]:
     offered = sorted({action_type for action_type, _ in current_scope_pairs(partner)},
-                     key=rules.ACTION_TYPES.index)
+                     key=ACTION_TYPES.index)
     if not offered:
         raise ValidationFailed("This partner may report nothing at the moment.",
                                code="partner_not_bindable",
@@ -85,7 +86,7 @@ def _consented_scopes(partner: Partner, requested: list[str] | None) -> list[str
         raise ValidationFailed("scopes must be distinct action types this partner reports.",
                                code="scope_not_offered",
                                errors={"scopes": [f"A non-empty subset of {', '.join(offered)}."]})
-    return sorted(requested, key=rules.ACTION_TYPES.index)
+    return sorted(requested, key=ACTION_TYPES.index)
 
 
 def request_binding(*, user_id: uuid.UUID, partner_id: uuid.UUID, external_ref: str,
@@ -153,28 +154,10 @@ def confirm_binding(*, partner_id: uuid.UUID, external_ref: str, confirmation_co
         with unit_of_work():
             lock_partner(partner_id, exclusive=True)
             now = utcnow()
-            history = list(db.session.scalars(
-                select(Binding).where(Binding.partner_id == partner_id,
-                                      Binding.external_ref_hash.in_(_ref_hashes(partner_id, ref)))
-                .with_for_update().execution_options(populate_existing=True)))
-            live = [b for b in history if b.status == "pending" and b.code_expires_at > now]
-            match = next((b for b in live if hmac.compare_digest(
-                b.confirmation_code_hash, _code_hash(b.id, code))), None)
-            if match is None:
-                raise _WrongCode([b.id for b in live])
-            replaced = [b for b in history if b.status == "active"]
-            for old in replaced:
-                old.status, old.ended_at = "ended", now
-            db.session.flush()  # the old binding ends before the new one starts (unique index)
-            ends = [b.ended_at for b in history if b.granted_at is not None and b.ended_at]
-            match.status, match.granted_at = "active", now
-            match.covers_from = max(ends) if ends else None
-            match.confirmation_code_hash = None
-            try:
-                db.session.flush()
-            except IntegrityError:
-                raise Conflict("Another confirmation of this card was made at the same time; retry.",
-                               code="binding_confirmation_conflict") from None
+            history = _lock_card_history(partner_id, ref)
+            match = _pending_with_code(history, code, now)
+            replaced = _end_active_bindings(history, now)
+            _activate(match, history, now)
             record_audit(action="binding.confirm", object_type="binding", object_id=match.id,
                          actor_partner_id=partner_id,
                          details={"ended_bindings": [str(b.id) for b in replaced]})
@@ -182,6 +165,47 @@ def confirm_binding(*, partner_id: uuid.UUID, external_ref: str, confirmation_co
         _count_failed_confirmations(wrong.binding_ids)
         raise invalid from None
     return match
+
+
+def _lock_card_history(partner_id: uuid.UUID, ref: str) -> list[Binding]:
+    """Every binding of the card at this partner, whatever its status, locked."""
+    return list(db.session.scalars(
+        select(Binding).where(Binding.partner_id == partner_id,
+                              Binding.external_ref_hash.in_(_ref_hashes(partner_id, ref)))
+        .with_for_update().execution_options(populate_existing=True)))
+
+
+def _pending_with_code(history: list[Binding], code: str, now: dt.datetime) -> Binding:
+    """The live pending binding the code was issued for; _WrongCode (naming the card's live
+    pending bindings) when there is none. Codes are compared in constant time."""
+    live = [b for b in history if b.status == "pending" and b.code_expires_at > now]
+    match = next((b for b in live if hmac.compare_digest(
+        b.confirmation_code_hash, _code_hash(b.id, code))), None)
+    if match is None:
+        raise _WrongCode([b.id for b in live])
+    return match
+
+
+def _end_active_bindings(history: list[Binding], now: dt.datetime) -> list[Binding]:
+    """A changeover: the card's active binding ends now, before the new one starts."""
+    replaced = [b for b in history if b.status == "active"]
+    for old in replaced:
+        old.status, old.ended_at = "ended", now
+    db.session.flush()  # the old binding ends before the new one starts (unique index)
+    return replaced
+
+
+def _activate(match: Binding, history: list[Binding], now: dt.datetime) -> None:
+    """The confirmed binding becomes active now and covers from the card's last changeover."""
+    covers_from = rules.covers_from_after((b.granted_at, b.ended_at) for b in history)
+    match.status, match.granted_at = "active", now
+    match.covers_from = covers_from
+    match.confirmation_code_hash = None
+    try:
+        db.session.flush()
+    except IntegrityError:
+        raise Conflict("Another confirmation of this card was made at the same time; retry.",
+                       code="binding_confirmation_conflict") from None
 
 
 def _count_failed_confirmations(binding_ids: list[uuid.UUID]) -> None:
@@ -311,6 +335,6 @@ def check_partner_record_invariants() -> list[str]:
             problems.append(f"binding {binding_id}: credited {action_type} records without consent")
     for partner_id, kind in db.session.execute(
             select(Partner.id, Partner.kind).join(PartnerScope, PartnerScope.partner_id == Partner.id)
-            .where(Partner.kind.not_in(rules.DATA_PARTNER_KINDS)).distinct()):
+            .where(Partner.kind.not_in(DATA_PARTNER_KINDS)).distinct()):
         problems.append(f"partner {partner_id}: a {kind} has scopes")
     return problems

@@ -15,6 +15,7 @@ import uuid
 from sqlalchemy import select, update
 from sqlalchemy.exc import IntegrityError
 
+from carbon_credits.domain import roles as role_rules
 from carbon_credits.domain.errors import Conflict, NotFound, PermissionDenied, ValidationFailed
 from carbon_credits.services.audit import record_audit
 from carbon_credits.services.duties import (conflicting_roles_conflict, ensure_independent,
@@ -22,7 +23,7 @@ from carbon_credits.services.duties import (conflicting_roles_conflict, ensure_i
 from carbon_credits.services.pagination import keyset_after, take_page
 from carbon_credits.services.sessions import revoke_user_sessions
 from carbon_credits.services.uow import unit_of_work
-from carbon_credits.domain.vocabulary import PRIVILEGED_ROLES, ROLES, ROLE_GRANT_STATUSES
+from carbon_credits.domain.vocabulary import ROLE_GRANT_STATUSES
 from models import Partner, RoleGrant, User, UserRole, db, utcnow
 
 GRANT_OBJECT = "role_grant"
@@ -76,55 +77,63 @@ def set_roles(*, user_id: uuid.UUID, roles: list[str], partner_id: uuid.UUID | N
     once; adding admin or auditor opens a pending grant for another admin to approve (and a
     pending grant for a role no longer asked for is cancelled). Merchant staff must name their
     merchant partner."""
-    unknown = set(roles) - set(ROLES)
-    if unknown or not roles:
-        raise ValidationFailed("roles must be a non-empty subset of " + ", ".join(ROLES),
-                               errors={"roles": ["Unknown or empty role list."]})
-    wanted = set(roles)
+    wanted = role_rules.requested_roles(roles)
     refuse_conflicting_roles(wanted)
     with unit_of_work():
         user = _lock_user(user_id)
         current = user.role_names
-        to_grant = (wanted - current) & set(PRIVILEGED_ROLES)
-        if to_grant and user.id == actor_user_id:
+        plan = role_rules.plan_role_change(wanted=wanted, current=current)
+        if plan.to_grant and user.id == actor_user_id:
             raise PermissionDenied("Nobody asks for admin or auditor for themselves; another "
                                    "admin must request it.", code="self_grant")
         if "merchant" in wanted:
-            partner_id = partner_id or user.partner_id
-            partner = db.session.get(Partner, partner_id) if partner_id else None
-            if partner is None or partner.kind != "merchant":
-                raise ValidationFailed("Merchant staff need a merchant partner_id.",
-                                       errors={"partner_id": ["Must name a merchant partner."]})
-            user.partner_id = partner.id
-        now = wanted - to_grant
+            _attach_merchant(user, partner_id or user.partner_id)
         before = sorted(current)
-        user.roles = [r for r in user.roles if r.role in now] + \
-            [UserRole(role=r) for r in sorted(now - current)]
-        pending = []
-        for grant in _pending_grants(user.id):
-            if grant.role in wanted:
-                pending.append(grant)
-                continue
-            grant.status, grant.decided_at = "cancelled", utcnow()
-            record_audit(action="role_grant.cancelled", object_type=GRANT_OBJECT,
-                         object_id=grant.id, actor_user_id=actor_user_id,
-                         details={"user_id": str(user.id), "role": grant.role,
-                                  "why": "no longer asked for"})
-        for role in sorted(to_grant - {g.role for g in pending}):
-            grant = RoleGrant(id=uuid.uuid4(), user_id=user.id, role=role, status="pending",
-                              requested_by=actor_user_id, requested_at=utcnow())
-            db.session.add(grant)
-            pending.append(grant)
-            record_audit(action="role_grant.requested", object_type=GRANT_OBJECT,
-                         object_id=grant.id, actor_user_id=actor_user_id,
-                         details={"user_id": str(user.id), "role": role})
+        user.roles = [r for r in user.roles if r.role in plan.now] + \
+            [UserRole(role=r) for r in sorted(plan.now - current)]
+        pending = _settle_grants(user, wanted=wanted, to_grant=plan.to_grant,
+                                 actor_user_id=actor_user_id)
         db.session.flush()
         record_audit(action="user.roles_set", object_type="user", object_id=user.id,
                      actor_user_id=actor_user_id,
-                     details={"before": before, "after": sorted(now),
+                     details={"before": before, "after": sorted(plan.now),
                               "pending": sorted(g.role for g in pending),
                               "partner_id": str(user.partner_id) if user.partner_id else None})
     return RoleChange(user=user, pending_grants=sorted(pending, key=lambda g: g.role))
+
+
+def _attach_merchant(user: User, partner_id: uuid.UUID | None) -> None:
+    """Merchant staff work for one merchant partner."""
+    partner = db.session.get(Partner, partner_id) if partner_id else None
+    if partner is None or partner.kind != "merchant":
+        raise ValidationFailed("Merchant staff need a merchant partner_id.",
+                               errors={"partner_id": ["Must name a merchant partner."]})
+    user.partner_id = partner.id
+
+
+def _settle_grants(user: User, *, wanted: set[str], to_grant: frozenset[str],
+                   actor_user_id: uuid.UUID) -> list[RoleGrant]:
+    """Cancel the pending grants of roles no longer asked for, request the privileged roles not
+    yet pending; return the grants left pending."""
+    pending = []
+    for grant in _pending_grants(user.id):
+        if grant.role in wanted:
+            pending.append(grant)
+            continue
+        grant.status, grant.decided_at = "cancelled", utcnow()
+        record_audit(action="role_grant.cancelled", object_type=GRANT_OBJECT,
+                     object_id=grant.id, actor_user_id=actor_user_id,
+                     details={"user_id": str(user.id), "role": grant.role,
+                              "why": "no longer asked for"})
+    for role in sorted(to_grant - {g.role for g in pending}):
+        grant = RoleGrant(id=uuid.uuid4(), user_id=user.id, role=role, status="pending",
+                          requested_by=actor_user_id, requested_at=utcnow())
+        db.session.add(grant)
+        pending.append(grant)
+        record_audit(action="role_grant.requested", object_type=GRANT_OBJECT,
+                     object_id=grant.id, actor_user_id=actor_user_id,
+                     details={"user_id": str(user.id), "role": role})
+    return pending
 
 
 # --- four-eyes role grants ---------------------------------------------------------------------

@@ -10,7 +10,7 @@ from typing import Callable
 from carbon_credits.services.adjustments import check_adjustment_invariants
 from carbon_credits.services.bindings import check_partner_record_invariants
 from carbon_credits.services.certificates import check_registry_invariants
-from carbon_credits.services.ledger import verify_ledger
+from carbon_credits.services.ledger import VerifyReport, verify_ledger
 from carbon_credits.services.methodologies import check_methodology_invariants
 from carbon_credits.services.rewards import check_rewards
 
@@ -42,3 +42,14 @@ def verify_all() -> list[str]:
     for check in CHECKERS:
         problems.extend(check())
     return problems
+
+
+def verify_system() -> VerifyReport:
+    """The ledger's report (entries checked, seals, chain head) carrying every checker's
+    problems: what `ledger verify` prints and the admin verify endpoint returns."""
+    report = verify_ledger()
+    for check in CHECKERS:
+        if check is not check_ledger:
+            report.problems.extend(check())
+    report.ok = not report.problems
+    return report

@@ -1,0 +1,72 @@
+"""A calculation's result and its step-by-step breakdown, and the activity numbers it reads.
+
+Every credited action stores this breakdown: each parameter with its source, each input, each
+intermediate value with its expression, and the rounded result.
+"""
+from __future__ import annotations
+
+import dataclasses
+from decimal import Decimal
+from typing import Mapping
+
+from carbon_credits.domain.errors import ValidationFailed
+from carbon_credits.domain.methodology.definition import Parameter
+from carbon_credits.domain.methodology.units import (CANONICAL_UNIT, ROUNDING_RULE, factor_of,
+                                                     text)
+from carbon_credits.domain.vocabulary import MAX_PARAMETER_VALUE
+
+
+@dataclasses.dataclass(frozen=True)
+class Calculation:
+    reduction_g: Decimal
+    breakdown: list[dict]
+
+
+class Steps:
+    """The breakdown being written: numbered steps, each returning the value it records."""
+
+    def __init__(self):
+        self.items: list[dict] = []
+
+    def add(self, kind: str, **fields) -> None:
+        self.items.append({"step": len(self.items) + 1, "kind": kind, **fields})
+
+    def parameter(self, p: Parameter) -> Decimal:
+        fields = p.as_dict()
+        canonical = p.canonical
+        if factor_of(p.unit) != 1:
+            fields["canonical_value"] = text(canonical)
+            fields["canonical_unit"] = CANONICAL_UNIT[p.dimension]
+        self.add("parameter", **fields)
+        return canonical
+
+    def input(self, name: str, value: Decimal, unit: str) -> Decimal:
+        self.add("input", name=name, value=text(value), unit=unit)
+        return value
+
+    def value(self, name: str, expression: str, value: Decimal, unit: str) -> Decimal:
+        self.add("intermediate", name=name, expression=expression, value=text(value), unit=unit)
+        return value
+
+    def result(self, reduction: Decimal) -> Calculation:
+        self.add("result", name="reduction_g", value=text(reduction), unit="gCO2e",
+                 rounding=ROUNDING_RULE)
+        return Calculation(reduction_g=reduction, breakdown=self.items)
+
+
+def read_input(activity: Mapping, name: str, *, integer: bool = False) -> Decimal:
+    """A non-negative, bounded activity number the methodology needs; 422 naming the field."""
+    value = activity.get(name)
+    if value is None:
+        raise ValidationFailed(f"activity.{name} is required by this methodology.",
+                               errors={f"activity.{name}": ["Required by this methodology."]})
+    if isinstance(value, bool) or not isinstance(value, (int, Decimal)):
+        raise ValidationFailed(f"activity.{name} must be a number.",
+                               errors={f"activity.{name}": ["Must be a number."]})
+    value = Decimal(value)
+    if not value.is_finite() or value < 0 or value > MAX_PARAMETER_VALUE \
+            or (integer and value != value.to_integral_value()):
+        kind = "whole number" if integer else "number"
+        raise ValidationFailed(f"activity.{name} must be a non-negative {kind}.",
+                               errors={f"activity.{name}": [f"Must be a non-negative {kind}."]})
+    return value

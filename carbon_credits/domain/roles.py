@@ -1,0 +1,33 @@
+"""Pure rules of a role change (docs/roles.md): which roles may be asked for, which apply at
+once and which wait for a second admin (four-eyes grants of admin and auditor)."""
+from __future__ import annotations
+
+import dataclasses
+from typing import Iterable
+
+from carbon_credits.domain.errors import ValidationFailed
+from carbon_credits.domain.vocabulary import PRIVILEGED_ROLES, ROLES
+
+
+@dataclasses.dataclass(frozen=True)
+class RolePlan:
+    """What setting a user's roles to `wanted` does, given the roles they hold."""
+
+    now: frozenset[str]        # the roles held once the change is made
+    to_grant: frozenset[str]   # privileged roles asked for: pending grants, not held yet
+
+
+def requested_roles(roles: Iterable[str]) -> set[str]:
+    """The asked-for roles as a set: a non-empty subset of ROLES, else ValidationFailed."""
+    roles = list(roles)
+    if set(roles) - set(ROLES) or not roles:
+        raise ValidationFailed("roles must be a non-empty subset of " + ", ".join(ROLES),
+                               errors={"roles": ["Unknown or empty role list."]})
+    return set(roles)
+
+
+def plan_role_change(*, wanted: set[str], current: set[str]) -> RolePlan:
+    """Removals and citizen/merchant additions apply at once; admin or auditor not yet held
+    wait for a grant (a privileged role already held is simply kept)."""
+    to_grant = (wanted - current) & set(PRIVILEGED_ROLES)
+    return RolePlan(now=frozenset(wanted - to_grant), to_grant=frozenset(to_grant))

@@ -1,0 +1,47 @@
+"""Reading green actions: a citizen's own, any one (auditors), and the keyset-paginated list."""
+from __future__ import annotations
+
+import datetime as dt
+import uuid
+
+from sqlalchemy import select
+
+from carbon_credits.domain.errors import NotFound
+from carbon_credits.services.pagination import keyset_after, take_page
+from models import Action, db
+
+
+def get_own_action_or_raise(*, user_id: uuid.UUID, action_id: uuid.UUID) -> Action:
+    action = db.session.get(Action, action_id)
+    if action is None or action.user_id != user_id:
+        raise NotFound("Action not found.")
+    return action
+
+
+def get_action_or_raise(action_id: uuid.UUID) -> Action:
+    action = db.session.get(Action, action_id)
+    if action is None:
+        raise NotFound("Action not found.")
+    return action
+
+
+def list_actions(*, user_id: uuid.UUID | None, action_type: str | None = None,
+                 status: str | None = None, occurred_from: dt.datetime | None = None,
+                 occurred_to: dt.datetime | None = None, after: tuple | None = None,
+                 limit: int = 50):
+    """Newest first, keyset-paginated; `user_id=None` lists everyone's (auditors)."""
+    query = select(Action).order_by(Action.created_at.desc(), Action.id.desc())
+    if user_id is not None:
+        query = query.where(Action.user_id == user_id)
+    if action_type:
+        query = query.where(Action.action_type == action_type)
+    if status:
+        query = query.where(Action.status == status)
+    if occurred_from:
+        query = query.where(Action.occurred_at >= occurred_from)
+    if occurred_to:
+        query = query.where(Action.occurred_at < occurred_to)
+    if after:
+        query = query.where(keyset_after([Action.created_at, Action.id], after))
+    rows = list(db.session.scalars(query.limit(limit + 1)))
+    return take_page(rows, limit, lambda a: (a.created_at.isoformat(), a.id))
