@@ -2,12 +2,13 @@
 from __future__ import annotations
 
 import datetime as dt
+import operator
 import uuid
 
 from sqlalchemy import select
 
 from carbon_credits.domain.errors import NotFound
-from carbon_credits.services.pagination import keyset_after, take_page
+from carbon_credits.services.pagination import keyset_after, take_page, where_given
 from models import Action, db
 
 
@@ -30,17 +31,12 @@ def list_actions(*, user_id: uuid.UUID | None, action_type: str | None = None,
                  occurred_to: dt.datetime | None = None, after: tuple | None = None,
                  limit: int = 50):
     """Newest first, keyset-paginated; `user_id=None` lists everyone's (auditors)."""
-    query = select(Action).order_by(Action.created_at.desc(), Action.id.desc())
-    if user_id is not None:
-        query = query.where(Action.user_id == user_id)
-    if action_type:
-        query = query.where(Action.action_type == action_type)
-    if status:
-        query = query.where(Action.status == status)
-    if occurred_from:
-        query = query.where(Action.occurred_at >= occurred_from)
-    if occurred_to:
-        query = query.where(Action.occurred_at < occurred_to)
+    query = where_given(select(Action).order_by(Action.created_at.desc(), Action.id.desc()),
+                        (Action.user_id, operator.eq, user_id),
+                        (Action.action_type, operator.eq, action_type),
+                        (Action.status, operator.eq, status),
+                        (Action.occurred_at, operator.ge, occurred_from),
+                        (Action.occurred_at, operator.lt, occurred_to))
     if after:
         query = query.where(keyset_after([Action.created_at, Action.id], after))
     rows = list(db.session.scalars(query.limit(limit + 1)))

@@ -2,11 +2,12 @@
 from __future__ import annotations
 
 import datetime as dt
+import operator
 import uuid
 
 from sqlalchemy import or_, select
 
-from carbon_credits.services.pagination import keyset_after, take_page
+from carbon_credits.services.pagination import keyset_after, take_page, where_given
 from models import AuditEntry, User, UserRole, db
 
 
@@ -28,19 +29,13 @@ def list_audit_entries(*, object_type: str | None, object_id: str | None, action
                        actor_user_id: uuid.UUID | None, after: tuple | None, limit: int,
                        created_from: dt.datetime | None = None,
                        created_to: dt.datetime | None = None):
-    query = select(AuditEntry).order_by(AuditEntry.id.desc())
-    if object_type:
-        query = query.where(AuditEntry.object_type == object_type)
-    if object_id:
-        query = query.where(AuditEntry.object_id == object_id)
-    if action:
-        query = query.where(AuditEntry.action == action)
-    if actor_user_id:
-        query = query.where(AuditEntry.actor_user_id == actor_user_id)
-    if created_from:
-        query = query.where(AuditEntry.created_at >= created_from)
-    if created_to:
-        query = query.where(AuditEntry.created_at < created_to)
+    query = where_given(select(AuditEntry).order_by(AuditEntry.id.desc()),
+                        (AuditEntry.object_type, operator.eq, object_type),
+                        (AuditEntry.object_id, operator.eq, object_id),
+                        (AuditEntry.action, operator.eq, action),
+                        (AuditEntry.actor_user_id, operator.eq, actor_user_id),
+                        (AuditEntry.created_at, operator.ge, created_from),
+                        (AuditEntry.created_at, operator.lt, created_to))
     if after:
         query = query.where(AuditEntry.id < after[0])
     rows = list(db.session.scalars(query.limit(limit + 1)))

@@ -18,6 +18,12 @@ def keyset_after(columns, values, *, descending: bool = True):
     return or_(*clauses)
 
 
+def where_given(query, *filters):
+    """Narrow `query` by each `(column, compare, value)` whose value was given (not None or
+    empty): the optional filters of a list, e.g. `(Action.status, operator.eq, status)`."""
+    return query.where(*[compare(column, value) for column, compare, value in filters if value])
+
+
 def take_page(rows: list, limit: int, key):
     """Split `limit + 1` fetched rows into the page and the cursor values of its last row."""
     more = len(rows) > limit

@@ -11,3 +11,4 @@ def test_now_is_aware_utc_and_moves_forward():
     assert first.tzinfo is not None and first.utcoffset() == dt.timedelta(0)
     assert utcnow() >= first
     assert abs(utcnow() - dt.datetime.now(dt.timezone.utc)) < dt.timedelta(seconds=5)
+

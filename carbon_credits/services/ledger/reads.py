@@ -3,12 +3,13 @@ and statement, and a transfer as the statement shows it."""
 from __future__ import annotations
 
 import datetime as dt
+import operator
 import uuid
 
 from sqlalchemy import func, select
 
 from carbon_credits.services.ledger.core import ACCOUNTS, LOTS, Balance, StatementEntry
-from carbon_credits.services.pagination import take_page
+from carbon_credits.services.pagination import take_page, where_given
 from models import LedgerTransfer, db, utcnow
 
 
@@ -44,18 +45,14 @@ def list_statement(*, user_id: uuid.UUID, kind: str | None = None,
                                     .where(ACCOUNTS.c.user_id == user_id)).scalar()
     if account_id is None:
         return [], None
-    query = (select(LedgerTransfer).where(LedgerTransfer.citizen_account_id == account_id)
-             .order_by(LedgerTransfer.seq.desc()))
-    if kind:
-        query = query.where(LedgerTransfer.kind == kind)
-    if action_id:
-        query = query.where(LedgerTransfer.action_id == action_id)
-    if redemption_id:
-        query = query.where(LedgerTransfer.redemption_id == redemption_id)
-    if since:
-        query = query.where(LedgerTransfer.recorded_at >= since)
-    if until:
-        query = query.where(LedgerTransfer.recorded_at < until)
+    query = where_given(select(LedgerTransfer)
+                        .where(LedgerTransfer.citizen_account_id == account_id)
+                        .order_by(LedgerTransfer.seq.desc()),
+                        (LedgerTransfer.kind, operator.eq, kind),
+                        (LedgerTransfer.action_id, operator.eq, action_id),
+                        (LedgerTransfer.redemption_id, operator.eq, redemption_id),
+                        (LedgerTransfer.recorded_at, operator.ge, since),
+                        (LedgerTransfer.recorded_at, operator.lt, until))
     if after:
         query = query.where(LedgerTransfer.seq < after[0])
     rows = list(db.session.scalars(query.limit(limit + 1)))
