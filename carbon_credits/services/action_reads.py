@@ -8,7 +8,7 @@ import uuid
 from sqlalchemy import select
 
 from carbon_credits.domain.errors import NotFound
-from carbon_credits.services.pagination import keyset_after, take_page, where_given
+from carbon_credits.services.pagination import newest_first_page, where_given
 from models import Action, db
 
 
@@ -37,7 +37,4 @@ def list_actions(*, user_id: uuid.UUID | None, action_type: str | None = None,
                         (Action.status, operator.eq, status),
                         (Action.occurred_at, operator.ge, occurred_from),
                         (Action.occurred_at, operator.lt, occurred_to))
-    if after:
-        query = query.where(keyset_after([Action.created_at, Action.id], after))
-    rows = list(db.session.scalars(query.limit(limit + 1)))
-    return take_page(rows, limit, lambda a: (a.created_at.isoformat(), a.id))
+    return newest_first_page(query, Action.created_at, Action.id, after=after, limit=limit)

@@ -7,7 +7,7 @@ import uuid
 
 from sqlalchemy import or_, select
 
-from carbon_credits.services.pagination import keyset_after, take_page, where_given
+from carbon_credits.services.pagination import newest_first_page, take_page, where_given
 from models import AuditEntry, User, UserRole, db
 
 
@@ -19,10 +19,7 @@ def list_users(*, q: str | None, role: str | None, after: tuple | None, limit: i
                                 db.func.lower(User.display_name).like(like)))
     if role:
         query = query.where(User.id.in_(select(UserRole.user_id).where(UserRole.role == role)))
-    if after:
-        query = query.where(keyset_after([User.created_at, User.id], after))
-    rows = list(db.session.scalars(query.limit(limit + 1)))
-    return take_page(rows, limit, lambda u: (u.created_at.isoformat(), u.id))
+    return newest_first_page(query, User.created_at, User.id, after=after, limit=limit)
 
 
 def list_audit_entries(*, object_type: str | None, object_id: str | None, action: str | None,

@@ -3,6 +3,8 @@ from __future__ import annotations
 
 from sqlalchemy import and_, or_
 
+from models import db
+
 
 def keyset_after(columns, values, *, descending: bool = True):
     """WHERE clause for rows strictly after `values` in the (columns) ordering.
@@ -29,3 +31,13 @@ def take_page(rows: list, limit: int, key):
     more = len(rows) > limit
     rows = rows[:limit]
     return rows, (key(rows[-1]) if more and rows else None)
+
+
+def newest_first_page(query, moment, ident, *, after: tuple | None, limit: int):
+    """The page most lists are: `query`, ordered by `moment` then `ident`, both descending,
+    read after the cursor `after`; returns the rows and the cursor of the last one."""
+    if after:
+        query = query.where(keyset_after([moment, ident], after))
+    rows = list(db.session.scalars(query.limit(limit + 1)))
+    return take_page(rows, limit, lambda row: (getattr(row, moment.key).isoformat(),
+                                               getattr(row, ident.key)))

@@ -20,7 +20,7 @@ from carbon_credits.domain.errors import Conflict, NotFound, PermissionDenied, V
 from carbon_credits.services.audit import record_audit
 from carbon_credits.services.duties import (conflicting_roles_conflict, ensure_independent,
                                             holds_conflicting_roles, refuse_conflicting_roles)
-from carbon_credits.services.pagination import keyset_after, take_page
+from carbon_credits.services.pagination import newest_first_page
 from carbon_credits.services.sessions import revoke_user_sessions
 from carbon_credits.services.uow import unit_of_work
 from carbon_credits.domain.vocabulary import ROLE_GRANT_STATUSES
@@ -156,10 +156,7 @@ def list_role_grants(*, status: str | None = None, user_id: uuid.UUID | None = N
         query = query.where(RoleGrant.status == status)
     if user_id:
         query = query.where(RoleGrant.user_id == user_id)
-    if after:
-        query = query.where(keyset_after([RoleGrant.requested_at, RoleGrant.id], after))
-    rows = list(db.session.scalars(query.limit(limit + 1)))
-    return take_page(rows, limit, lambda g: (g.requested_at.isoformat(), g.id))
+    return newest_first_page(query, RoleGrant.requested_at, RoleGrant.id, after=after, limit=limit)
 
 
 def _lock_pending_grant(grant_id: uuid.UUID) -> tuple[User, RoleGrant]:

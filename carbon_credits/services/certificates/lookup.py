@@ -9,7 +9,7 @@ from sqlalchemy import select
 from carbon_credits.domain import certificates as rules
 from carbon_credits.domain.errors import NotFound
 from carbon_credits.services.certificates.blocks import LIVE_STATUSES, serials_of
-from carbon_credits.services.pagination import keyset_after, take_page
+from carbon_credits.services.pagination import keyset_after, newest_first_page, take_page
 from models import (Action, CertificateBlock, CertificateEvent, CertificateLot, CertificateLotAction,
                     Partner, db)
 
@@ -26,10 +26,8 @@ def list_lots(*, methodology_code: str | None = None, after: tuple | None = None
     query = select(CertificateLot).order_by(CertificateLot.issued_at.desc(), CertificateLot.id.desc())
     if methodology_code:
         query = query.where(CertificateLot.methodology_code == methodology_code)
-    if after:
-        query = query.where(keyset_after([CertificateLot.issued_at, CertificateLot.id], after))
-    rows = list(db.session.scalars(query.limit(limit + 1)))
-    return take_page(rows, limit, lambda lot: (lot.issued_at.isoformat(), lot.id))
+    return newest_first_page(query, CertificateLot.issued_at, CertificateLot.id,
+                             after=after, limit=limit)
 
 
 def lot_actions(*, lot_id: uuid.UUID, after: tuple | None = None, limit: int = 50):

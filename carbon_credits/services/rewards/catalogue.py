@@ -10,7 +10,7 @@ from sqlalchemy import select
 
 from carbon_credits.domain.errors import NotFound, PermissionDenied, StaleRevision, ValidationFailed
 from carbon_credits.services.audit import record_audit
-from carbon_credits.services.pagination import keyset_after, take_page
+from carbon_credits.services.pagination import newest_first_page
 from carbon_credits.services.uow import unit_of_work
 from models import Partner, Reward, User, db, utcnow
 
@@ -117,10 +117,7 @@ def list_merchant_rewards(*, merchant_user: User, after: tuple | None, limit: in
     partner_id = merchant_partner_id(merchant_user)
     query = (select(Reward).where(Reward.partner_id == partner_id)
              .order_by(Reward.created_at.desc(), Reward.id.desc()))
-    if after:
-        query = query.where(keyset_after([Reward.created_at, Reward.id], after))
-    rows = list(db.session.scalars(query.limit(limit + 1)))
-    return take_page(rows, limit, lambda r: (r.created_at.isoformat(), r.id))
+    return newest_first_page(query, Reward.created_at, Reward.id, after=after, limit=limit)
 
 
 # --- public catalogue -----------------------------------------------------------------------
@@ -140,10 +137,7 @@ def list_catalog(*, after: tuple | None, limit: int, now: dt.datetime | None = N
     """Active, in-stock, in-window rewards of active merchants, newest first."""
     query = (select(Reward).where(*available_now(now or utcnow()))
              .order_by(Reward.created_at.desc(), Reward.id.desc()))
-    if after:
-        query = query.where(keyset_after([Reward.created_at, Reward.id], after))
-    rows = list(db.session.scalars(query.limit(limit + 1)))
-    return take_page(rows, limit, lambda r: (r.created_at.isoformat(), r.id))
+    return newest_first_page(query, Reward.created_at, Reward.id, after=after, limit=limit)
 
 
 def get_catalog_reward_or_raise(reward_id: uuid.UUID) -> Reward:

@@ -21,7 +21,7 @@ from carbon_credits.domain.vocabulary import MAX_STOCK
 from carbon_credits.services import ledger
 from carbon_credits.services.accounts import require_verified
 from carbon_credits.services.audit import record_audit
-from carbon_credits.services.pagination import keyset_after, take_page
+from carbon_credits.services.pagination import newest_first_page
 from carbon_credits.services.rewards.catalogue import (available_now, live_merchants,
                                                        merchant_partner_id)
 from carbon_credits.services.uow import unit_of_work
@@ -156,10 +156,7 @@ def get_redemption_or_raise(*, user_id: uuid.UUID, redemption_id: uuid.UUID) -> 
 def list_redemptions(*, user_id: uuid.UUID, after: tuple | None, limit: int):
     query = (select(Redemption).where(Redemption.user_id == user_id)
              .order_by(Redemption.reserved_at.desc(), Redemption.id.desc()))
-    if after:
-        query = query.where(keyset_after([Redemption.reserved_at, Redemption.id], after))
-    rows = list(db.session.scalars(query.limit(limit + 1)))
-    return take_page(rows, limit, lambda r: (r.reserved_at.isoformat(), r.id))
+    return newest_first_page(query, Redemption.reserved_at, Redemption.id, after=after, limit=limit)
 
 
 def cancel_redemption(*, user_id: uuid.UUID, redemption_id: uuid.UUID,
