@@ -25,7 +25,8 @@ def post_fork(server, worker):
     from wsgi import app
 
     with app.app_context():
-        db.engine.dispose(close=False)
+        for engine in db.engines.values():  # the primary's and, when configured, the replica's
+            engine.dispose(close=False)
 
 
 def child_exit(server, worker):

@@ -12,7 +12,7 @@ from sqlalchemy import event
 from carbon_credits import config as config_module
 from carbon_credits import kvstore
 from carbon_credits.context import current_request_id
-from carbon_credits.services import keys, passwords
+from carbon_credits.services import keys, passwords, replica
 from models import db
 
 log = logging.getLogger("carbon_credits")
@@ -37,6 +37,8 @@ def create_app(config: dict | None = None) -> Flask:
 
     app = Flask(__name__, instance_path=str(config_module.INSTANCE_DIR), instance_relative_config=False)
     app.config.update(settings.as_flask_config())
+    # The read replica, when configured, is a second engine (services/replica.py uses it).
+    app.config["SQLALCHEMY_BINDS"] = replica.bind_config(settings)
     app.config.update(
         MAX_CONTENT_LENGTH=1024 * 1024,
         SQLALCHEMY_TRACK_MODIFICATIONS=False,
@@ -47,11 +49,6 @@ def create_app(config: dict | None = None) -> Flask:
         OPENAPI_JSON_PATH="v1/openapi.json",
         OPENAPI_SWAGGER_UI_PATH="docs",
         OPENAPI_SWAGGER_UI_URL="https://cdn.jsdelivr.net/npm/swagger-ui-dist/",
-        RATELIMIT_STORAGE_URI=settings.redis_url or "memory://",
-        RATELIMIT_HEADERS_ENABLED=True,
-        RATELIMIT_IN_MEMORY_FALLBACK_ENABLED=True,
-        RATELIMIT_SWALLOW_ERRORS=True,
-        RATELIMIT_KEY_PREFIX="cc-limits",
         JSON_SORT_KEYS=False,
     )
     app.config.update(flask_overrides)
@@ -61,14 +58,15 @@ def create_app(config: dict | None = None) -> Flask:
     passwords.configure(fast=settings.environment == "test")
     _warn_once_without_redis(settings)
 
-    from api.extensions import api, limiter, migrate
+    from api.extensions import api, migrate
     from api.errors import register_error_handlers
 
     db.init_app(app)
     migrate.init_app(app, db, directory=str(config_module.PROJECT_ROOT / "migrations"),
                      render_as_batch=True, compare_type=True)
-    limiter.init_app(app)
     api.init_app(app)
+    from api import reconnect
+    reconnect.install(app)
     api.spec.components.security_scheme(
         "bearerAuth", {"type": "http", "scheme": "bearer", "bearerFormat": "JWT"})
     for name, header in (("partnerKey", "X-Partner-Key"), ("partnerTimestamp", "X-Timestamp"),

@@ -37,12 +37,28 @@ def _bearer_token() -> str:
     return token.strip()
 
 
-def authenticate_user():
-    user, claims = auth_service.authenticate_access_token(_bearer_token())
+def begin_authentication(roles: frozenset[str] | None = None) -> None:
+    """Decode the bearer token; its database check goes out with the request's first
+    statements. `finish_authentication` (before the view does anything) has the answer."""
+    authentication = auth_service.begin_authentication(_bearer_token())
+    g.claims = authentication.claims
+    g.principal = f"user:{authentication.user_id}"
+    g.authentication = (authentication, roles)
+
+
+def finish_authentication():
+    """The user, once the deferred check came back: 401 for a bad token, 403 without a role."""
+    authentication, roles = g.pop("authentication")
+    user = authentication.user()
     g.user = user
-    g.claims = claims
-    g.principal = f"user:{user.id}"
+    if roles is not None and not user.role_names & roles:
+        raise PermissionDenied("Your role does not allow this.", code="role_required")
     return user
+
+
+def authenticate_user():
+    begin_authentication()
+    return finish_authentication()
 
 
 def access(*roles: str):
@@ -54,9 +70,10 @@ def access(*roles: str):
     def decorator(view):
         @functools.wraps(view)
         def wrapper(*args, **kwargs):
-            user = authenticate_user()
-            if not user.role_names & set(roles):
-                raise PermissionDenied("Your role does not allow this.", code="role_required")
+            begin_authentication(frozenset(roles))
+            # An idempotent view sends the check with its key's claim, and finishes it there.
+            if not (getattr(view, "_idempotent", False) and "Idempotency-Key" in request.headers):
+                finish_authentication()
             return view(*args, **kwargs)
 
         wrapper._access = {"kind": "roles", "roles": tuple(sorted(roles))}

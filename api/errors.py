@@ -86,7 +86,7 @@ def handle_http_exception(error: HTTPException):
                 400: "bad_request"}.get(status, "http_error")
         detail = error.description or TITLES.get(status, "Error")
     if status == 429:
-        retry_after = getattr(error, "retry_after", None) or _limiter_retry_after()
+        retry_after = getattr(error, "retry_after", None) or 60
         headers["Retry-After"] = str(retry_after)
         detail = "Too many attempts; try again later."
     if status == 405 and getattr(error, "valid_methods", None):
@@ -95,18 +95,6 @@ def handle_http_exception(error: HTTPException):
         log.error("HTTP %s: %s", status, error)
         detail = "An unexpected error occurred."
     return problem(status, code=code, detail=detail, errors=errors, headers=headers)
-
-
-def _limiter_retry_after() -> int:
-    import time
-    try:
-        from api.extensions import limiter
-        current = limiter.current_limit
-        if current is not None:
-            return max(1, int(current.reset_at - time.time()))
-    except (AttributeError, RuntimeError, TypeError):  # the header is best effort
-        log.debug("no rate-limit window available for Retry-After")
-    return 60
 
 
 def handle_domain_error(error: domain.DomainError):

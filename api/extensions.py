@@ -1,8 +1,6 @@
 """Flask extensions, created once and bound in `create_app`."""
 from __future__ import annotations
 
-from flask_limiter import Limiter
-from flask_limiter.util import get_remote_address
 from flask_migrate import Migrate
 import http
 
@@ -55,4 +53,3 @@ class Blueprint(_Blueprint):
 
 api = Api()
 migrate = Migrate()
-limiter = Limiter(key_func=get_remote_address, default_limits=[])

@@ -1,11 +1,14 @@
 """Shared pieces of the benchmark and fault scripts: a fresh database, a gunicorn server on
-127.0.0.1, a tiny keep-alive-free HTTP client, and percentile maths. Standard library only."""
+127.0.0.1 (on a free port), a tiny keep-alive-free HTTP client, the walk an app credit reports,
+and percentile maths. Standard library only."""
 from __future__ import annotations
 
+import datetime as dt
 import http.client
 import json
 import os
 import signal
+import socket
 import subprocess
 import sys
 import time
@@ -22,6 +25,14 @@ def psql(sql: str, db: str = "postgres") -> str:
     out = subprocess.run(["psql", "-h", PGHOST, "-U", PGUSER, "-d", db, "-qAtX", "-v", "ON_ERROR_STOP=1",
                           "-c", sql], check=True, capture_output=True, text=True)
     return out.stdout.strip()
+
+
+def free_port() -> int:
+    """A port nothing listens on now (the kernel's pick), so the bench can run beside another
+    server."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
 
 
 def fresh_database(name: str) -> str:
@@ -136,6 +147,13 @@ def sign(secret: str, body: bytes) -> dict:
     ts = str(int(time.time()))
     mac = hmac.new(secret.encode(), ts.encode() + b"." + body, hashlib.sha256).hexdigest()
     return {"X-Timestamp": ts, "X-Signature": f"sha256={mac}"}
+
+
+def walk(start: dt.datetime) -> dict:
+    """A citizen's self-reported 0.5 km walk of 6 minutes from `start` (an app credit)."""
+    end = (start + dt.timedelta(minutes=6)).isoformat()
+    return {"action_type": "transit", "mode": "walk", "occurred_at": end,
+            "started_at": start.isoformat(), "ended_at": end, "distance_km": 0.5}
 
 
 def parse_kv(output: str) -> dict:

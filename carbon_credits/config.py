@@ -36,6 +36,8 @@ class Settings:
 
     environment: str
     database_url: str
+    database_replica_url: str | None
+    database_replica_max_lag_seconds: int
     redis_url: str | None
     secret_key: str
     scheme_timezone: str
@@ -265,6 +267,13 @@ def _database_url(env: Mapping[str, str], name: str, default: str, _carbon_env: 
     return database_url
 
 
+def _replica_url(env: Mapping[str, str], name: str, default: None, _carbon_env: str):
+    raw = env.get(name) or default  # a streaming replica: it and DATABASE_URL are PostgreSQL
+    if raw and not all(u.startswith("postgres") for u in (raw, env.get("DATABASE_URL", ""))):
+        raise ConfigError(f"{name} must be a PostgreSQL URL, and DATABASE_URL too; got {raw!r}")
+    return raw and normalise_database_url(raw)
+
+
 def _redis_url(env: Mapping[str, str], name: str, default: None, _carbon_env: str) -> str | None:
     redis_url = env.get(name) or default
     if redis_url and not redis_url.startswith(("redis://", "rediss://", "unix://")):
@@ -302,6 +311,9 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("environment", "CARBON_ENV", "development", _environment),
     Setting("database_url", "DATABASE_URL", f"sqlite:///{INSTANCE_DIR / 'carbon_credits.db'}",
             _database_url),
+    Setting("database_replica_url", "DATABASE_REPLICA_URL", None, _replica_url),
+    Setting("database_replica_max_lag_seconds", "DATABASE_REPLICA_MAX_LAG_SECONDS", 5,
+            _int_between(0, 3600)),
     Setting("redis_url", "REDIS_URL", None, _redis_url),
     Setting("secret_key", "SECRET_KEY", None, _secret_key),
     Setting("scheme_timezone", "SCHEME_TIMEZONE", "Asia/Shanghai", _timezone),
@@ -344,8 +356,8 @@ ENV_NAMES = frozenset({setting.name for setting in SETTINGS} | {SECRET_KEY_ALIAS
 def engine_options(url: str) -> dict:
     if url.startswith("sqlite"):
         return {"connect_args": {"timeout": 30}}
+    # No pool_pre_ping (a round trip per request): api/reconnect.py runs a request again instead.
     return {
-        "pool_pre_ping": True,
         "pool_size": 10,
         "max_overflow": 20,
         # A stuck transaction must not hold row locks forever (reliability.md).

@@ -8,7 +8,8 @@ from .user import (AuthSession, OneTimeCode, RefreshToken, RevokedAccessToken,  
 from .partner import Binding, Partner, PartnerScope, PartnerSecret, SeenSignature  # noqa: F401
 from .audit import AuditEntry  # noqa: F401
 from .idempotency import IdempotencyRecord  # noqa: F401
-from .methodology import Methodology, MethodologyRetirement, MethodologyVersion  # noqa: F401
+from .methodology import (CatalogueRevision, Methodology, MethodologyRetirement,  # noqa: F401
+                          MethodologyVersion)
 from .ledger import (LedgerAccount, LedgerAdjustment, LedgerChainHead, LedgerHold,  # noqa: F401
                      LedgerHoldLot, LedgerLot, LedgerReversal, LedgerSeal, LedgerTransfer)
 from .action import Action, DailyCredit  # noqa: F401

@@ -18,4 +18,7 @@ class IdempotencyRecord(db.Model):
     fingerprint: Mapped[str] = mapped_column(String(64))
     status_code: Mapped[int | None] = mapped_column(Integer)
     response_body: Mapped[dict | list | None] = mapped_column(JSON)
+    # Instead of the body, where a route can rebuild it exactly: the object's id and the
+    # response fields that may change later, as first sent (api/idempotency.py).
+    response_ref: Mapped[dict | None] = mapped_column(JSON)
     created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow, index=True)

@@ -103,6 +103,19 @@ class MethodologyVersion(db.Model):
                                                     innerjoin=True)
 
 
+class CatalogueRevision(db.Model):
+    """One row whose token changes, by trigger, with every change to methodologies or their
+    versions (migration 0012). Each process caches the versions in force under this token and
+    reloads when it differs: a version approved or retired in one worker is seen by every other
+    on its next request. A random token, not a counter, so a restored or reset database can
+    never present a token that an older catalogue was cached under."""
+
+    __tablename__ = "catalogue_revision"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    token: Mapped[str] = mapped_column(String(36))
+
+
 class MethodologyRetirement(db.Model):
     """A request to retire the in-force version of a scope that nothing takes over from (the
     scope would stop crediting): one person requests, another approves (retiring the version

@@ -105,13 +105,8 @@ def _reset_database(app):
 
 
 def _reset_redis(app):
-    from api.extensions import limiter
     from carbon_credits import kvstore
     kvstore.get_store().flushdb()
-    try:
-        limiter.reset()
-    except Exception:
-        pass
 
 
 @pytest.fixture(autouse=True)

@@ -11,8 +11,9 @@ from marshmallow import Schema, ValidationError, fields, validate, validates_sch
 from api.auth import access
 from api.extensions import Blueprint
 from api.fields import AwareDateTime, GramsString, StrictDecimal
-from api.idempotency import idempotent
+from api.idempotency import idempotent, refer_to
 from api.pagination import PageArgsSchema, decode_cursor, encode_cursor, page_schema
+from api.partner_records import compile_loader
 from carbon_credits.domain import actions as rules
 from carbon_credits.domain import methodology as method_domain
 from carbon_credits.services import actions as action_service
@@ -139,6 +140,10 @@ class PartnerRecordSchema(ActionCreateSchema):
     external_ref = fields.String(required=True, validate=validate.Length(min=1, max=64))
 
 
+# What PartnerRecordSchema().load gives, without its per-record machinery (api/partner_records).
+load_partner_record = compile_loader(PartnerRecordSchema())
+
+
 class PartnerBatchSchema(Schema):
     records = fields.List(fields.Raw(), required=True, validate=validate.Length(min=1, max=1000),
                           metadata={"description": "Up to 1000 records, each an ActionCreate "
@@ -246,16 +251,32 @@ def _page(args, user_id):
     return {"items": [action_view(a) for a in items], "next_cursor": encode_cursor(last)}
 
 
+# What may change on an action after its claim was answered (a review of a pending claim can
+# change everything, so those are stored whole): kept as first sent in the idempotency record.
+LATER_CHANGES = ("status", "reasons", "points", "credited_g", "credited_at", "duplicate_of",
+                 "reviewed_at", "review_reason", "reversed_at", "reversal_reason")
+
+
+def rebuild_action_response(action_id: str) -> dict:
+    """The body of a replayed claim: the action as stored now (its later changes are put back
+    by the idempotency layer)."""
+    action = action_service.get_own_action_or_raise(user_id=g.user.id,
+                                                    action_id=uuid.UUID(action_id))
+    return ActionSchema().dump(action_view(action))
+
+
 @blp.route("/actions", methods=["POST"])
 @access("citizen")
-@idempotent
+@idempotent(rebuild=rebuild_action_response)
 @blp.arguments(ActionCreateSchema)
 @blp.response(201, ActionSchema)
 @blp.doc(**{"x-required-inputs": required_inputs_doc()})
 def create_action(data):
     """Report a green action from the app; it is verified, quantified and credited if it may be."""
-    return action_view(action_service.record_app_action(user_id=g.user.id,
-                                                        submission=_submission(data)))
+    action = action_service.record_app_action(user_id=g.user.id, submission=_submission(data))
+    if action.status != "pending_review":
+        refer_to(action.id, kept=LATER_CHANGES)
+    return action_view(action)
 
 
 @blp.route("/actions", methods=["GET"])
@@ -283,11 +304,10 @@ def get_my_action(action_id: uuid.UUID):
 @blp.doc(**{"x-required-inputs": required_inputs_doc()})
 def ingest_partner_actions(data):
     """A signed batch of up to 1000 operator records; one result per record."""
-    schema = PartnerRecordSchema()
     valid, results = [], []
     for index, raw in enumerate(data["records"]):
         try:
-            record = schema.load(raw) if isinstance(raw, dict) else schema.load({"_": raw})
+            record = load_partner_record(raw if isinstance(raw, dict) else {"_": raw})
         except ValidationError as error:
             external_id = raw.get("external_id") if isinstance(raw, dict) else None
             results.append({"index": index, "status": "rejected", "points": 0,

@@ -24,7 +24,7 @@ from carbon_credits.domain.errors import NotFound, PermissionDenied, ValidationF
 from carbon_credits.domain.identifiers import (InvalidIdentifier, identifier_kind,
                                                normalise_email, normalise_identifier,
                                                normalise_phone)
-from carbon_credits.services import notifier, passwords, throttle
+from carbon_credits.services import ledger, notifier, passwords, throttle
 from carbon_credits.services.audit import record_audit
 from carbon_credits.services.auth import Client, find_user, revoke_family
 from carbon_credits.services.keys import keyed_hash
@@ -137,6 +137,7 @@ def register_citizen(*, email: str | None, phone: str | None, password: str, dis
             if not created:
                 user = find_user(kind, value, lock=True)
         if created:
+            ledger.open_citizen_account(user.id)
             message = _message("verify", value, _issue_code(user, "verify", now))
             record_audit(action="user.register", object_type="user", object_id=user.id,
                          actor_user_id=user.id, details={"roles": ["citizen"], "verified": False})

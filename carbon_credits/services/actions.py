@@ -17,10 +17,8 @@ both are re-exported here for the HTTP layer.
 """
 from __future__ import annotations
 
-import dataclasses
 import datetime as dt
 import uuid
-from typing import Any
 
 from sqlalchemy import insert, select, update
 
@@ -31,7 +29,7 @@ from carbon_credits.domain import methodology as method_domain
 from carbon_credits.domain import partners as partner_rules
 from carbon_credits.domain.crediting import reason
 from carbon_credits.domain.errors import ValidationFailed
-from carbon_credits.domain.vocabulary import COUNTING_STATUSES, IN_FORCE_STATUSES, OVERLAP_TYPES
+from carbon_credits.domain.vocabulary import COUNTING_STATUSES, OVERLAP_TYPES
 from carbon_credits.services import leaderboards, ledger
 from carbon_credits.services import methodologies as methodology_service
 from carbon_credits.services import partners as partner_service
@@ -40,11 +38,15 @@ from carbon_credits.services.action_reads import (get_action_or_raise,  # noqa: 
 from carbon_credits.services.bindings import resolve_bindings
 from carbon_credits.services.claims import (CLOCK_MESSAGE, INPUT_FIELDS, Outcome,  # noqa: F401 (re-exported)
                                             Submission, missing_inputs_reason)
-from carbon_credits.services.daily_caps import credit_on_row, lock_daily_rows
+from carbon_credits.services import daily_caps, single_claim
+from carbon_credits.services.claim_plans import Plan, action_row, decide
+from carbon_credits.services.daily_caps import DailyRow, lock_daily_rows
+from carbon_credits.services.methodologies import in_force
 from carbon_credits.services.reviews import (approve_action, reject_action,  # noqa: F401 (re-exported)
                                              reverse_action)
+from carbon_credits.services.statements import run_one
 from carbon_credits.services.uow import unit_of_work
-from models import Action, DailyCredit, Methodology, MethodologyVersion, db, utcnow
+from models import Action, MethodologyVersion, db, utcnow
 
 # --- entry points ---------------------------------------------------------------------------
 
@@ -132,46 +134,49 @@ def _known_external_ids(partner_id: uuid.UUID, external_ids: list[str]) -> dict[
 
 # --- the pipeline: plan, lock, decide, write ------------------------------------------------
 
-@dataclasses.dataclass
-class _Plan:
-    """One submission on its way through the pipeline: what planning found, then the decision."""
-
-    sub: Submission
-    id: uuid.UUID = dataclasses.field(default_factory=uuid.uuid4)
-    reasons: list[dict] = dataclasses.field(default_factory=list)
-    version: MethodologyVersion | None = None
-    quantification: Any = None
-    day: dt.date | None = None  # the scheme day of the action's instant
-    status: str = "rejected"
-    duplicate_of: uuid.UUID | None = None
-    credited_mg: int = 0
-    points: int = 0
-
-    @property
-    def reduction_mg(self) -> int | None:
-        q = self.quantification
-        return rules.grams_to_mg(q.calculation.reduction_g) if q else None
-
-
 def _process(subs: list[Submission]) -> list[Outcome]:
     if not subs:
         return []
     settings = get_settings()
     now = utcnow()
-    plans, refused = _plan(subs, settings, now)  # refused: missing inputs, nothing is stored
+    if len(subs) == 1 and subs[0].channel == "app":
+        return _process_app_claim(subs[0], settings, now)
+    versions = in_force.versions_by_scope({s.scope for s in subs})
+    plans, refused = _plan(subs, versions, settings, now)  # refused: missing inputs, not stored
     daily, existing = _lock(plans, settings)
     superseded: dict[uuid.UUID, uuid.UUID] = {}
     for plan in plans:
-        _decide(plan, daily=daily, existing=existing, superseded=superseded,
+        decide(plan, daily=daily, existing=existing, superseded=superseded,
                 points_per_gram=settings.points_per_gram)
-    return _write(plans, superseded, settings, now) + refused
+    return _write(plans, superseded, daily, settings, now) + refused
 
 
-def _plan(subs: list[Submission], settings: Settings,
-          now: dt.datetime) -> tuple[list[_Plan], list[Outcome]]:
+def _process_app_claim(sub: Submission, settings: Settings, now: dt.datetime) -> list[Outcome]:
+    """Planned with the versions this process has cached, their token confirmed in the first
+    group the claim sends anyway (`single_claim`); planned again if the catalogue moved."""
+    cached = in_force.cached_by_scope({sub.scope})
+    if cached is not None:
+        try:
+            return _credit_app_claim(sub, *cached, settings, now)
+        except in_force.CatalogueChanged:
+            pass
+    return _credit_app_claim(sub, in_force.versions_by_scope({sub.scope}), None, settings, now)
+
+
+def _credit_app_claim(sub: Submission, versions: dict, token: str | None, settings: Settings,
+                      now: dt.datetime) -> list[Outcome]:
+    plans, refused = _plan([sub], versions, settings, now)
+    if refused:
+        if token is not None:
+            in_force.confirm(run_one(*in_force.token_call()), token)
+        return refused
+    return single_claim.process(plans[0], settings, now, catalogue_token=token)
+
+
+def _plan(subs: list[Submission], versions: dict, settings: Settings,
+          now: dt.datetime) -> tuple[list[Plan], list[Outcome]]:
     """Plan each submission, in the order of its instant: version, inputs, window, quantity."""
-    versions = _versions_by_scope({s.scope for s in subs})
-    plans: list[_Plan] = []
+    plans: list[Plan] = []
     refused: list[Outcome] = []
     for s in sorted(subs, key=lambda s: (s.occurred_at, s.index)):
         version = crediting.version_in_force(versions.get(s.scope, []), s.occurred_at)
@@ -185,8 +190,8 @@ def _plan(subs: list[Submission], settings: Settings,
 
 
 def _plan_one(s: Submission, version: MethodologyVersion | None, settings: Settings,
-              now: dt.datetime) -> _Plan:
-    plan = _Plan(s)
+              now: dt.datetime) -> Plan:
+    plan = Plan(s)
     late = crediting.claim_window_reason(occurred_at=s.occurred_at, now=now,
                                          window_days=settings.claim_window_days)
     if late:
@@ -207,18 +212,7 @@ def _plan_one(s: Submission, version: MethodologyVersion | None, settings: Setti
     return plan
 
 
-def _versions_by_scope(scopes: set[str]) -> dict[str, list[MethodologyVersion]]:
-    rows = db.session.scalars(
-        select(MethodologyVersion).join(MethodologyVersion.methodology)
-        .where(Methodology.scope_key.in_(scopes), MethodologyVersion.status.in_(IN_FORCE_STATUSES))
-        .order_by(MethodologyVersion.effective_from.desc()))
-    found: dict[str, list[MethodologyVersion]] = {}
-    for version in rows:
-        found.setdefault(version.methodology.scope_key, []).append(version)
-    return found
-
-
-def _lock(plans: list[_Plan], settings: Settings) -> tuple[dict[tuple, DailyCredit], dict]:
+def _lock(plans: list[Plan], settings: Settings) -> tuple[dict[tuple, DailyRow], dict]:
     """Lock the daily-cap rows of the claims that may count, then read their rivals."""
     for plan in plans:
         plan.day = rules.scheme_day(plan.sub.occurred_at, settings.scheme_timezone)
@@ -249,50 +243,16 @@ def _existing_claims(subs: list[Submission]) -> dict[tuple, list[rules.Claim]]:
     return found
 
 
-def _decide(plan: _Plan, *, daily: dict[tuple, DailyCredit], existing: dict[tuple, list],
-            superseded: dict[uuid.UUID, uuid.UUID], points_per_gram: int) -> None:
-    """Status from the reasons, then overlap against earlier claims, then the daily cap."""
-    s = plan.sub
-    plan.status = crediting.decide_status(plan.reasons)
-    if plan.status != "rejected" and s.action_type in OVERLAP_TYPES:
-        _check_overlap(plan, existing.setdefault((s.user_id, s.scope), []), superseded)
-    if plan.status == "credited":
-        credit = credit_on_row(daily[(s.user_id, s.scope, plan.day)], reduction_mg=plan.reduction_mg,
-                               cap_mg=plan.version.daily_cap_mg, points_per_gram=points_per_gram)
-        if credit.cap_reason:
-            plan.reasons.append(credit.cap_reason)
-        plan.credited_mg, plan.points = credit.credited_mg, credit.points
-
-
-def _check_overlap(plan: _Plan, claims: list[rules.Claim],
-                   superseded: dict[uuid.UUID, uuid.UUID]) -> None:
-    """`claims` (the citizen's in the scope) learns of this one when it counts."""
-    s = plan.sub
-    verdict, other = rules.find_overlap(
-        rules.Claim(plan.id, s.channel, plan.status, s.started_at, s.ended_at), claims)
-    if verdict == "duplicate":
-        plan.status, plan.duplicate_of = "duplicate", other.id
-        plan.reasons.append(reason("overlapping_claim", "The same trip or session was already "
-                                   "reported.", "info"))
-    elif verdict == "supersedes":
-        superseded[other.id] = plan.id
-        claims.remove(other)
-    if plan.status in COUNTING_STATUSES:
-        claims.append(rules.Claim(plan.id, s.channel, plan.status, s.started_at, s.ended_at))
-
-
-def _write(plans: list[_Plan], superseded: dict[uuid.UUID, uuid.UUID], settings: Settings,
-           now: dt.datetime) -> list[Outcome]:
-    """Insert the actions, close the superseded self-reports, post the earns."""
-    action_rows = [_action_row(p, settings, now) for p in plans]
+def _write(plans: list[Plan], superseded: dict[uuid.UUID, uuid.UUID], daily: dict[tuple, DailyRow],
+           settings: Settings, now: dt.datetime) -> list[Outcome]:
+    """Count the credits on the daily rows, insert the actions, close the superseded
+    self-reports, post the earns."""
+    action_rows = [action_row(p, settings, now) for p in plans]
     outcomes = [Outcome(p.sub.index, p.status, p.sub.external_id, action_id=p.id,
                         reduction_mg=p.reduction_mg, points=p.points, reasons=p.reasons,
                         duplicate_of=p.duplicate_of) for p in plans]
-    if len(action_rows) == 1:
-        # A single claim (the app): RETURNING hands back the stored row, so the caller's
-        # read-back costs no query. A batch skips it: it builds its results from action_rows.
-        outcomes[0].action = db.session.scalars(insert(Action).returning(Action), action_rows).one()
-    elif action_rows:
+    daily_caps.count_credits(daily.values())
+    if action_rows:
         db.session.execute(insert(Action), action_rows)
     for old_id, new_id in superseded.items():
         db.session.execute(update(Action).where(Action.id == old_id, Action.status == "pending_review")
@@ -306,22 +266,3 @@ def _write(plans: list[_Plan], superseded: dict[uuid.UUID, uuid.UUID], settings:
     leaderboards.record_after_commit((r["user_id"], r["scheme_day"], r["credited_mg"])
                                      for r in action_rows if r["status"] == "credited")
     return outcomes
-
-
-def _action_row(plan: _Plan, settings: Settings, now: dt.datetime) -> dict:
-    s, version, q = plan.sub, plan.version, plan.quantification
-    return {
-        "id": plan.id, "user_id": s.user_id, "channel": s.channel, "partner_id": s.partner_id,
-        "binding_id": s.binding_id,
-        "external_id": s.external_id, "action_type": s.action_type, "mode": s.mode,
-        "category": s.category, "scope_key": s.scope, "occurred_at": s.occurred_at,
-        "started_at": s.started_at, "ended_at": s.ended_at, "scheme_day": plan.day,
-        "inputs": s.inputs(), "status": plan.status, "reasons": plan.reasons,
-        "methodology_version_id": version.id if version else None,
-        "methodology_code": version.methodology.code if version else None,
-        "methodology_version": version.version if version else None,
-        "breakdown": q.calculation.breakdown if q else None,
-        "reduction_mg": plan.reduction_mg, "credited_mg": plan.credited_mg, "points": plan.points,
-        "points_per_gram": settings.points_per_gram, "duplicate_of": plan.duplicate_of,
-        "credited_at": now if plan.status == "credited" else None, "created_at": now,
-    }

@@ -8,17 +8,17 @@ import secrets
 import uuid
 
 import jwt
-from sqlalchemy import select, update
-from sqlalchemy.orm import joinedload
+from sqlalchemy import bindparam, select, update
 from sqlalchemy.exc import IntegrityError
 
 from carbon_credits.config import get_settings
 from carbon_credits.domain.errors import AuthenticationFailed, Conflict, PermissionDenied
 from carbon_credits.domain.identifiers import (InvalidIdentifier, identifier_kind, normalise_email,
                                                normalise_identifier, normalise_phone)
-from carbon_credits.services import passwords, throttle
+from carbon_credits.services import ledger, passwords, throttle
 from carbon_credits.services.audit import record_audit
 from carbon_credits.services.duties import refuse_conflicting_roles
+from carbon_credits.services.statements import Pending, Statement, defer
 from carbon_credits.services.uow import unit_of_work
 from models import AuthSession, RefreshToken, RevokedAccessToken, User, UserRole, db, utcnow
 
@@ -67,6 +67,8 @@ def register_user(*, email: str | None, phone: str | None, password: str, displa
         except IntegrityError:
             raise Conflict("An account with this email or phone already exists.",
                            code="identifier_taken") from None
+        if "citizen" in roles:
+            ledger.open_citizen_account(user.id)
         record_audit(action="user.register", object_type="user", object_id=user.id,
                      actor_user_id=actor_user_id or user.id, details={"roles": sorted(set(roles))})
     return user
@@ -213,32 +215,102 @@ def logout(*, claims: dict) -> None:
                      actor_user_id=uuid.UUID(claims["sub"]))
 
 
-def authenticate_access_token(token: str) -> tuple[User, dict]:
-    """Decode a bearer token and load its user: revoked tokens, revoked or missing sessions,
-    suspended and erased users fail at once."""
+@dataclasses.dataclass(frozen=True)
+class AuthenticatedUser:
+    """The caller of a request, as one Core query finds them: the user's columns (no password
+    hash) and role names. A plain value, not an ORM object: services that change the user load
+    it themselves."""
+
+    id: uuid.UUID
+    email: str | None
+    phone: str | None
+    display_name: str
+    partner_id: uuid.UUID | None
+    suspended_at: dt.datetime | None
+    created_at: dt.datetime
+    verified_at: dt.datetime | None
+    leaderboard_visibility: str
+    erased_at: dt.datetime | None
+    role_names: frozenset[str]
+
+    @property
+    def sorted_roles(self) -> list[str]:
+        return sorted(self.role_names)
+
+    @property
+    def is_suspended(self) -> bool:
+        return self.suspended_at is not None
+
+    @property
+    def is_verified(self) -> bool:
+        return self.verified_at is not None
+
+    @property
+    def is_erased(self) -> bool:
+        return self.erased_at is not None
+
+
+_USERS, _ROLES = User.__table__, UserRole.__table__
+_USER_COLUMNS = tuple(f.name for f in dataclasses.fields(AuthenticatedUser) if f.name != "role_names")
+# The user, one row per role, whether this token was revoked and whether its session lives:
+# one statement, built once. The database is the authority for revocation (Redis may have been
+# flushed), so asking it here costs nothing extra.
+_AUTHENTICATE = Statement(
+    select(*(_USERS.c[name] for name in _USER_COLUMNS), _ROLES.c.role,
+           select(RevokedAccessToken.jti).where(RevokedAccessToken.jti == bindparam("jti"))
+           .exists().label("revoked"),
+           select(AuthSession.id).where(AuthSession.family_id == bindparam("fam"),
+                                        AuthSession.user_id == bindparam("user_id"),
+                                        AuthSession.revoked_at.is_(None))
+           .exists().label("session_live"))
+    .select_from(_USERS.outerjoin(_ROLES, _ROLES.c.user_id == _USERS.c.id))
+    .where(_USERS.c.id == bindparam("user_id")), name="authenticate")
+
+
+@dataclasses.dataclass
+class Authentication:
+    """A bearer token decoded, its database check deferred: it goes out with the request's
+    first group of statements (the Idempotency-Key claim rides along), and `user()` has the
+    answer. A token that fails the check raises there, before anything else of the request
+    runs on its rows."""
+
+    claims: dict
+    user_id: uuid.UUID
+    pending: Pending = dataclasses.field(repr=False)
+    _user: AuthenticatedUser | None = None
+
+    def user(self) -> AuthenticatedUser:
+        self.pending.result()
+        return self._user
+
+    def check(self, rows) -> None:
+        if not rows:
+            raise AuthenticationFailed("The token is invalid.", code="invalid_token")
+        first = rows[0]
+        user = AuthenticatedUser(**{name: getattr(first, name) for name in _USER_COLUMNS},
+                                 role_names=frozenset(r.role for r in rows if r.role is not None))
+        if user.is_suspended:
+            raise AuthenticationFailed("This account is suspended.", code="account_suspended")
+        if first.revoked or not first.session_live or user.is_erased:
+            raise AuthenticationFailed("The token has been revoked.", code="token_revoked")
+        self._user = user
+
+
+def begin_authentication(token: str) -> Authentication:
+    """Decode a bearer token (a bad one fails at once) and defer the check of its user:
+    revoked tokens, revoked or missing sessions, suspended and erased users fail."""
     claims = decode_token(token, expected_type="access")
     try:
         user_id = uuid.UUID(claims["sub"])
     except ValueError:
         raise AuthenticationFailed("The token is invalid.", code="invalid_token") from None
-    # One round trip: the user, their roles and whether this token was revoked. The database
-    # is the authority for revocation (Redis may have been flushed), so asking it first costs
-    # nothing extra and a Redis lookup would add a round trip without saving one.
-    row = db.session.execute(
-        select(User, select(RevokedAccessToken.jti).where(RevokedAccessToken.jti == claims["jti"])
-               .exists().label("revoked"),
-               select(AuthSession.id).where(AuthSession.family_id == str(claims.get("fam")),
-                                            AuthSession.user_id == user_id,
-                                            AuthSession.revoked_at.is_(None))
-               .exists().label("session_live"))
-        .where(User.id == user_id).options(joinedload(User.roles))
-    ).unique().one_or_none()
-    if row is None:
-        raise AuthenticationFailed("The token is invalid.", code="invalid_token")
-    user, revoked, session_live = row
-    if user.is_suspended:
-        raise AuthenticationFailed("This account is suspended.", code="account_suspended")
-    if revoked or not session_live or user.is_erased:
-        raise AuthenticationFailed("The token has been revoked.", code="token_revoked")
-    return user, claims
+    params = {"jti": claims["jti"], "fam": str(claims.get("fam")), "user_id": user_id}
+    authentication = Authentication(claims=claims, user_id=user_id, pending=None)
+    authentication.pending = defer(_AUTHENTICATE, params, check=authentication.check)
+    return authentication
 
+
+def authenticate_access_token(token: str) -> tuple[AuthenticatedUser, dict]:
+    """Decode a bearer token and find its user (see `begin_authentication`), now."""
+    authentication = begin_authentication(token)
+    return authentication.user(), authentication.claims

@@ -1,4 +1,7 @@
-"""A citizen's own impact: totals by action type, this month against last, and equivalents."""
+"""A citizen's own impact: totals by action type, this month against last, and equivalents.
+
+The impact page's aggregate may be read on the read replica (services/replica.py): it tolerates
+seconds of lag, unlike the balance."""
 from __future__ import annotations
 
 import datetime as dt
@@ -11,6 +14,7 @@ from carbon_credits.config import get_settings
 from carbon_credits.domain.vocabulary import mg_to_grams
 from carbon_credits.domain.impact import equivalents_for
 from carbon_credits.domain.vocabulary import ACTION_TYPES
+from carbon_credits.services.replica import read_session
 from models import Action, db, utcnow
 
 
@@ -39,16 +43,17 @@ def get_impact(*, user_id: uuid.UUID, now: dt.datetime | None = None) -> dict:
         return func.coalesce(func.sum(case((and_(Action.scheme_day >= start,
                                                   Action.scheme_day < end), column), else_=0)), 0)
 
-    rows = db.session.execute(
-        select(Action.action_type, func.count().label("actions"),
-               func.coalesce(func.sum(Action.credited_mg), 0).label("credited_mg"),
-               func.coalesce(func.sum(Action.points), 0).label("points"),
-               within(this_start, next_start, Action.credited_mg).label("this_mg"),
-               within(this_start, next_start, 1).label("this_actions"),
-               within(last_start, this_start, Action.credited_mg).label("last_mg"),
-               within(last_start, this_start, 1).label("last_actions"))
-        .where(Action.user_id == user_id, Action.status == "credited")
-        .group_by(Action.action_type)).mappings()
+    with read_session() as session:
+        rows = session.execute(
+            select(Action.action_type, func.count().label("actions"),
+                   func.coalesce(func.sum(Action.credited_mg), 0).label("credited_mg"),
+                   func.coalesce(func.sum(Action.points), 0).label("points"),
+                   within(this_start, next_start, Action.credited_mg).label("this_mg"),
+                   within(this_start, next_start, 1).label("this_actions"),
+                   within(last_start, this_start, Action.credited_mg).label("last_mg"),
+                   within(last_start, this_start, 1).label("last_actions"))
+            .where(Action.user_id == user_id, Action.status == "credited")
+            .group_by(Action.action_type)).mappings().all()
     found = {row["action_type"]: {k: int(v) for k, v in row.items() if k != "action_type"}
              for row in rows}
     zero = dict.fromkeys(("actions", "credited_mg", "points", "this_mg", "this_actions",

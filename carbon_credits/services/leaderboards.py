@@ -9,6 +9,8 @@ the whole set from the database; a flushed or expired board is therefore served 
 rebuilt in the background (`jobs run-due` also rebuilds the current boards every run, which
 also repairs any increment lost between a rebuild's read and its write). Without Redis
 (the embedded default, where each process would have its own store) boards come from SQL.
+The totals, for a rebuild or a board served from SQL, may be read on the read replica
+(services/replica.py); who may be listed is always read on the primary.
 
 Only display names leave this module: no ids, no contact data. Each citizen chooses how they
 appear (PIPL art. 44): `named` under their display name, `pseudonym` under a stable name derived
@@ -32,6 +34,7 @@ from carbon_credits.config import get_settings
 from carbon_credits.domain.errors import ValidationFailed
 from carbon_credits.domain.vocabulary import mg_to_grams
 from carbon_credits.services import keys, queue
+from carbon_credits.services.replica import read_session
 from carbon_credits.services.uow import after_commit
 from models import Action, User, db, utcnow
 
@@ -130,7 +133,9 @@ def _totals_query(start: dt.date, end: dt.date):
 def rebuild(*, period: str, start: dt.date) -> int:
     """Rewrite one board from the database; returns how many citizens are on it."""
     end = period_bounds(period, start)[1]
-    totals = {str(user_id): int(mg) for user_id, mg in db.session.execute(_totals_query(start, end))}
+    with read_session() as session:
+        totals = {str(user_id): int(mg)
+                  for user_id, mg in session.execute(_totals_query(start, end))}
     db.session.rollback()  # end the read transaction; nothing was written
     if not sorted_sets_enabled():
         return len(totals)
@@ -211,7 +216,10 @@ def _top_from_store(period: str, start: dt.date,
 def _top_from_sql(start: dt.date, end: dt.date, limit: int) -> list[tuple[uuid.UUID, str, int]]:
     query = _totals_query(start, end).join(User, User.id == Action.user_id).where(*_listable())
     total = query.selected_columns.total_mg
-    rows = db.session.execute(query.order_by(total.desc(), Action.user_id.desc()).limit(limit)).all()
+    with read_session() as session:
+        rows = session.execute(query.order_by(total.desc(), Action.user_id.desc())
+                               .limit(limit)).all()
+    # Who may be listed is read on the primary: a citizen's choice to hide shows at once.
     names = _shown_names([user_id for user_id, _ in rows])
     return [(user_id, names[user_id], int(mg)) for user_id, mg in rows if user_id in names]
 

@@ -8,6 +8,10 @@ What is counted: actions whose status is `credited` (their `credited_mg` and `po
 in separate columns, those `reversed` since (what they had credited). The ledger agrees to
 the point: every earn posted for the report's actions = `points + reversed_points`, and every
 reversal's earned amount = `reversed_points` (tests/integration/test_reports.py).
+
+A report's aggregate may be read on the read replica (services/replica.py); an export's claim,
+lease and result are written on the primary, and the list of due exports is read there too
+(it decides what to claim).
 """
 from __future__ import annotations
 
@@ -23,6 +27,7 @@ from carbon_credits.domain.errors import Conflict, NotFound, ValidationFailed
 from carbon_credits.domain.vocabulary import mg_to_grams
 from carbon_credits.services import queue
 from carbon_credits.services.audit import record_audit
+from carbon_credits.services.replica import read_session
 from carbon_credits.services.uow import unit_of_work
 from models import Action, Partner, ReportExport, db, utcnow
 
@@ -80,7 +85,27 @@ def get_reductions_report(*, date_from: dt.date, date_to: dt.date, group_by: str
     """Reductions and points credited over scheme days [from, to], grouped in SQL."""
     check_range(date_from, date_to)
     _check_group_by(group_by)
-    dialect = db.session.get_bind().dialect.name
+    with read_session() as session:
+        query, keys = _report_query(date_from, date_to, group_by, session.get_bind().dialect.name)
+        rows = session.execute(query).mappings().all()
+    items = []
+    totals = dict.fromkeys(["actions", "reduction_mg", "credited_mg", "points", "reversed_actions",
+                            "reversed_credited_mg", "reversed_points"], 0)
+    for row in rows:
+        item = {k.name: row[k.name] for k in keys}
+        if group_by == "partner" and item["partner_id"] is None:
+            item["partner_name"] = APP_CHANNEL_NAME
+        for name in totals:
+            totals[name] += _mg(row[name])
+        item.update(_measures({name: _mg(row[name]) for name in totals}))
+        items.append(item)
+    return {"from": date_from, "to": date_to, "group_by": group_by,
+            "timezone": get_settings().scheme_timezone, "items": items,
+            "totals": _measures(totals)}
+
+
+def _report_query(date_from: dt.date, date_to: dt.date, group_by: str, dialect: str):
+    """The report's one GROUP BY, and the key columns it groups on."""
     credited = Action.status == "credited"
     reversed_ = Action.status == "reversed"
 
@@ -110,20 +135,7 @@ def get_reductions_report(*, date_from: dt.date, date_to: dt.date, group_by: str
              .order_by(*(literal_column(k.name) for k in keys)))
     if group_by == "partner":
         query = query.outerjoin(Partner, Partner.id == Action.partner_id)
-    items = []
-    totals = dict.fromkeys(["actions", "reduction_mg", "credited_mg", "points", "reversed_actions",
-                            "reversed_credited_mg", "reversed_points"], 0)
-    for row in db.session.execute(query).mappings():
-        item = {k.name: row[k.name] for k in keys}
-        if group_by == "partner" and item["partner_id"] is None:
-            item["partner_name"] = APP_CHANNEL_NAME
-        for name in totals:
-            totals[name] += _mg(row[name])
-        item.update(_measures({name: _mg(row[name]) for name in totals}))
-        items.append(item)
-    return {"from": date_from, "to": date_to, "group_by": group_by,
-            "timezone": get_settings().scheme_timezone, "items": items,
-            "totals": _measures(totals)}
+    return query, keys
 
 
 def _measures(raw: dict) -> dict:
@@ -218,8 +230,11 @@ def run_export(*, export_id: uuid.UUID, now: dt.datetime | None = None) -> bool:
     if not _claim_export(export_id, now, token):
         return False
     export = db.session.get(ReportExport, export_id)
-    report = get_reductions_report(date_from=export.date_from, date_to=export.date_to,
-                                   group_by=export.group_by)
+    date_from, date_to, group_by = export.date_from, export.date_to, export.group_by
+    # End the primary's read transaction: a long report read on the replica must not leave it
+    # idle in a transaction (idle_in_transaction_session_timeout would end the connection).
+    db.session.rollback()
+    report = get_reductions_report(date_from=date_from, date_to=date_to, group_by=group_by)
     header, rows = report_rows(report)
     content = json.dumps({"header": header, "rows": rows}, separators=(",", ":"))
     with unit_of_work():

@@ -19,7 +19,7 @@ from carbon_credits.services import certificates, leaderboards, ledger
 from carbon_credits.services import methodologies as methodology_service
 from carbon_credits.services.audit import record_audit
 from carbon_credits.services.claims import missing_inputs_reason, submission_from_action
-from carbon_credits.services.daily_caps import credit_on_row, lock_daily_rows
+from carbon_credits.services.daily_caps import count_credits, credit_on_row, lock_daily_rows
 from carbon_credits.services.uow import unit_of_work
 from models import Action, MethodologyVersion, db, utcnow
 
@@ -60,6 +60,7 @@ def approve_action(*, action_id: uuid.UUID, actor_user_id: uuid.UUID, note: str 
         credit = credit_on_row(daily[(action.user_id, action.scope_key, action.scheme_day)],
                                reduction_mg=reduction_mg, cap_mg=version.daily_cap_mg,
                                points_per_gram=settings.points_per_gram)
+        count_credits(daily.values())
         _record_approval(action, version=version, calculation=calculation, credit=credit,
                          reduction_mg=reduction_mg, settings=settings, actor_user_id=actor_user_id,
                          note=note)

@@ -13,4 +13,5 @@ def seed_all() -> list[str]:
 def reset_hooks() -> list:
     """Callables the test harness runs after truncating tables (e.g. re-create system accounts)."""
     from carbon_credits.services.ledger import forget_system_accounts
-    return [forget_system_accounts]
+    from carbon_credits.services.methodologies import in_force
+    return [forget_system_accounts, in_force.forget]

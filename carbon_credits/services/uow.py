@@ -13,6 +13,7 @@ import contextvars
 import logging
 from typing import Callable, Iterator
 
+from carbon_credits.services import statements
 from models import db
 
 log = logging.getLogger(__name__)
@@ -30,9 +31,13 @@ def unit_of_work() -> Iterator:
     try:
         yield db.session
         if outermost:
+            # Deferred statements leave with the COMMIT when they can, else just before it.
+            if not statements.commit_deferred():
+                statements.flush()
             db.session.commit()
     except BaseException:
         if outermost:
+            statements.discard_deferred()
             db.session.rollback()
         raise
     else:

@@ -9,6 +9,7 @@ Where things live:
     units.py          unit table, the 60-digit context, the one rounding step, points
     definition.py     Parameter, Rules, Definition; parsing of parameters and rules
     families.py       one class per calculator family, the registry, parse_definition, calculate
+    prepared.py       Prepared: a definition's constant parts worked out once per version
     breakdown.py      Calculation and the steps of its breakdown; reading activity numbers
     applicability.py  check_applicability, one check per rule
     reasons.py        Reason and decide
@@ -28,6 +29,7 @@ from carbon_credits.domain.methodology.families import (DEFAULT_FORMULAS, FAMILI
                                                         REGISTRY, Family, calculate,
                                                         missing_inputs, parse_definition,
                                                         required_inputs)
+from carbon_credits.domain.methodology.prepared import Prepared, prepare
 from carbon_credits.domain.methodology.reasons import Reason, decide
 from carbon_credits.domain.methodology.units import (CANONICAL_UNIT, ROUNDING_RULE, UNITS, ZERO,
                                                      points_for, quantise_grams)
@@ -48,7 +50,8 @@ __all__ = [
     "RevisionRequired", "Rules",
     # families
     "DEFAULT_FORMULAS", "FAMILIES", "INPUTS", "REGISTRY", "Family", "calculate",
-    "missing_inputs", "parse_definition", "required_inputs", "Calculation",
+    "missing_inputs", "parse_definition", "required_inputs", "Calculation", "Prepared",
+    "prepare",
     # applicability and diff
     "Reason", "check_applicability", "decide", "diff_snapshots",
 ]

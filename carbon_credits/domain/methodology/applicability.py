@@ -5,6 +5,7 @@ Each check gives the reasons it finds; a reason rejects the claim or sends it to
 """
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 from decimal import Decimal, localcontext
 from typing import Any, Mapping
@@ -19,14 +20,47 @@ from carbon_credits.domain.vocabulary import CHANNELS
 MEASURED_QUANTITIES = ("distance_km", "energy_kwh", "weight_kg", "boardings")
 
 
-def check_applicability(definition: Definition, activity: Mapping[str, Any], *,
-                        channel: str) -> list[Reason]:
+@dataclasses.dataclass(frozen=True)
+class BoundCheck:
+    """One bound of a version's rules with the words of its reason (the same for every claim,
+    so a prepared version works them out once); the value is formatted only when it fails."""
+
+    quantity: str
+    low: Decimal | None
+    high: Decimal | None
+    unit: str
+    code: str
+
+    def reason(self, value: Decimal) -> Reason | None:
+        if self.low is not None and value < self.low:
+            return Reason(self.code, f"{self.quantity} {self._shown(value):f} is below the "
+                          f"minimum {self.low:f} {self.unit}.", "reject")
+        if self.high is not None and value > self.high:
+            return Reason(self.code, f"{self.quantity} {self._shown(value):f} is above the "
+                          f"maximum {self.high:f} {self.unit}.", "reject")
+        return None
+
+    def _shown(self, value: Decimal) -> Decimal:
+        return quantise_grams(value).normalize() if self.quantity == "speed_kmh" else value
+
+
+def bound_checks(bounds: Mapping[str, tuple[Decimal | None, Decimal | None]],
+                 ) -> tuple[BoundCheck, ...]:
+    """The bounds of a version's rules, in the rules' order."""
+    return tuple(BoundCheck(quantity, low, high, BOUNDED_QUANTITIES[quantity],
+                            f"{quantity.rsplit('_', 1)[0]}_out_of_bounds")
+                 for quantity, (low, high) in bounds.items())
+
+
+def check_applicability(definition: Definition, activity: Mapping[str, Any], *, channel: str,
+                        bounds: tuple[BoundCheck, ...] | None = None) -> list[Reason]:
     """Reasons the claim cannot simply be credited: each rejects it or sends it to review.
 
     An empty list means the methodology applies as claimed. `channel` is `partner` (operator
     data) or `app` (a citizen's self-report, subject to the version's `self_report` policy).
     Bounds are checked on the quantities present; average speed needs distance and both times
     (a self-report without times goes to review; operator records are trusted without them).
+    `bounds` are the definition's `bound_checks`, when worked out in advance.
     """
     if channel not in CHANNELS:
         raise ValueError(f"channel must be one of {CHANNELS}")
@@ -43,7 +77,9 @@ def check_applicability(definition: Definition, activity: Mapping[str, Any], *,
                                   "reject"))
         else:
             values.update(_timed(values, duration))
-    return reasons + _bounds_reasons(definition.rules.bounds, values, duration, channel)
+    if bounds is None:
+        bounds = bound_checks(definition.rules.bounds)
+    return reasons + _bounds_reasons(bounds, values, duration, channel)
 
 
 def _self_report_reasons(policy: str, channel: str) -> list[Reason]:
@@ -85,19 +121,19 @@ def _timed(values: Mapping[str, Decimal], duration: Decimal) -> dict[str, Decima
     return timed
 
 
-def _bounds_reasons(bounds: Mapping[str, tuple[Decimal | None, Decimal | None]],
-                    values: Mapping[str, Decimal], duration: Decimal | None,
-                    channel: str) -> list[Reason]:
+def _bounds_reasons(bounds: tuple[BoundCheck, ...], values: Mapping[str, Decimal],
+                    duration: Decimal | None, channel: str) -> list[Reason]:
     """Each bounded quantity present checked against its bounds, in the rules' order."""
     reasons: list[Reason] = []
-    for quantity, (low, high) in bounds.items():
-        if quantity not in values:
-            if quantity == "speed_kmh" and _speed_unverifiable(values, duration, channel):
+    for bound in bounds:
+        value = values.get(bound.quantity)
+        if value is None:
+            if bound.quantity == "speed_kmh" and _speed_unverifiable(values, duration, channel):
                 reasons.append(Reason("speed_unverifiable",
                                       "Average speed cannot be checked without started_at and "
                                       "ended_at.", "review"))
             continue
-        reason = _bound_reason(quantity, values[quantity], low, high)
+        reason = bound.reason(value)
         if reason is not None:
             reasons.append(reason)
     return reasons
@@ -107,17 +143,3 @@ def _speed_unverifiable(values: Mapping[str, Decimal], duration: Decimal | None,
                         channel: str) -> bool:
     """A self-reported distance without its times: its speed bound cannot be checked."""
     return channel == "app" and "distance_km" in values and duration is None
-
-
-def _bound_reason(quantity: str, value: Decimal, low: Decimal | None,
-                  high: Decimal | None) -> Reason | None:
-    unit = BOUNDED_QUANTITIES[quantity]
-    shown = quantise_grams(value).normalize() if quantity == "speed_kmh" else value
-    code = f"{quantity.rsplit('_', 1)[0]}_out_of_bounds"
-    if low is not None and value < low:
-        return Reason(code, f"{quantity} {shown:f} is below the minimum {low:f} {unit}.",
-                      "reject")
-    if high is not None and value > high:
-        return Reason(code, f"{quantity} {shown:f} is above the maximum {high:f} {unit}.",
-                      "reject")
-    return None

@@ -22,22 +22,39 @@ class Calculation:
     breakdown: list[dict]
 
 
-class Steps:
-    """The breakdown being written: numbered steps, each returning the value it records."""
+# A parameter's step, worked out once per version: (the parameter, its canonical value, the
+# fields of its breakdown step).
+ParameterStep = tuple[Parameter, Decimal, dict]
 
-    def __init__(self):
+
+def parameter_step(p: Parameter) -> ParameterStep:
+    """What a parameter contributes to every breakdown of its version: it depends on nothing
+    else, so a prepared version computes it once (prepared.prepare)."""
+    fields = p.as_dict()
+    canonical = p.canonical
+    if factor_of(p.unit) != 1:
+        fields["canonical_value"] = text(canonical)
+        fields["canonical_unit"] = CANONICAL_UNIT[p.dimension]
+    return p, canonical, fields
+
+
+class Steps:
+    """The breakdown being written: numbered steps, each returning the value it records.
+
+    `parameter_steps` (by parameter name) are the version's parameter steps worked out in
+    advance; without them each parameter step is worked out where it is written."""
+
+    def __init__(self, parameter_steps: Mapping[str, ParameterStep] | None = None):
         self.items: list[dict] = []
+        self.parameter_steps = parameter_steps or {}
 
     def add(self, kind: str, **fields) -> None:
         self.items.append({"step": len(self.items) + 1, "kind": kind, **fields})
 
     def parameter(self, p: Parameter) -> Decimal:
-        fields = p.as_dict()
-        canonical = p.canonical
-        if factor_of(p.unit) != 1:
-            fields["canonical_value"] = text(canonical)
-            fields["canonical_unit"] = CANONICAL_UNIT[p.dimension]
-        self.add("parameter", **fields)
+        known = self.parameter_steps.get(p.name)
+        _, canonical, fields = known if known is not None and known[0] is p else parameter_step(p)
+        self.items.append({"step": len(self.items) + 1, "kind": "parameter", **fields})
         return canonical
 
     def input(self, name: str, value: Decimal, unit: str) -> Decimal:

@@ -17,7 +17,8 @@ from decimal import Decimal, localcontext
 from typing import Any, ClassVar, Mapping
 
 from carbon_credits.domain.errors import ValidationFailed
-from carbon_credits.domain.methodology.breakdown import Calculation, Steps, read_input
+from carbon_credits.domain.methodology.breakdown import (Calculation, ParameterStep, Steps,
+                                                         read_input)
 from carbon_credits.domain.methodology.definition import (Definition, Errors, Parameter,
                                                           parse_parameters, parse_rules)
 from carbon_credits.domain.methodology.reasons import Reason
@@ -73,9 +74,10 @@ class Family:
         """ER in grams before the floor at zero and the rounding, each step recorded."""
         raise NotImplementedError
 
-    def calculate(self, definition: Definition, activity: Mapping[str, Any]) -> Calculation:
+    def calculate(self, definition: Definition, activity: Mapping[str, Any],
+                  parameter_steps: Mapping[str, ParameterStep] | None = None) -> Calculation:
         """The reduction in grams CO2e (quantised to 0.001) and every step that produced it."""
-        steps = Steps()
+        steps = Steps(parameter_steps)
         with localcontext(CONTEXT):
             er = max(self.reduce(definition.parameters, activity, steps), ZERO)
         return steps.result(quantise_grams(er))
@@ -246,7 +248,8 @@ def parse_definition(*, family: str, parameters: list, rules: Mapping | None,
 
 
 def calculate(definition: Definition, activity: Mapping[str, Any]) -> Calculation:
-    """The reduction in grams CO2e (quantised to 0.001) and every step that produced it."""
+    """The reduction in grams CO2e (quantised to 0.001) and every step that produced it; each
+    parameter's step is worked out here (`prepared.prepare` works them out once per version)."""
     family = family_of(definition)
     if family is None:  # pragma: no cover - parse_definition refuses unknown families
         raise ValidationFailed(f"unknown family {definition.family}")

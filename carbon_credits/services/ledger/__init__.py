@@ -27,9 +27,11 @@ from carbon_credits.domain.ledger import (ADJUSTMENT_SHAPES, MAX_REF_LENGTH, SEA
                                           TRANSFER_SHAPES)
 from carbon_credits.services.ledger.core import (
     ACCOUNTS, HEAD, HOLD_LOTS, HOLDS, LOTS, MAX_BATCH, REVERSALS, SEALS, TRANSFERS, Balance,
-    EarnEntry, StatementEntry, forget_system_accounts)
+    EarnEntry, StatementEntry, forget_system_accounts, open_citizen_account)
 from carbon_credits.services.ledger.core import system_account_id as _system_account_id
-from carbon_credits.services.ledger.postings import (post_adjustment, post_earn, post_earns,
+from carbon_credits.services.ledger.postings import (check_credited, citizen_lock_call,
+                                                     earn_calls, lock_citizen_account,
+                                                     post_adjustment, post_earn, post_earns,
                                                      post_new_earns, reverse_earn)
 from carbon_credits.services.ledger.expiry import expire_due_lots, forfeit_balance
 from carbon_credits.services.ledger.holds import (expire_due_holds, post_hold, reserve,
@@ -43,6 +45,8 @@ __all__ = [
     "ACCOUNTS", "ADJUSTMENT_SHAPES", "Balance", "EarnEntry", "HEAD", "HOLDS", "HOLD_LOTS",
     "LOTS", "MAX_BATCH", "MAX_REF_LENGTH", "REVERSALS", "SEALED_FIELDS", "SEALS",
     "StatementEntry", "TRANSFERS", "TRANSFER_SHAPES", "VerifyReport", "_system_account_id",
+    "check_credited", "citizen_lock_call", "earn_calls", "lock_citizen_account",
+    "open_citizen_account",
     "expire_due_holds", "expire_due_lots", "forfeit_balance", "forget_system_accounts",
     "get_available_balance", "get_balance", "list_statement", "post_adjustment", "post_earn",
     "post_earns", "post_hold", "post_new_earns", "reserve", "reverse_earn", "rules", "seal_all",

@@ -133,6 +133,11 @@ def citizen_account_ids(user_ids: Iterable[uuid.UUID], *, create: bool = True) -
     return found
 
 
+def open_citizen_account(user_id: uuid.UUID) -> None:
+    """A citizen's account is opened with the citizen, so a first credit finds it."""
+    citizen_account_ids({user_id})
+
+
 def merchant_account_id(partner_id: uuid.UUID) -> int:
     partner = db.session.get(Partner, partner_id)
     if partner is None or partner.kind != "merchant":

@@ -12,6 +12,8 @@ import datetime as dt
 import uuid
 from typing import Iterable
 
+import logging
+
 from sqlalchemy import bindparam, insert, select, update
 from sqlalchemy.exc import IntegrityError
 
@@ -21,11 +23,14 @@ from carbon_credits.domain.errors import Conflict, NotFound
 from carbon_credits.domain.vocabulary import ADJUSTMENT_REASONS
 from carbon_credits.services.audit import record_audit
 from carbon_credits.services.ledger.core import (
-    ACCOUNTS, LOTS, MAX_BATCH, REVERSALS, EarnEntry, expire_lots_locked, insert_transfers,
+    ACCOUNTS, LOTS, MAX_BATCH, REVERSALS, TRANSFERS, EarnEntry, expire_lots_locked, insert_transfers,
     lock_accounts, lock_citizen_accounts, move, ref_conflict, store_transfers, system_account_id,
     take_from_lots, transfer_values)
+from carbon_credits.services.statements import Statement
 from carbon_credits.services.uow import unit_of_work
 from models import LedgerReversal, LedgerTransfer, db, utcnow
+
+log = logging.getLogger(__name__)
 
 # ---------------------------------------------------------------------------------------------
 # Earning
@@ -156,6 +161,65 @@ def _write_earns(plan: _EarnPlan, locked: dict, *, months: int, load: bool) -> N
     for transfer, indexes in zip(loaded or [], plan.slots):
         for i in indexes:
             plan.results[i] = transfer
+
+
+# ---------------------------------------------------------------------------------------------
+# One earn, as statements sent together with the caller's (the app's single credit)
+
+_LOCK_CITIZEN = Statement(select(ACCOUNTS.c.id, ACCOUNTS.c.balance)
+                          .where(ACCOUNTS.c.user_id == bindparam("b_user"))
+                          .with_for_update(key_share=True), name="ledger: lock citizen account")
+_TRANSFER_COLUMNS = ("id", "recorded_at", "posting_id", "kind", "reason", "debit_account_id",
+                     "credit_account_id", "amount", "citizen_account_id", "balance_after",
+                     "action_id", "external_ref", "event_time")
+_INSERT_TRANSFER = Statement(insert(TRANSFERS).values(
+    {c: bindparam(f"b_{c}") for c in _TRANSFER_COLUMNS}), name="ledger: insert transfer")
+_LOT_COLUMNS = ("account_id", "earn_transfer_id", "amount", "remaining", "expired_amount",
+                "created_at", "expires_at")
+_INSERT_LOT = Statement(insert(LOTS).values({c: bindparam(f"b_{c}") for c in _LOT_COLUMNS}),
+                        name="ledger: insert lot")
+_CREDIT_ACCOUNT = Statement(update(ACCOUNTS).where(ACCOUNTS.c.id == bindparam("b_id"))
+                            .values(balance=ACCOUNTS.c.balance + bindparam("b_amount"))
+                            .returning(ACCOUNTS.c.balance), name="ledger: credit account")
+
+
+def citizen_lock_call(user_id: uuid.UUID) -> tuple[Statement, dict]:
+    """Lock a citizen's account (FOR NO KEY UPDATE); its row (id, balance) goes to `earn_calls`.
+    No row: the account does not exist yet (`lock_citizen_account` creates it)."""
+    return _LOCK_CITIZEN, {"b_user": user_id}
+
+
+def lock_citizen_account(user_id: uuid.UUID):
+    """The locked (id, balance) of a citizen's account, created first if missing."""
+    _, locked = lock_citizen_accounts({user_id})
+    return next(iter(locked.values()))
+
+
+def earn_calls(entry: EarnEntry, account) -> list[tuple[Statement, dict]]:
+    """Statements posting one earn (a ref minted in this transaction, as `post_new_earns`) to
+    the account `citizen_lock_call` locked: transfer, lot, and the balance by UPDATE ... RETURNING
+    (the caller checks it with `check_credited`)."""
+    _check_earns([entry])
+    transfer = transfer_values([{
+        "posting_id": uuid.uuid4(), "kind": "earn", "reason": entry.reason,
+        "debit_account_id": system_account_id("issuance"), "credit_account_id": account.id,
+        "amount": entry.amount, "citizen_account_id": account.id,
+        "balance_after": account.balance + entry.amount, "action_id": entry.action_id,
+        "external_ref": entry.external_ref, "event_time": entry.event_time}])[0]
+    lot = {"account_id": account.id, "earn_transfer_id": transfer["id"], "amount": entry.amount,
+           "remaining": entry.amount, "expired_amount": 0, "created_at": transfer["recorded_at"],
+           "expires_at": rules.add_months(entry.event_time, get_settings().points_expiry_months)}
+    return [(_INSERT_TRANSFER, {f"b_{c}": transfer[c] for c in _TRANSFER_COLUMNS}),
+            (_INSERT_LOT, {f"b_{c}": lot[c] for c in _LOT_COLUMNS}),
+            (_CREDIT_ACCOUNT, {"b_id": account.id, "b_amount": entry.amount})]
+
+
+def check_credited(rows, account, entry: EarnEntry) -> None:
+    """The balance the update returned is the one the transfer recorded (the lock held). Run
+    after the commit: it can only log; `ledger verify` would report the same account."""
+    if rows is None or [r.balance for r in rows] != [account.balance + entry.amount]:
+        log.critical("ledger account %s moved under its lock: returned %s, recorded %s",
+                     account.id, rows, account.balance + entry.amount)
 
 
 # ---------------------------------------------------------------------------------------------

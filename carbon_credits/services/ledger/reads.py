@@ -1,5 +1,9 @@
 """Reads: a citizen's balance (the account row plus live lots, never the transfer history)
-and statement, and a transfer as the statement shows it."""
+and statement, and a transfer as the statement shows it.
+
+The balance is read on the primary, always: a citizen who has just earned or spent must see it
+(read-your-writes), and spending decisions are taken on it. The statement may come from the
+read replica (services/replica.py): it tolerates seconds of lag."""
 from __future__ import annotations
 
 import datetime as dt
@@ -10,6 +14,7 @@ from sqlalchemy import func, select
 
 from carbon_credits.services.ledger.core import ACCOUNTS, LOTS, Balance, StatementEntry
 from carbon_credits.services.pagination import take_page, where_given
+from carbon_credits.services.replica import read_session
 from models import LedgerTransfer, db, utcnow
 
 
@@ -41,23 +46,24 @@ def list_statement(*, user_id: uuid.UUID, kind: str | None = None,
                    since: dt.datetime | None = None, until: dt.datetime | None = None,
                    after: tuple | None = None, limit: int = 50):
     """The citizen's entries newest first, keyset-paginated on `seq`: `(entries, next_key)`."""
-    account_id = db.session.execute(select(ACCOUNTS.c.id)
-                                    .where(ACCOUNTS.c.user_id == user_id)).scalar()
-    if account_id is None:
-        return [], None
-    query = where_given(select(LedgerTransfer)
-                        .where(LedgerTransfer.citizen_account_id == account_id)
-                        .order_by(LedgerTransfer.seq.desc()),
-                        (LedgerTransfer.kind, operator.eq, kind),
-                        (LedgerTransfer.action_id, operator.eq, action_id),
-                        (LedgerTransfer.redemption_id, operator.eq, redemption_id),
-                        (LedgerTransfer.recorded_at, operator.ge, since),
-                        (LedgerTransfer.recorded_at, operator.lt, until))
-    if after:
-        query = query.where(LedgerTransfer.seq < after[0])
-    rows = list(db.session.scalars(query.limit(limit + 1)))
-    page, last = take_page(rows, limit, lambda t: (t.seq,))
-    return [statement_entry(t, account_id) for t in page], last
+    with read_session() as session:
+        account_id = session.execute(select(ACCOUNTS.c.id)
+                                     .where(ACCOUNTS.c.user_id == user_id)).scalar()
+        if account_id is None:
+            return [], None
+        query = where_given(select(LedgerTransfer)
+                            .where(LedgerTransfer.citizen_account_id == account_id)
+                            .order_by(LedgerTransfer.seq.desc()),
+                            (LedgerTransfer.kind, operator.eq, kind),
+                            (LedgerTransfer.action_id, operator.eq, action_id),
+                            (LedgerTransfer.redemption_id, operator.eq, redemption_id),
+                            (LedgerTransfer.recorded_at, operator.ge, since),
+                            (LedgerTransfer.recorded_at, operator.lt, until))
+        if after:
+            query = query.where(LedgerTransfer.seq < after[0])
+        rows = list(session.scalars(query.limit(limit + 1)))
+        page, last = take_page(rows, limit, lambda t: (t.seq,))
+        return [statement_entry(t, account_id) for t in page], last
 
 
 def statement_entry(t: LedgerTransfer, account_id: int | None = None) -> StatementEntry:

@@ -1,5 +1,6 @@
-"""Quantifying an activity with a stored version: the parsed-definition cache, `quantify` for
-the claim pipeline and `dry_run` for the public calculator. Nothing here writes."""
+"""Quantifying an activity with a stored version: the prepared-version cache (the parsed
+definition, its parameter steps and daily cap, worked out once per version in force), `quantify`
+for the claim pipeline and `dry_run` for the public calculator. Nothing here writes."""
 from __future__ import annotations
 
 import dataclasses
@@ -24,22 +25,43 @@ def _cache_key(version: MethodologyVersion):
     return (version.id, version.revision, version.status)
 
 
-_DEFINITIONS: dict[tuple, Definition] = {}
+@dataclasses.dataclass(frozen=True)
+class PreparedVersion:
+    """What quantifying with a version needs that depends on the version alone, worked out
+    once: the parsed definition with its parameter steps, and the daily cap in grams."""
+
+    calculator: domain.Prepared
+    daily_cap_g: Decimal | None
+
+    @property
+    def definition(self) -> Definition:
+        return self.calculator.definition
 
 
-def definition_of(version: MethodologyVersion) -> Definition:
-    """The parsed calculator definition of a stored version (cached for immutable versions)."""
+_PREPARED: dict[tuple, PreparedVersion] = {}
+
+
+def prepared_version(version: MethodologyVersion) -> PreparedVersion:
+    """The prepared form of a stored version, cached for versions in force: an approved or
+    retired version is immutable, and its (id, revision, status) changes with any change."""
     key = _cache_key(version)
-    cached = _DEFINITIONS.get(key) if version.status in IN_FORCE_STATUSES else None
+    cached = _PREPARED.get(key)  # only in-force keys are ever stored
     if cached is not None:
         return cached
     definition = domain.parse_definition(family=version.family, parameters=version.parameters,
                                          rules=version.rules)
+    prepared = PreparedVersion(calculator=domain.prepare(definition),
+                               daily_cap_g=version.daily_cap_g)
     if version.status in IN_FORCE_STATUSES:
-        if len(_DEFINITIONS) > 1000:
-            _DEFINITIONS.clear()
-        _DEFINITIONS[key] = definition
-    return definition
+        if len(_PREPARED) > 1000:
+            _PREPARED.clear()
+        _PREPARED[key] = prepared
+    return prepared
+
+
+def definition_of(version: MethodologyVersion) -> Definition:
+    """The parsed calculator definition of a stored version (cached for immutable versions)."""
+    return prepared_version(version).definition
 
 
 @dataclasses.dataclass(frozen=True)
@@ -65,11 +87,11 @@ class Quantification:
 
 def _quantify_with(version: MethodologyVersion, activity: Mapping[str, Any],
                    channel: str) -> Quantification:
-    definition = definition_of(version)
-    reasons = domain.check_applicability(definition, activity, channel=channel)
+    prepared = prepared_version(version)
+    reasons = prepared.calculator.check_applicability(activity, channel=channel)
     outcome = domain.decide(reasons)
     try:
-        calculation = domain.calculate(definition, activity)
+        calculation = prepared.calculator.calculate(activity)
     except ValidationFailed:
         if outcome != "reject":
             raise
@@ -77,7 +99,7 @@ def _quantify_with(version: MethodologyVersion, activity: Mapping[str, Any],
     points = domain.points_for(calculation.reduction_g, get_settings().points_per_gram)
     return Quantification(methodology=version.methodology, version=version,
                           calculation=calculation, reasons=reasons, outcome=outcome,
-                          points=points, daily_cap_g=version.daily_cap_g)
+                          points=points, daily_cap_g=prepared.daily_cap_g)
 
 
 def quantify(*, action_type: str, mode: str | None, occurred_at: dt.datetime,
