@@ -44,9 +44,11 @@ from carbon_credits.services.daily_caps import DailyRow, lock_daily_rows
 from carbon_credits.services.methodologies import in_force
 from carbon_credits.services.reviews import (approve_action, reject_action,  # noqa: F401 (re-exported)
                                              reverse_action)
-from carbon_credits.services.statements import run_one
+from carbon_credits.services.statements import copy_rows, run_one
 from carbon_credits.services.uow import unit_of_work
 from models import Action, MethodologyVersion, db, utcnow
+
+ACTIONS = Action.__table__
 
 # --- entry points ---------------------------------------------------------------------------
 
@@ -252,8 +254,7 @@ def _write(plans: list[Plan], superseded: dict[uuid.UUID, uuid.UUID], daily: dic
                         reduction_mg=p.reduction_mg, points=p.points, reasons=p.reasons,
                         duplicate_of=p.duplicate_of) for p in plans]
     daily_caps.count_credits(daily.values())
-    if action_rows:
-        db.session.execute(insert(Action), action_rows)
+    copy_rows(ACTIONS, action_rows)
     for old_id, new_id in superseded.items():
         db.session.execute(update(Action).where(Action.id == old_id, Action.status == "pending_review")
                            .values(status="duplicate", duplicate_of=new_id,

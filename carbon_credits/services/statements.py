@@ -27,6 +27,7 @@ from typing import Any, Callable, Iterator, Sequence
 
 from sqlalchemy import event, exc
 from sqlalchemy.orm import Session
+from sqlalchemy.sql.sqltypes import JSON
 
 from models import db
 
@@ -108,6 +109,60 @@ def run_together(*calls: tuple[Statement, dict | Sequence[dict]]) -> list[list]:
     results = _run_pipelined(connection, [(p.statement, p.params) for p in queued] + list(calls))
     _resolve(queued, results[:len(queued)])
     return results[len(queued):]
+
+
+# ---------------------------------------------------------------------------------------------
+# Bulk rows: COPY on PostgreSQL
+
+
+_copy_columns: dict[tuple, tuple] = {}
+
+
+def copy_rows(table, rows: list[dict]) -> None:
+    """Insert many rows of `table` (all with the same keys) in the current transaction: on
+    PostgreSQL with COPY, whose per-row cost is a fraction of an INSERT's (one message per row,
+    no statement per row); on SQLite with an executemany INSERT. Values go through the column
+    types' processors, as for any insert. Constraint violations raise as SQLAlchemy's."""
+    if not rows:
+        return
+    connection = db.session.connection()
+    if connection.dialect.name != "postgresql":
+        db.session.execute(table.insert(), rows)
+        return
+    import psycopg
+    flush()
+    if db.session.new or db.session.dirty or db.session.deleted:
+        db.session.flush()
+    names = tuple(rows[0])
+    processors = _copy_processors(table, names, connection.dialect)
+    raw = connection.connection.driver_connection
+    sql = f"COPY {table.name} ({', '.join(names)}) FROM STDIN"
+    try:
+        with raw.cursor() as cursor, cursor.copy(sql) as copy:
+            for row in rows:
+                copy.write_row([f(row[n]) if f else row[n] for n, f in zip(names, processors)])
+    except psycopg.Error as error:
+        _raise_as_sqlalchemy(connection, error, sql)
+    recording = _recording.get()
+    if recording is not None:
+        recording.statements.append((sql, rows))
+        recording.round_trips += 1
+    _succeeded.set(True)
+
+
+def _copy_processors(table, names: tuple, dialect) -> tuple:
+    key = (table.name, names, dialect.name)
+    found = _copy_columns.get(key)
+    if found is None:
+        from psycopg.types.json import Json
+
+        def processor(column):
+            impl = column.type.dialect_impl(dialect)
+            if isinstance(impl, JSON):  # COPY takes the document, not a bound parameter
+                return lambda value: None if value is None else Json(value)
+            return impl.bind_processor(dialect)
+        found = _copy_columns[key] = tuple(processor(table.c[n]) for n in names)
+    return found
 
 
 # ---------------------------------------------------------------------------------------------

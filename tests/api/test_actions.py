@@ -397,3 +397,32 @@ def test_an_app_credit_costs_a_fixed_small_number_of_statements(client, app, see
     assert len(seen.statements) <= 12, listing
     if app.config["SQLALCHEMY_DATABASE_URI"].startswith("postgresql"):
         assert seen.round_trips <= 3 and seen.commits_with_group == 1, (seen.round_trips, listing)
+
+def test_a_partner_batch_costs_the_same_round_trips_for_40_records_as_for_400(client, app, seeded,
+                                                                               operator, actors):
+    """Set-based: the statements and round trips of a batch do not grow with its records
+    (rows go by COPY on PostgreSQL); only the per-citizen and per-day work does, and that is
+    pipelined. Pinned so a per-record query cannot creep back in."""
+    from carbon_credits.services.statements import recording
+    for i in range(20):
+        actors.bind(actors.user("citizen"), operator, f"CARD-{i:04d}")
+    start = recent(30)
+
+    def batch(size: int, tag: str) -> list[dict]:
+        return [{**trip(start + dt.timedelta(minutes=30 * (i // 20)), minutes=5, km=1),
+                 "external_id": f"{tag}-{i}", "external_ref": f"CARD-{i % 20:04d}"}
+                for i in range(size)]
+
+    send_batch(client, operator, batch(2, "W"))  # caches warm: system accounts, catalogue
+    costs = []
+    for size, tag in ((40, "S"), (400, "L")):
+        with app.app_context():
+            with recording() as seen:
+                r = send_batch(client, operator, batch(size, tag))
+        assert r.status_code == 200 and r.json["summary"].get("credited", 0) >= 1, r.json["summary"]
+        costs.append((len(seen.statements), seen.round_trips))
+    (small_statements, small_trips), (large_statements, large_trips) = costs
+    assert large_trips == small_trips, costs
+    assert large_statements == small_statements, costs
+    if app.config["SQLALCHEMY_DATABASE_URI"].startswith("postgresql"):
+        assert large_trips <= 20, costs

@@ -20,6 +20,7 @@ from sqlalchemy.exc import IntegrityError
 
 from carbon_credits.domain import ledger as rules
 from carbon_credits.domain.errors import Conflict, NotFound
+from carbon_credits.services.statements import copy_rows
 from carbon_credits.services.uow import after_commit
 from models import (LedgerAccount, LedgerChainHead, LedgerHold, LedgerHoldLot, LedgerLot,
                     LedgerReversal, LedgerSeal, LedgerTransfer, Partner, User, db, utcnow)
@@ -208,7 +209,7 @@ def store_transfers(values: list[dict], *, load: bool) -> list[LedgerTransfer] |
     ORM objects: most of the insert's cost for a 1000-row batch, so skipped when unused)."""
     try:
         if not load:
-            db.session.execute(insert(LedgerTransfer), values)
+            copy_rows(TRANSFERS, values)
             return None
         return list(db.session.scalars(
             insert(LedgerTransfer).returning(LedgerTransfer, sort_by_parameter_order=True),

@@ -26,7 +26,7 @@ from carbon_credits.services.ledger.core import (
     ACCOUNTS, LOTS, MAX_BATCH, REVERSALS, TRANSFERS, EarnEntry, expire_lots_locked, insert_transfers,
     lock_accounts, lock_citizen_accounts, move, ref_conflict, store_transfers, system_account_id,
     take_from_lots, transfer_values)
-from carbon_credits.services.statements import Statement
+from carbon_credits.services.statements import Statement, copy_rows
 from carbon_credits.services.uow import unit_of_work
 from models import LedgerReversal, LedgerTransfer, db, utcnow
 
@@ -148,7 +148,7 @@ def _write_earns(plan: _EarnPlan, locked: dict, *, months: int, load: bool) -> N
     values = transfer_values(plan.new_rows)
     loaded = store_transfers(values, load=load)
     now = utcnow()
-    db.session.execute(insert(LOTS), [
+    copy_rows(LOTS, [
         {"account_id": t["credit_account_id"], "earn_transfer_id": t["id"],
          "amount": t["amount"], "remaining": t["amount"], "expired_amount": 0,
          "created_at": now, "expires_at": rules.add_months(t["event_time"], months)}
