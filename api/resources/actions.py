@@ -231,6 +231,8 @@ def action_view(action) -> dict:
         "ended_at", "scheme_day", "inputs", "points", "points_per_gram", "breakdown", "reasons",
         "duplicate_of", "created_at", "credited_at", "reviewed_at", "review_reason", "reversed_at",
         "reversal_reason", "user_id", "partner_id", "external_id")}
+    view["breakdown"] = methodology_service.full_breakdown(action.methodology_version_id,
+                                                           action.breakdown)
     view["reduction_g"] = mg_to_grams(action.reduction_mg)
     view["credited_g"] = mg_to_grams(action.credited_mg)
     view["methodology"] = ({"code": action.methodology_code, "version": action.methodology_version}

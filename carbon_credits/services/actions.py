@@ -44,7 +44,8 @@ from carbon_credits.services.daily_caps import DailyRow, lock_daily_rows
 from carbon_credits.services.methodologies import in_force
 from carbon_credits.services.reviews import (approve_action, reject_action,  # noqa: F401 (re-exported)
                                              reverse_action)
-from carbon_credits.services.statements import copy_rows, run_one
+from carbon_credits.services.bulk_rows import copy_rows
+from carbon_credits.services.statements import run_one
 from carbon_credits.services.uow import unit_of_work
 from models import Action, MethodologyVersion, db, utcnow
 

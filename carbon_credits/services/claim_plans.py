@@ -11,6 +11,7 @@ from typing import Any
 from carbon_credits.config import Settings
 from carbon_credits.domain import actions as rules
 from carbon_credits.domain import crediting
+from carbon_credits.domain import methodology as method_domain
 from carbon_credits.domain.crediting import reason
 from carbon_credits.domain.vocabulary import COUNTING_STATUSES, OVERLAP_TYPES
 from carbon_credits.services.claims import Submission
@@ -82,7 +83,7 @@ def action_row(plan: Plan, settings: Settings, now: dt.datetime) -> dict:
         "methodology_version_id": version.id if version else None,
         "methodology_code": version.methodology.code if version else None,
         "methodology_version": version.version if version else None,
-        "breakdown": q.calculation.breakdown if q else None,
+        "breakdown": method_domain.compact(q.calculation.breakdown) if q else None,
         "reduction_mg": plan.reduction_mg, "credited_mg": plan.credited_mg, "points": plan.points,
         "points_per_gram": settings.points_per_gram, "duplicate_of": plan.duplicate_of,
         "credited_at": now if plan.status == "credited" else None, "created_at": now,

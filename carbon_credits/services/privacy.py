@@ -22,6 +22,7 @@ from sqlalchemy import delete, or_, select, update
 from carbon_credits.config import get_settings
 from carbon_credits.domain.errors import Conflict, NotFound, PermissionDenied
 from carbon_credits.services import keys, ledger, rewards, throttle
+from carbon_credits.services import methodologies as methodology_service
 from carbon_credits.services.audit import record_audit
 from carbon_credits.services.leaderboards import leaderboard_pseudonym
 from carbon_credits.services.partners import lock_partner
@@ -89,8 +90,11 @@ def _sections(user_id: uuid.UUID, account_id: int | None):
                        .join(Partner, Partner.id == Binding.partner_id)
                        .where(Binding.user_id == user_id)
                        .order_by(Binding.created_at, Binding.id)), _row
+    def action(row) -> dict:  # the breakdown as computed, not as compactly stored
+        return {**_row(row), "breakdown": methodology_service.full_breakdown(
+            row.methodology_version_id, row.breakdown)}
     yield "actions", (select(actions).where(actions.c.user_id == user_id)
-                      .order_by(actions.c.created_at, actions.c.id)), _row
+                      .order_by(actions.c.created_at, actions.c.id)), action
     if account_id is not None:
         transfers = LedgerTransfer.__table__
 

@@ -106,7 +106,8 @@ def _record_approval(action: Action, *, version: MethodologyVersion, calculation
         reasons.append(credit.cap_reason)
     action.status, action.reasons = "credited", reasons
     action.methodology_version_id, action.methodology_code = version.id, version.methodology.code
-    action.methodology_version, action.breakdown = version.version, calculation.breakdown
+    action.methodology_version = version.version
+    action.breakdown = method_domain.compact(calculation.breakdown)
     action.reduction_mg, action.credited_mg, action.points = reduction_mg, credit.credited_mg, credit.points
     action.points_per_gram = settings.points_per_gram
     action.reviewed_by, action.reviewed_at, action.review_reason = actor_user_id, now, note

@@ -27,7 +27,6 @@ from typing import Any, Callable, Iterator, Sequence
 
 from sqlalchemy import event, exc
 from sqlalchemy.orm import Session
-from sqlalchemy.sql.sqltypes import JSON
 
 from models import db
 
@@ -109,60 +108,6 @@ def run_together(*calls: tuple[Statement, dict | Sequence[dict]]) -> list[list]:
     results = _run_pipelined(connection, [(p.statement, p.params) for p in queued] + list(calls))
     _resolve(queued, results[:len(queued)])
     return results[len(queued):]
-
-
-# ---------------------------------------------------------------------------------------------
-# Bulk rows: COPY on PostgreSQL
-
-
-_copy_columns: dict[tuple, tuple] = {}
-
-
-def copy_rows(table, rows: list[dict]) -> None:
-    """Insert many rows of `table` (all with the same keys) in the current transaction: on
-    PostgreSQL with COPY, whose per-row cost is a fraction of an INSERT's (one message per row,
-    no statement per row); on SQLite with an executemany INSERT. Values go through the column
-    types' processors, as for any insert. Constraint violations raise as SQLAlchemy's."""
-    if not rows:
-        return
-    connection = db.session.connection()
-    if connection.dialect.name != "postgresql":
-        db.session.execute(table.insert(), rows)
-        return
-    import psycopg
-    flush()
-    if db.session.new or db.session.dirty or db.session.deleted:
-        db.session.flush()
-    names = tuple(rows[0])
-    processors = _copy_processors(table, names, connection.dialect)
-    raw = connection.connection.driver_connection
-    sql = f"COPY {table.name} ({', '.join(names)}) FROM STDIN"
-    try:
-        with raw.cursor() as cursor, cursor.copy(sql) as copy:
-            for row in rows:
-                copy.write_row([f(row[n]) if f else row[n] for n, f in zip(names, processors)])
-    except psycopg.Error as error:
-        _raise_as_sqlalchemy(connection, error, sql)
-    recording = _recording.get()
-    if recording is not None:
-        recording.statements.append((sql, rows))
-        recording.round_trips += 1
-    _succeeded.set(True)
-
-
-def _copy_processors(table, names: tuple, dialect) -> tuple:
-    key = (table.name, names, dialect.name)
-    found = _copy_columns.get(key)
-    if found is None:
-        from psycopg.types.json import Json
-
-        def processor(column):
-            impl = column.type.dialect_impl(dialect)
-            if isinstance(impl, JSON):  # COPY takes the document, not a bound parameter
-                return lambda value: None if value is None else Json(value)
-            return impl.bind_processor(dialect)
-        found = _copy_columns[key] = tuple(processor(table.c[n]) for n in names)
-    return found
 
 
 # ---------------------------------------------------------------------------------------------
@@ -279,7 +224,7 @@ def _run_pipelined(connection, calls, *, commit: bool = False) -> list[list]:
                     recording.commits_with_group += 1
         results = [_fetch(cursor, many, compiled) for cursor, many, compiled in cursors]
     except psycopg.Error as error:
-        _raise_as_sqlalchemy(connection, error, sent[-1][0] if sent else "")
+        raise_as_sqlalchemy(connection, error, sent[-1][0] if sent else "")
     finally:
         if recording is not None:
             recording.statements.extend(sent)
@@ -304,7 +249,7 @@ def _send(raw, dialect, statement: Statement, params, sent: list) -> tuple:
     return cursor, many, compiled
 
 
-def _raise_as_sqlalchemy(connection, error, sql: str):
+def raise_as_sqlalchemy(connection, error, sql: str):
     """As SQLAlchemy does for its own statements: a lost connection is invalidated (with every
     pooled one older than it, as after a server restart), and the error is SQLAlchemy's."""
     import psycopg
@@ -332,6 +277,14 @@ def anything_succeeded() -> bool:
     """Whether a statement of this request completed: if none did, nothing can have been
     committed, so a request that failed on a dead pooled connection may simply run again."""
     return _succeeded.get()
+
+
+def mark_succeeded() -> None:
+    _succeeded.set(True)
+
+
+def current_recording() -> Recording | None:
+    return _recording.get()
 
 
 def _statement_done(conn, cursor, statement, parameters, context, executemany) -> None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import subprocess
 import sys
+import uuid
 
 import pytest
 from sqlalchemy import func, select
@@ -125,3 +126,19 @@ def test_rejected_claims_are_referenced_and_pending_ones_stored_whole(client, ap
     assert _stored_record(app, "late").response_ref is not None
     replay = client.post(ACTIONS, json=late, headers={**rider.headers, "Idempotency-Key": "late"})
     assert replay.get_data() == first.get_data()
+
+
+def test_the_action_stores_parameters_by_name_and_shows_them_whole(client, app, seeded, rider):
+    r = client.post(ACTIONS, json=trip(recent(2), **WALK), headers=rider.headers)
+    shown = r.json["breakdown"]
+    assert shown[0]["kind"] == "parameter" and shown[0]["source"] and shown[0]["value"]
+    with app.app_context():
+        stored = db.session.get(Action, uuid.UUID(r.json["id"])).breakdown
+        db.session.remove()
+    assert [s for s in stored if s["kind"] == "parameter"] == [
+        {"step": s["step"], "kind": "parameter", "name": s["name"]}
+        for s in shown if s["kind"] == "parameter"]
+    assert [s for s in stored if s["kind"] != "parameter"] == [
+        s for s in shown if s["kind"] != "parameter"]
+    again = client.get(f"{ACTIONS}/{r.json['id']}", headers=rider.headers)
+    assert again.json["breakdown"] == shown

@@ -20,7 +20,7 @@ from __future__ import annotations
 
 from carbon_credits.domain.errors import Conflict, StaleRevision, ValidationFailed
 from carbon_credits.domain.methodology.applicability import check_applicability
-from carbon_credits.domain.methodology.breakdown import Calculation
+from carbon_credits.domain.methodology.breakdown import Calculation, compact, expand
 from carbon_credits.domain.methodology.definition import (BOUNDED_QUANTITIES, PARAMETER_NAME_RE,
                                                           RULE_KEYS, Definition, Parameter,
                                                           RevisionRequired, Rules)
@@ -51,6 +51,7 @@ __all__ = [
     # families
     "DEFAULT_FORMULAS", "FAMILIES", "INPUTS", "REGISTRY", "Family", "calculate",
     "missing_inputs", "parse_definition", "required_inputs", "Calculation", "Prepared",
+    "compact", "expand",
     "prepare",
     # applicability and diff
     "Reason", "check_applicability", "decide", "diff_snapshots",

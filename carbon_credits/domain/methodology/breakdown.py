@@ -71,6 +71,25 @@ class Steps:
         return Calculation(reduction_g=reduction, breakdown=self.items)
 
 
+def compact(breakdown: list[dict] | None) -> list[dict] | None:
+    """What an action stores of its breakdown: each parameter step by name only (its value,
+    unit and source are its version's, immutable once approved); every other step (the
+    activity's inputs, the arithmetic, the result) as computed. About half the bytes."""
+    if breakdown is None:
+        return None
+    return [{"step": s["step"], "kind": "parameter", "name": s["name"]}
+            if s.get("kind") == "parameter" else s for s in breakdown]
+
+
+def expand(stored: list[dict] | None, parameters: Mapping[str, Parameter]) -> list[dict] | None:
+    """The breakdown as it was computed, from what an action stores (`compact`) and its
+    version's parameters. A step stored whole (before compaction existed) is kept as it is."""
+    if stored is None:
+        return None
+    return [{"step": s["step"], "kind": "parameter", **parameter_step(parameters[s["name"]])[2]}
+            if s.get("kind") == "parameter" and len(s) == 3 else s for s in stored]
+
+
 def read_input(activity: Mapping, name: str, *, integer: bool = False) -> Decimal:
     """A non-negative, bounded activity number the methodology needs; 422 naming the field."""
     value = activity.get(name)

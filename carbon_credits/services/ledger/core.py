@@ -20,7 +20,7 @@ from sqlalchemy.exc import IntegrityError
 
 from carbon_credits.domain import ledger as rules
 from carbon_credits.domain.errors import Conflict, NotFound
-from carbon_credits.services.statements import copy_rows
+from carbon_credits.services.bulk_rows import copy_rows
 from carbon_credits.services.uow import after_commit
 from models import (LedgerAccount, LedgerChainHead, LedgerHold, LedgerHoldLot, LedgerLot,
                     LedgerReversal, LedgerSeal, LedgerTransfer, Partner, User, db, utcnow)

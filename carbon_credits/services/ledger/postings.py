@@ -26,7 +26,8 @@ from carbon_credits.services.ledger.core import (
     ACCOUNTS, LOTS, MAX_BATCH, REVERSALS, TRANSFERS, EarnEntry, expire_lots_locked, insert_transfers,
     lock_accounts, lock_citizen_accounts, move, ref_conflict, store_transfers, system_account_id,
     take_from_lots, transfer_values)
-from carbon_credits.services.statements import Statement, copy_rows
+from carbon_credits.services.bulk_rows import copy_rows
+from carbon_credits.services.statements import Statement
 from carbon_credits.services.uow import unit_of_work
 from models import LedgerReversal, LedgerTransfer, db, utcnow
 

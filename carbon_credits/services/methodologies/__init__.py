@@ -22,7 +22,7 @@ from carbon_credits.domain.vocabulary import IN_FORCE_STATUSES, scope_key
 from carbon_credits.services.methodologies.authoring import (create_methodology, create_version,
                                                              update_draft)
 from carbon_credits.services.methodologies.calculation import (Quantification, definition_of,
-                                                               dry_run, quantify,
+                                                               dry_run, full_breakdown, quantify,
                                                                quantify_with_version)
 from carbon_credits.services.methodologies.catalogue import (
     OBJECT_TYPE, PUBLIC_STATUSES, REVIEWER_ROLES, can_see_unapproved, diff_versions,
@@ -45,6 +45,7 @@ __all__ = [
     "SEED_FILE", "MethodologyRetirement", "Quantification",
     "approve_retirement", "approve_version", "can_see_unapproved", "check_methodology_invariants",
     "create_methodology", "create_version", "definition_of", "diff_versions", "dry_run",
+    "full_breakdown",
     "get_methodology", "get_methodology_for_viewer", "get_methodology_or_raise",
     "get_version_in_force", "get_version_in_force_or_raise", "get_version_or_raise",
     "list_audit_log", "list_methodologies", "list_methodologies_in_force", "list_retirements",

@@ -5,8 +5,11 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
+import uuid
 from decimal import Decimal
 from typing import Any, Mapping
+
+from sqlalchemy import select
 
 from carbon_credits.config import get_settings
 from carbon_credits.domain import methodology as domain
@@ -18,7 +21,7 @@ from carbon_credits.services.methodologies.catalogue import (PUBLIC_STATUSES, ca
                                                              get_methodology_or_raise,
                                                              get_version_in_force_or_raise,
                                                              get_version_or_raise)
-from models import Methodology, MethodologyVersion, User, utcnow
+from models import Methodology, MethodologyVersion, User, db, utcnow
 
 
 def _cache_key(version: MethodologyVersion):
@@ -57,6 +60,30 @@ def prepared_version(version: MethodologyVersion) -> PreparedVersion:
             _PREPARED.clear()
         _PREPARED[key] = prepared
     return prepared
+
+
+# An action's version is approved or retired, whose parameters the database keeps immutable:
+# its parameters, by id, never go stale.
+_PARAMETERS: dict[uuid.UUID, Mapping[str, domain.Parameter]] = {}
+_VERSIONS = MethodologyVersion.__table__
+
+
+def full_breakdown(version_id: uuid.UUID | None, stored: list[dict] | None) -> list[dict] | None:
+    """An action's breakdown as it was computed: what the action stores (`domain.compact`:
+    parameters by name) with each parameter's value, unit and source from its version."""
+    if stored is None or version_id is None:
+        return stored
+    parameters = _PARAMETERS.get(version_id)
+    if parameters is None:
+        row = db.session.execute(select(_VERSIONS.c.family, _VERSIONS.c.parameters,
+                                        _VERSIONS.c.rules)
+                                 .where(_VERSIONS.c.id == version_id)).one()
+        parameters = domain.parse_definition(family=row.family, parameters=row.parameters,
+                                             rules=row.rules).parameters
+        if len(_PARAMETERS) > 10_000:
+            _PARAMETERS.clear()
+        _PARAMETERS[version_id] = parameters
+    return domain.expand(stored, parameters)
 
 
 def definition_of(version: MethodologyVersion) -> Definition:
