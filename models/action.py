@@ -5,7 +5,7 @@ import datetime as dt
 import uuid
 
 from sqlalchemy import (JSON, BigInteger, CheckConstraint, Date, ForeignKey, Index, Integer,
-                        String, Text, UniqueConstraint, Uuid)
+                        String, Text, Uuid, text)
 from sqlalchemy.orm import Mapped, mapped_column
 
 from carbon_credits.domain.vocabulary import ACTION_STATUSES, ACTION_TYPES, CHANNELS, MAX_ACTION_MG, sql_in
@@ -17,8 +17,11 @@ from .base import UTCDateTime, db, utcnow
 class Action(db.Model):
     __tablename__ = "actions"
     __table_args__ = (
-        # A partner's record id is unique per partner: resending a batch is harmless.
-        UniqueConstraint("partner_id", "external_id", name="uq_actions_partner_external_id"),
+        # A partner's record id is unique per partner: resending a batch is harmless. Partial:
+        # app claims (most rows) have no partner record id and nothing to be unique against.
+        Index("uq_actions_partner_external_id", "partner_id", "external_id", unique=True,
+              postgresql_where=text("partner_id IS NOT NULL"),
+              sqlite_where=text("partner_id IS NOT NULL")),
         CheckConstraint(sql_in("status", ACTION_STATUSES), name="known_status"),
         CheckConstraint(sql_in("channel", CHANNELS), name="known_channel"),
         CheckConstraint(sql_in("action_type", ACTION_TYPES),
@@ -33,10 +36,15 @@ class Action(db.Model):
         CheckConstraint(f"points BETWEEN 0 AND {MAX_ACTION_MG}", name="points_range"),
         CheckConstraint("status = 'credited' OR status = 'reversed' OR points = 0",
                         name="points_only_when_credited"),
+        # What each index serves: docs/indexes.md.
         Index("ix_actions_user_created", "user_id", "created_at", "id"),
-        Index("ix_actions_user_scope_started", "user_id", "scope_key", "started_at"),
+        # Overlap checks read windows by start; actions without a window never match one.
+        Index("ix_actions_user_scope_started", "user_id", "scope_key", "started_at",
+              postgresql_where=text("started_at IS NOT NULL"),
+              sqlite_where=text("started_at IS NOT NULL")),
         Index("ix_actions_status_created", "status", "created_at"),
-        Index("ix_actions_methodology_occurred", "methodology_version_id", "occurred_at"),
+        # Certificate lots take a version's credited actions over a range of scheme days.
+        Index("ix_actions_methodology_day", "methodology_version_id", "scheme_day"),
         # Reports and leaderboards read ranges of scheme days (migration 0006).
         Index("ix_actions_scheme_day", "scheme_day"),
     )

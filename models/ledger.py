@@ -25,6 +25,12 @@ def _big_id():
     return BigInteger().with_variant(Integer, "sqlite")
 
 
+def _where_set(name: str, column: str) -> Index:
+    """An index of `column` over the rows where it is set (a partial index, both dialects)."""
+    return Index(name, column, postgresql_where=text(f"{column} IS NOT NULL"),
+                 sqlite_where=text(f"{column} IS NOT NULL"))
+
+
 class LedgerAccount(db.Model):
     """One per citizen, one per merchant, and one row per system account (issuance, holds,
     expiry). Only citizen and merchant accounts keep running balances; system accounts are
@@ -66,24 +72,32 @@ class LedgerTransfer(db.Model):
         CheckConstraint(sql_in("kind", TRANSFER_KINDS), name="known_kind"),
         CheckConstraint(f"balance_after IS NULL OR balance_after BETWEEN 0 AND {_BALANCE_MAX}",
                         name="balance_after_bounded"),
+        # Every transfer writes every index: docs/indexes.md lists the query each one serves.
+        # None looks transfers up by posting, debit or credit account (system accounts are
+        # derived by walking the table), so those columns have no index.
         Index("ix_ledger_transfers_statement", "citizen_account_id", "seq"),
+        # NULL on most transfers (earns carry no hold or redemption; holds and expiries carry no
+        # action): only the rows a look-up can find are indexed.
+        _where_set("ix_ledger_transfers_action_id", "action_id"),
+        _where_set("ix_ledger_transfers_redemption_id", "redemption_id"),
+        _where_set("ix_ledger_transfers_hold_id", "hold_id"),
     )
 
     seq: Mapped[int] = mapped_column(_big_id(), primary_key=True, autoincrement=True)
     id: Mapped[uuid.UUID] = mapped_column(Uuid, unique=True, default=uuid.uuid4)
-    posting_id: Mapped[uuid.UUID] = mapped_column(Uuid, index=True)
+    posting_id: Mapped[uuid.UUID] = mapped_column(Uuid)
     kind: Mapped[str] = mapped_column(String(16))
     reason: Mapped[str] = mapped_column(String(64))
-    debit_account_id: Mapped[int] = mapped_column(ForeignKey("ledger_accounts.id"), index=True)
-    credit_account_id: Mapped[int] = mapped_column(ForeignKey("ledger_accounts.id"), index=True)
+    debit_account_id: Mapped[int] = mapped_column(ForeignKey("ledger_accounts.id"))
+    credit_account_id: Mapped[int] = mapped_column(ForeignKey("ledger_accounts.id"))
     amount: Mapped[int] = mapped_column(BigInteger)
     # The citizen this entry concerns (a party, or the hold's owner for `redeem`), and their
     # available balance right after it.
     citizen_account_id: Mapped[int | None] = mapped_column(ForeignKey("ledger_accounts.id"))
     balance_after: Mapped[int | None] = mapped_column(BigInteger)
-    action_id: Mapped[uuid.UUID | None] = mapped_column(Uuid, index=True)
-    redemption_id: Mapped[uuid.UUID | None] = mapped_column(Uuid, index=True)
-    hold_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("ledger_holds.id"), index=True)
+    action_id: Mapped[uuid.UUID | None] = mapped_column(Uuid)
+    redemption_id: Mapped[uuid.UUID | None] = mapped_column(Uuid)
+    hold_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("ledger_holds.id"))
     reversal_of: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("ledger_transfers.id"))
     external_ref: Mapped[str] = mapped_column(String(200), unique=True)
     event_time: Mapped[dt.datetime] = mapped_column(UTCDateTime)
