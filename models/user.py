@@ -8,6 +8,7 @@ from sqlalchemy import (BigInteger, CheckConstraint, ForeignKey, Index, String, 
                         Uuid, Boolean, text)
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
+from carbon_credits.domain.roles import AccountState
 from carbon_credits.domain.vocabulary import (LEADERBOARD_VISIBILITIES, ONE_TIME_CODE_PURPOSES,
                                             PRIVILEGED_ROLES, ROLE_GRANT_STATUSES, ROLES, sql_in)
 
@@ -16,7 +17,7 @@ from .base import UTCDateTime, db, utcnow
 _PRIVILEGED = sql_in("role", PRIVILEGED_ROLES)
 
 
-class User(db.Model):
+class User(AccountState, db.Model):
     __tablename__ = "users"
     __table_args__ = (
         # An erased account keeps its row (the ledger and actions point at it) but no identifier.
@@ -50,21 +51,6 @@ class User(db.Model):
     def role_names(self) -> set[str]:
         return {r.role for r in self.roles}
 
-    @property
-    def sorted_roles(self) -> list[str]:
-        return sorted(self.role_names)
-
-    @property
-    def is_suspended(self) -> bool:
-        return self.suspended_at is not None
-
-    @property
-    def is_verified(self) -> bool:
-        return self.verified_at is not None
-
-    @property
-    def is_erased(self) -> bool:
-        return self.erased_at is not None
 
 
 class UserRole(db.Model):

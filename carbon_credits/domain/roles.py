@@ -9,6 +9,28 @@ from carbon_credits.domain.errors import ValidationFailed
 from carbon_credits.domain.vocabulary import PRIVILEGED_ROLES, ROLES
 
 
+class AccountState:
+    """What a user's columns say about the account, for the ORM model and for the plain value
+    authentication hands the HTTP layer: both have `role_names`, `suspended_at`, `verified_at`
+    and `erased_at`."""
+
+    @property
+    def sorted_roles(self) -> list[str]:
+        return sorted(self.role_names)
+
+    @property
+    def is_suspended(self) -> bool:
+        return self.suspended_at is not None
+
+    @property
+    def is_verified(self) -> bool:
+        return self.verified_at is not None
+
+    @property
+    def is_erased(self) -> bool:
+        return self.erased_at is not None
+
+
 @dataclasses.dataclass(frozen=True)
 class RolePlan:
     """What setting a user's roles to `wanted` does, given the roles they hold."""

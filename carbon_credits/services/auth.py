@@ -13,6 +13,7 @@ from sqlalchemy.exc import IntegrityError
 
 from carbon_credits.config import get_settings
 from carbon_credits.domain.errors import AuthenticationFailed, Conflict, PermissionDenied
+from carbon_credits.domain.roles import AccountState
 from carbon_credits.domain.identifiers import (InvalidIdentifier, identifier_kind, normalise_email,
                                                normalise_identifier, normalise_phone)
 from carbon_credits.services import ledger, passwords, throttle
@@ -216,7 +217,7 @@ def logout(*, claims: dict) -> None:
 
 
 @dataclasses.dataclass(frozen=True)
-class AuthenticatedUser:
+class AuthenticatedUser(AccountState):
     """The caller of a request, as one Core query finds them: the user's columns (no password
     hash) and role names. A plain value, not an ORM object: services that change the user load
     it themselves."""
@@ -232,22 +233,6 @@ class AuthenticatedUser:
     leaderboard_visibility: str
     erased_at: dt.datetime | None
     role_names: frozenset[str]
-
-    @property
-    def sorted_roles(self) -> list[str]:
-        return sorted(self.role_names)
-
-    @property
-    def is_suspended(self) -> bool:
-        return self.suspended_at is not None
-
-    @property
-    def is_verified(self) -> bool:
-        return self.verified_at is not None
-
-    @property
-    def is_erased(self) -> bool:
-        return self.erased_at is not None
 
 
 _USERS, _ROLES = User.__table__, UserRole.__table__
