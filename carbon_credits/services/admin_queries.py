@@ -7,7 +7,7 @@ import uuid
 
 from sqlalchemy import or_, select
 
-from carbon_credits.services.pagination import newest_first_page, take_page, where_given
+from carbon_credits.services.pagination import descending_key_page, newest_first_page, where_given
 from models import AuditEntry, User, UserRole, db
 
 
@@ -26,14 +26,11 @@ def list_audit_entries(*, object_type: str | None, object_id: str | None, action
                        actor_user_id: uuid.UUID | None, after: tuple | None, limit: int,
                        created_from: dt.datetime | None = None,
                        created_to: dt.datetime | None = None):
-    query = where_given(select(AuditEntry).order_by(AuditEntry.id.desc()),
+    query = where_given(select(AuditEntry),
                         (AuditEntry.object_type, operator.eq, object_type),
                         (AuditEntry.object_id, operator.eq, object_id),
                         (AuditEntry.action, operator.eq, action),
                         (AuditEntry.actor_user_id, operator.eq, actor_user_id),
                         (AuditEntry.created_at, operator.ge, created_from),
                         (AuditEntry.created_at, operator.lt, created_to))
-    if after:
-        query = query.where(AuditEntry.id < after[0])
-    rows = list(db.session.scalars(query.limit(limit + 1)))
-    return take_page(rows, limit, lambda e: (e.id,))
+    return descending_key_page(query, AuditEntry.id, after=after, limit=limit)

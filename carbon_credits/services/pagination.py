@@ -33,6 +33,16 @@ def take_page(rows: list, limit: int, key):
     return rows, (key(rows[-1]) if more and rows else None)
 
 
+def descending_key_page(query, key, *, after: tuple | None, limit: int, session=None):
+    """The page of a list ordered by one increasing key, newest first (a ledger `seq`, an audit
+    `id`): read after the cursor `after`, through `session` (a replica's, say); returns the rows
+    and the cursor of the last one."""
+    if after:
+        query = query.where(key < after[0])
+    rows = list((session or db.session).scalars(query.order_by(key.desc()).limit(limit + 1)))
+    return take_page(rows, limit, lambda row: (getattr(row, key.key),))
+
+
 def newest_first_page(query, moment, ident, *, after: tuple | None, limit: int):
     """The page most lists are: `query`, ordered by `moment` then `ident`, both descending,
     read after the cursor `after`; returns the rows and the cursor of the last one."""

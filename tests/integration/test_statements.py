@@ -37,7 +37,7 @@ def test_statements_run_in_order_in_one_round_trip_and_return_rows(app_ctx):
     assert [r.key for r in inserted] == ["a"] and [r.key for r in many] == ["b", "c"]
     assert [(r.key, r.response_body) for r in found] == [("a", {"ref": [1, "x"]}), ("b", None),
                                                          ("c", None)]
-    assert len(seen.statements) == 4 or len(seen.statements) == 3
+    assert len(seen.statements) == 3  # a list of parameter sets is one statement
     if db.engine.dialect.name == "postgresql":
         assert seen.round_trips == 2  # the pipelined group and the commit
     assert db.session.scalar(select(KEYS.c.key).where(KEYS.c.key == "c")) == "c"

@@ -13,7 +13,7 @@ import uuid
 from sqlalchemy import func, select
 
 from carbon_credits.services.ledger.core import ACCOUNTS, LOTS, Balance, StatementEntry
-from carbon_credits.services.pagination import take_page, where_given
+from carbon_credits.services.pagination import descending_key_page, where_given
 from carbon_credits.services.replica import read_session
 from models import LedgerTransfer, db, utcnow
 
@@ -52,17 +52,14 @@ def list_statement(*, user_id: uuid.UUID, kind: str | None = None,
         if account_id is None:
             return [], None
         query = where_given(select(LedgerTransfer)
-                            .where(LedgerTransfer.citizen_account_id == account_id)
-                            .order_by(LedgerTransfer.seq.desc()),
+                            .where(LedgerTransfer.citizen_account_id == account_id),
                             (LedgerTransfer.kind, operator.eq, kind),
                             (LedgerTransfer.action_id, operator.eq, action_id),
                             (LedgerTransfer.redemption_id, operator.eq, redemption_id),
                             (LedgerTransfer.recorded_at, operator.ge, since),
                             (LedgerTransfer.recorded_at, operator.lt, until))
-        if after:
-            query = query.where(LedgerTransfer.seq < after[0])
-        rows = list(session.scalars(query.limit(limit + 1)))
-        page, last = take_page(rows, limit, lambda t: (t.seq,))
+        page, last = descending_key_page(query, LedgerTransfer.seq, after=after, limit=limit,
+                                         session=session)
         return [statement_entry(t, account_id) for t in page], last
 
 
