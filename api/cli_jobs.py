@@ -18,3 +18,19 @@ def run_due():
         click.echo(f"{name}: {'failed' if count is None else count}")
     if any(count is None for count in results.values()):
         sys.exit(1)
+
+
+@jobs_cli.command("partitions")
+@click.option("--ensure", is_flag=True, help="Create the missing months first (the due job).")
+def partitions(ensure: bool):
+    """List the monthly partitions of actions and ledger transfers (PostgreSQL)."""
+    from carbon_credits.services import partitions as monthly
+    if not monthly.is_partitioned():
+        click.echo("not partitioned: SQLite keeps plain tables")
+        return
+    if ensure:
+        click.echo(f"created: {monthly.ensure_partitions()}")
+    for p in monthly.list_partitions():
+        click.echo(f"{p.table}\t{p.name}\t{p.bounds}\t~{p.estimated_rows} rows")
+    for table, rows in monthly.rows_in_default_partitions().items():
+        click.echo(f"{table}: {rows} rows in the DEFAULT partition")

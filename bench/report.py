@@ -35,6 +35,9 @@ def rows(r: dict) -> list[tuple[str, str, str]]:
         ("    the credit's SQL (recorded)", f"{b['statements_per_credit']} statements",
          f"{b['round_trips_per_credit']} round trips: groups {b['round_trip_groups']} + "
          f"{b['commits_per_credit']} commit"),
+        ("(c0) GET /healthz over HTTP (the floor)", f"{r['liveness']['requests_per_s']} req/s",
+         f"p50 {r['liveness']['p50_ms']} ms, p99 {r['liveness']['p99_ms']} ms, worker CPU "
+         f"{r['liveness']['worker_cpu_ms_per_request']} ms/request"),
         ("(c) app credits over HTTP", f"{c['credits_per_s']} credits/s",
          f"p50 {c['p50_ms']} ms, p99 {c['p99_ms']} ms, statuses {c['statuses']}"),
         ("    cost per credit", "", _cost(c, "credit")),

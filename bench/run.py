@@ -28,7 +28,7 @@ from common import (BIN, PGHOST, PGUSER, ROOT, Server, flask, free_port, fresh_d
                     psql, request, service_env)
 from measure import Meter, load_average
 from report import TARGETS, print_table
-from workloads import (PASSWORD, drive_batches, drive_credits, first_credit, grow_ledger, ledger_size,
+from workloads import (PASSWORD, drive_batches, drive_credits, drive_liveness, first_credit, grow_ledger, ledger_size,
                        make_citizens, measure_reads, redemption_storm)
 
 UTC = dt.timezone.utc
@@ -131,6 +131,11 @@ def measured_http(args, env: dict, operator: dict, results: dict) -> None:
         print(f"(b) the credit's own SQL through pgbench, {len(pool)} citizens ...", flush=True)
         results["credit_sql"] = credit_sql_replay(env, db, pool, args.clients, args.seconds)
 
+        print(f"(c0) GET /healthz over HTTP, {args.clients} clients, {args.seconds} s ...", flush=True)
+        meter = Meter(server, db)
+        floor = drive_liveness(port, args.clients, args.seconds)
+        results["liveness"] = {**floor, **meter.done(floor["requests"], "request")}
+
         print(f"(c) app credits over HTTP, {args.clients} clients, {args.seconds} s ...", flush=True)
         meter = Meter(server, db)
         credits = drive_credits(port, citizens, args.clients, args.seconds)
@@ -157,6 +162,8 @@ def ratios(r: dict) -> dict:
     c, d = r["credits"]["credits_per_s"], r["batches"]["records_per_s"]
     small, large = r["reads_small"], r["reads_large"]
     return {"c_over_b": round(c / b, 3), "b_over_a": round(b / a, 3),
+            # the most c/b could be here: requests that do no work at all, over (b)
+            "c0_over_b": round(r["liveness"]["requests_per_s"] / b, 3),
             "c_over_a": round(c / a, 4), "d_over_a": round(d / a, 3),
             "reads_1m_over_10k": round(large["balance"]["p50_ms"] / small["balance"]["p50_ms"], 2),
             "statement_1m_over_10k": round(large["statement"]["p50_ms"] / small["statement"]["p50_ms"], 2),

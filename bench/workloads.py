@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import sys
 import threading
 import time
 import uuid
 
-from common import mark_verified, percentile, psql, request, sign, walk
+from common import ROOT, mark_verified, percentile, psql, request, sign, walk
 
 UTC = dt.timezone.utc
 PASSWORD = "bench password 123"
@@ -63,6 +64,33 @@ def first_credit(port: int, citizen: dict) -> None:
     status, body = request("POST", "/api/v1/actions", port=port, body=walk(start),
                            headers={**citizen["headers"], "Idempotency-Key": uuid.uuid4().hex})
     assert status == 201 and body.get("status") == "credited", (status, body)
+
+
+def drive_liveness(port: int, clients: int, seconds: int) -> dict:
+    """(c0) The floor under (c): `GET /healthz` (no database, no token, one small JSON body)
+    through the same gunicorn, edge hooks and load client, so c0/b bounds what c/b can reach
+    on this machine whatever the credit's own code costs."""
+    latencies: list[float] = []
+    lock = threading.Lock()
+    deadline = time.monotonic() + seconds
+
+    def work(_):
+        local = []
+        while time.monotonic() < deadline:
+            began = time.perf_counter()
+            status, _ = request("GET", "/healthz", port=port)
+            assert status == 200, status
+            local.append(time.perf_counter() - began)
+        with lock:
+            latencies.extend(local)
+
+    began = time.monotonic()
+    run_threads(clients, work)
+    elapsed = time.monotonic() - began
+    return {"requests": len(latencies), "seconds": round(elapsed, 2),
+            "requests_per_s": round(len(latencies) / elapsed, 1),
+            "p50_ms": round(percentile(latencies, 50) * 1000, 1),
+            "p99_ms": round(percentile(latencies, 99) * 1000, 1)}
 
 
 def drive_credits(port: int, citizens: list[dict], clients: int, seconds: int) -> dict:
@@ -156,13 +184,26 @@ def ledger_size(db: str) -> int:
     return int(psql("SELECT count(*) FROM ledger_transfers", db))
 
 
+def year_of_months(db: str) -> None:
+    """The past year's monthly partitions of ledger_transfers (a fresh database has months
+    from the current one on), so the grown ledger spreads over 13 partitions as a year of a
+    city's data would."""
+    if str(ROOT) not in sys.path:
+        sys.path.insert(0, str(ROOT))
+    from models.partitions import add_months, create_partition_sql, month_start
+    this_month = month_start(dt.datetime.now(dt.timezone.utc))
+    for back in range(1, 13):
+        psql(create_partition_sql("ledger_transfers", add_months(this_month, -back)), db)
+
+
 def grow_ledger(db: str, citizen_email: str, target: int) -> int:
     """Bulk-load synthetic earn transfers (set-based SQL) until the ledger holds `target`
-    entries, 5% of them on the measured citizen's own account, the rest spread over 1000 bulk
-    accounts. Called twice (the small ledger, then the large one)."""
+    entries recorded over the past year, 5% of them on the measured citizen's own account, the
+    rest spread over 1000 bulk accounts. Called twice (the small ledger, then the large one)."""
     missing = target - ledger_size(db)
     if missing <= 0:
         return ledger_size(db)
+    year_of_months(db)
     own = missing // 20
     psql("""INSERT INTO users (id, email, display_name, password_hash, created_at)
             SELECT gen_random_uuid(), 'bulk' || g || '@bench.test', 'bulk', 'x', now()
@@ -180,7 +221,7 @@ def grow_ledger(db: str, citizen_email: str, target: int) -> int:
                     event_time, recorded_at)
                 SELECT gen_random_uuid(), gen_random_uuid(), 'earn', 'bench_bulk', {issuance},
                     a.id, 1, a.id, g, 'bulk:{target}:' || a.id || ':' || g,
-                    now() - interval '30 days', now() - interval '30 days'
+                    now() - (g % 365) * interval '1 day', now() - (g % 365) * interval '1 day'
                 FROM generate_series(1, {rows}) g
                 JOIN numbered a ON a.n = g % (SELECT count(*) FROM accounts)"""
     bulk = ("SELECT a.id FROM ledger_accounts a JOIN users u ON u.id = a.user_id "

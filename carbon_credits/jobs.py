@@ -11,7 +11,8 @@ import datetime as dt
 import logging
 from typing import Callable
 
-from carbon_credits.services import idempotency, leaderboards, ledger, privacy, reports, rewards
+from carbon_credits.services import (idempotency, leaderboards, ledger, partitions, privacy, reports,
+                                     rewards)
 
 log = logging.getLogger(__name__)
 
@@ -29,6 +30,8 @@ DUE_JOBS: list[tuple[str, Callable[..., int]]] = [
     ("purge_expired_personal_data", privacy.purge_expired_personal_data),
     # Tamper evidence: extend the hash chain over transfers settled since the last run.
     ("seal_ledger", lambda *, now=None: ledger.seal_all()),
+    # Monthly partitions, months ahead of the rows that will need them (PostgreSQL).
+    ("ensure_partitions", partitions.ensure_partitions),
 ]
 
 

@@ -11,8 +11,9 @@ from .idempotency import IdempotencyRecord  # noqa: F401
 from .methodology import (CatalogueRevision, Methodology, MethodologyRetirement,  # noqa: F401
                           MethodologyVersion)
 from .ledger import (LedgerAccount, LedgerAdjustment, LedgerChainHead, LedgerHold,  # noqa: F401
-                     LedgerHoldLot, LedgerLot, LedgerReversal, LedgerSeal, LedgerTransfer)
-from .action import Action, DailyCredit  # noqa: F401
+                     LedgerHoldLot, LedgerLot, LedgerReversal, LedgerSeal, LedgerTransfer,
+                     LedgerTransferKey)
+from .action import Action, ActionKey, DailyCredit  # noqa: F401
 from .reward import Redemption, Reward, RewardClaim  # noqa: F401
 from .insights import ReportExport  # noqa: F401
 from .certificate import (CertificateBlock, CertificateEvent, CertificateLot,  # noqa: F401

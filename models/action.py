@@ -17,11 +17,6 @@ from .base import UTCDateTime, db, utcnow
 class Action(db.Model):
     __tablename__ = "actions"
     __table_args__ = (
-        # A partner's record id is unique per partner: resending a batch is harmless. Partial:
-        # app claims (most rows) have no partner record id and nothing to be unique against.
-        Index("uq_actions_partner_external_id", "partner_id", "external_id", unique=True,
-              postgresql_where=text("partner_id IS NOT NULL"),
-              sqlite_where=text("partner_id IS NOT NULL")),
         CheckConstraint(sql_in("status", ACTION_STATUSES), name="known_status"),
         CheckConstraint(sql_in("channel", CHANNELS), name="known_channel"),
         CheckConstraint(sql_in("action_type", ACTION_TYPES),
@@ -87,6 +82,26 @@ class Action(db.Model):
     reversed_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
     reversal_reason: Mapped[str | None] = mapped_column(Text)
     created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class ActionKey(db.Model):
+    """What must be unique across every month of `actions`: an action's id and a partner's
+    record id (per partner; resending a batch, even months later, is harmless). The database
+    writes it (a trigger on each action insert, in the same statement); rows referring to an
+    action point here. The id and the partner record id of an action never change (trigger);
+    its scheme day may, at approval. See docs/operations.md, "Partitioning by month"."""
+
+    __tablename__ = "action_keys"
+    __table_args__ = (
+        # Partial: app claims (most rows) have no partner record id to be unique against.
+        Index("uq_actions_partner_external_id", "partner_id", "external_id", unique=True,
+              postgresql_where=text("partner_id IS NOT NULL"),
+              sqlite_where=text("partner_id IS NOT NULL")),
+    )
+
+    id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True)
+    partner_id: Mapped[uuid.UUID | None] = mapped_column(Uuid)
+    external_id: Mapped[str | None] = mapped_column(String(128))
 
 
 class DailyCredit(db.Model):

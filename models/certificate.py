@@ -96,7 +96,7 @@ class CertificateLotAction(db.Model):
     )
 
     lot_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("certificate_lots.id"), primary_key=True)
-    action_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("actions.id"), primary_key=True)
+    action_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("action_keys.id"), primary_key=True)
     contributed_mg: Mapped[int] = mapped_column(BigInteger)
 
 

@@ -6,7 +6,7 @@ import datetime as dt
 import uuid
 
 from sqlalchemy import (BigInteger, CheckConstraint, ForeignKey, Index, Integer, String, Text,
-                        Uuid, text)
+                        UniqueConstraint, Uuid, text)
 from sqlalchemy.orm import Mapped, mapped_column
 
 from carbon_credits.domain import ledger as ledger_rules
@@ -15,6 +15,8 @@ from carbon_credits.domain.vocabulary import (ACCOUNT_KINDS, ADJUSTMENT_REASONS,
                                             SYSTEM_ACCOUNT_KINDS, TRANSFER_KINDS, sql_in)
 
 from .base import UTCDateTime, db, utcnow
+
+TRANSFER_ID = "ledger_transfer_keys.id"
 
 # Bounded checks: PostgreSQL lets NaN through `x >= 0`, and an upper bound stops overflow.
 _BALANCE_MAX = MAX_BALANCE_POINTS
@@ -81,10 +83,13 @@ class LedgerTransfer(db.Model):
         _where_set("ix_ledger_transfers_action_id", "action_id"),
         _where_set("ix_ledger_transfers_redemption_id", "redemption_id"),
         _where_set("ix_ledger_transfers_hold_id", "hold_id"),
+        # Not unique here: on PostgreSQL the table is partitioned by month and a unique index
+        # must include `recorded_at`. `ledger_transfer_keys` holds the global uniqueness.
+        Index("ix_ledger_transfers_id", "id"),
     )
 
     seq: Mapped[int] = mapped_column(_big_id(), primary_key=True, autoincrement=True)
-    id: Mapped[uuid.UUID] = mapped_column(Uuid, unique=True, default=uuid.uuid4)
+    id: Mapped[uuid.UUID] = mapped_column(Uuid, default=uuid.uuid4)
     posting_id: Mapped[uuid.UUID] = mapped_column(Uuid)
     kind: Mapped[str] = mapped_column(String(16))
     reason: Mapped[str] = mapped_column(String(64))
@@ -98,8 +103,9 @@ class LedgerTransfer(db.Model):
     action_id: Mapped[uuid.UUID | None] = mapped_column(Uuid)
     redemption_id: Mapped[uuid.UUID | None] = mapped_column(Uuid)
     hold_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("ledger_holds.id"))
-    reversal_of: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("ledger_transfers.id"))
-    external_ref: Mapped[str] = mapped_column(String(200), unique=True)
+    reversal_of: Mapped[uuid.UUID | None] = mapped_column(ForeignKey(TRANSFER_ID))
+    # Unique across all months through `ledger_transfer_keys` (each posting is made once).
+    external_ref: Mapped[str] = mapped_column(String(200))
     event_time: Mapped[dt.datetime] = mapped_column(UTCDateTime)
     recorded_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
 
@@ -108,6 +114,21 @@ class LedgerTransfer(db.Model):
         return ledger_rules.signed_amount(debit_account_id=self.debit_account_id,
                                           credit_account_id=self.credit_account_id,
                                           amount=self.amount, account_id=citizen_account_id)
+
+
+class LedgerTransferKey(db.Model):
+    """What must be unique across every month of `ledger_transfers`: a transfer's id and its
+    posting's `external_ref`. The database writes it (a trigger on each transfer insert, in the
+    same statement), so no code path can skip it; rows referring to a transfer point here.
+    See docs/operations.md, "Partitioning by month"."""
+
+    __tablename__ = "ledger_transfer_keys"
+    __table_args__ = (UniqueConstraint("external_ref", name="uq_ledger_transfers_external_ref"),)
+
+    id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True)
+    external_ref: Mapped[str] = mapped_column(String(200))
+    # The partition the transfer lives in, for look-ups that start here.
+    recorded_at: Mapped[dt.datetime] = mapped_column(UTCDateTime)
 
 
 class LedgerHold(db.Model):
@@ -149,7 +170,7 @@ class LedgerLot(db.Model):
 
     id: Mapped[int] = mapped_column(_big_id(), primary_key=True, autoincrement=True)
     account_id: Mapped[int] = mapped_column(ForeignKey("ledger_accounts.id"))
-    earn_transfer_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("ledger_transfers.id"),
+    earn_transfer_id: Mapped[uuid.UUID] = mapped_column(ForeignKey(TRANSFER_ID),
                                                         unique=True)
     amount: Mapped[int] = mapped_column(BigInteger)
     remaining: Mapped[int] = mapped_column(BigInteger)
@@ -182,9 +203,9 @@ class LedgerReversal(db.Model):
     )
 
     id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True, default=uuid.uuid4)
-    target_transfer_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("ledger_transfers.id"),
+    target_transfer_id: Mapped[uuid.UUID] = mapped_column(ForeignKey(TRANSFER_ID),
                                                           unique=True)
-    transfer_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("ledger_transfers.id"))
+    transfer_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey(TRANSFER_ID))
     account_id: Mapped[int] = mapped_column(ForeignKey("ledger_accounts.id"), index=True)
     action_id: Mapped[uuid.UUID | None] = mapped_column(Uuid, index=True)
     earned: Mapped[int] = mapped_column(BigInteger)
@@ -204,7 +225,9 @@ class LedgerSeal(db.Model):
     __tablename__ = "ledger_seals"
 
     position: Mapped[int] = mapped_column(_big_id(), primary_key=True, autoincrement=False)
-    transfer_seq: Mapped[int] = mapped_column(ForeignKey("ledger_transfers.seq"), unique=True)
+    # No foreign key: `seq` is unique only with the month on PostgreSQL. Verify counts seals
+    # whose transfer is missing (`hash chain: ... seals point at missing transfers`).
+    transfer_seq: Mapped[int] = mapped_column(_big_id(), unique=True)
     prev_hash: Mapped[str] = mapped_column(String(64))
     hash: Mapped[str] = mapped_column(String(64))
     sealed_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
@@ -252,5 +275,5 @@ class LedgerAdjustment(db.Model):
     decided_by: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("users.id"))
     decided_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
     decision_note: Mapped[str | None] = mapped_column(Text)
-    transfer_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("ledger_transfers.id"),
+    transfer_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey(TRANSFER_ID),
                                                           unique=True)

@@ -47,7 +47,7 @@ from carbon_credits.services.reviews import (approve_action, reject_action,  # n
 from carbon_credits.services.bulk_rows import copy_rows
 from carbon_credits.services.statements import run_one
 from carbon_credits.services.uow import unit_of_work
-from models import Action, MethodologyVersion, db, utcnow
+from models import Action, ActionKey, MethodologyVersion, db, utcnow
 
 ACTIONS = Action.__table__
 
@@ -130,9 +130,12 @@ def _process_partner(partner_id: uuid.UUID, submissions: list[Submission]) -> li
 def _known_external_ids(partner_id: uuid.UUID, external_ids: list[str]) -> dict[str, Action]:
     if not external_ids:
         return {}
-    rows = db.session.scalars(select(Action).where(Action.partner_id == partner_id,
-                                                   Action.external_id.in_(set(external_ids))))
-    return {a.external_id: a for a in rows}
+    # The partner record ids are unique in `action_keys`, the one index that finds them across
+    # every month's partition.
+    keyed = select(ActionKey.id).where(ActionKey.partner_id == partner_id,
+                                       ActionKey.external_id.in_(set(external_ids)))
+    return {a.external_id: a for a in db.session.scalars(select(Action)
+                                                        .where(Action.id.in_(keyed)))}
 
 
 # --- the pipeline: plan, lock, decide, write ------------------------------------------------

@@ -12,6 +12,7 @@ from carbon_credits.services.bindings import check_partner_record_invariants
 from carbon_credits.services.certificates import check_registry_invariants
 from carbon_credits.services.ledger import VerifyReport, verify_ledger
 from carbon_credits.services.methodologies import check_methodology_invariants
+from carbon_credits.services.partitions import check_keys
 from carbon_credits.services.rewards import check_rewards
 
 
@@ -34,6 +35,8 @@ CHECKERS: tuple[Callable[[], list[str]], ...] = (
     check_partner_record_invariants,
     # Rewards: stock, claim counters and voucher holds agree with the ledger.
     check_rewards,
+    # What must be unique across months: every action and transfer has its key row.
+    check_keys,
 )
 
 

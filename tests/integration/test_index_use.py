@@ -19,6 +19,7 @@ import pytest
 from sqlalchemy import text
 
 from models import db
+from models.partitions import is_partition
 from tests.api.test_actions import operator, recent, rider, seeded, trip  # noqa: F401
 
 UTC = dt.timezone.utc
@@ -65,6 +66,7 @@ def _migrated_predicates(dialect: str) -> dict[tuple[str, str], str]:
             "JOIN pg_class i ON i.oid = x.indexrelid JOIN pg_class t ON t.oid = x.indrelid "
             "JOIN pg_namespace n ON n.oid = t.relnamespace "
             "WHERE n.nspname = 'public' AND x.indpred IS NOT NULL")).all()
+        rows = [row for row in rows if not is_partition(row[0])]  # months repeat their table
     else:
         found = db.session.execute(text("SELECT tbl_name, name, sql FROM sqlite_master "
                                         "WHERE type = 'index' AND sql LIKE '% WHERE %'"))
@@ -103,7 +105,7 @@ def test_a_partner_record_id_is_refused_twice_and_app_claims_never_collide(app, 
     with app.app_context():
         db.session.execute(insert(Action), [row(), row(), row(**partner_record)])
         db.session.commit()
-        refused = "uq_actions_partner_external_id|actions.partner_id, actions.external_id"
+        refused = "uq_actions_partner_external_id|action_keys.partner_id, action_keys.external_id"
         with pytest.raises(IntegrityError, match=refused):
             db.session.execute(insert(Action), [row(**partner_record)])
         db.session.rollback()
@@ -143,7 +145,9 @@ def crowded(app, world: World):
     with app.app_context():
         try:
             with unit_of_work():
+                _year_of_partitions()
                 _fill(world)
+                _learn_partition_indexes()
                 for table in ("users", "actions", "ledger_accounts", "ledger_transfers",
                               "ledger_holds", "ledger_lots", "daily_credits", "idempotency_keys"):
                     db.session.execute(text(f"ANALYZE {table}"))
@@ -153,6 +157,16 @@ def crowded(app, world: World):
             pass
         finally:
             db.session.remove()
+
+
+def _year_of_partitions() -> None:
+    """The past year's months (a fresh test database has them from this month on), so the
+    crowd's year of rows spreads over its months as in production."""
+    from models.partitions import PARTITIONED, add_months, create_partition_sql, month_start
+    this_month = month_start(dt.datetime.now(UTC))
+    for table in PARTITIONED:
+        for back in range(1, 13):
+            db.session.execute(text(create_partition_sql(table, add_months(this_month, -back))))
 
 
 def _fill(world: World) -> None:
@@ -274,7 +288,17 @@ def _plan_indexes(sql: str, params) -> set[str]:
             walk(child)
 
     walk(plan[0]["Plan"])
-    return found
+    return found | {_PARENT_INDEX.get(name, name) for name in found}
+
+
+# A month's index in a partitioned table -> the index declared on the table (migration 0014).
+_PARENT_INDEX: dict[str, str] = {}
+
+
+def _learn_partition_indexes() -> None:
+    _PARENT_INDEX.update(db.session.execute(text(
+        "SELECT c.relname, p.relname FROM pg_inherits i JOIN pg_class c ON c.oid = i.inhrelid "
+        "JOIN pg_class p ON p.oid = i.inhparent WHERE c.relkind = 'i'")).all())
 
 
 def _recorded(call) -> list[tuple[str, object]]:
@@ -379,7 +403,7 @@ CHECKS = [
     ("statement-of-an-action", _statement(action_id="action_id"),
      r"FROM ledger_transfers\s.*action_id = ", "ix_ledger_transfers_action_id"),
     ("review-reversal-finds-the-earn", _review_reversal,
-     r"FROM ledger_transfers\s.*kind = .*external_ref = ", "uq_ledger_transfers_external_ref"),
+     r"FROM ledger_transfers\s.*kind = .*FROM ledger_transfer_keys", "uq_ledger_transfers_external_ref"),
     ("reversal-by-action-finds-the-earn", _reversal_by_action,
      r"FROM ledger_transfers\s.*kind = .*action_id = ", "ix_ledger_transfers_action_id"),
     ("verify-hold-legs", _verify, r"FROM ledger_transfers\s.*hold_id IS NOT NULL",

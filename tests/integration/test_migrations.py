@@ -7,6 +7,7 @@ from alembic.migration import MigrationContext
 from alembic.script import ScriptDirectory
 
 from models import db
+from models.partitions import is_partition
 
 
 def _script(app):
@@ -26,13 +27,23 @@ def test_database_is_at_head(app):
     assert set(current) == set(_script(app).get_heads())
 
 
+def _not_a_partition(obj, name, type_, reflected, compare_to):
+    table = obj if type_ == "table" else getattr(obj, "table", None)
+    return table is None or not is_partition(table.name)
+
+
 def test_models_and_migrations_agree(app):
     with app.app_context():
         with db.engine.connect() as conn:
-            ctx = MigrationContext.configure(conn, opts={"compare_type": True,
-                                                         "render_as_batch": True})
+            ctx = MigrationContext.configure(conn, opts={
+                "compare_type": True, "render_as_batch": True,
+                "include_object": _not_a_partition})
             diff = compare_metadata(ctx, db.metadata)
-    assert diff == [], diff
+            dialect = conn.dialect.name
+    if dialect == "sqlite":
+        diff = [d for d in diff if _describe(d) not in SQLITE_KEEPS]
+    described = [_describe(d) for d in diff]
+    assert described == []
 
 
 def test_audit_log_is_append_only(app, actors):
@@ -45,3 +56,37 @@ def test_audit_log_is_append_only(app, actors):
             with pytest.raises(DBAPIError):
                 db.session.execute(text(statement))
             db.session.rollback()
+
+
+def _describe(diff) -> str:
+    """One line per difference: what changes, on which table, and the columns (and target)."""
+    kind, obj = diff[0], diff[-1]
+    if kind in ("add_fk", "remove_fk"):
+        target = obj.elements[0].target_fullname
+        return f"{kind} {obj.table.name}.{obj.column_keys[0]} -> {target}"
+    if kind in ("add_constraint", "remove_constraint", "add_index", "remove_index"):
+        return f"{kind} {obj.table.name} ({', '.join(c.name for c in obj.columns)})"
+    return repr(diff)
+
+
+# SQLite does not partition (migration 0014): its transfers table keeps its own unique id and
+# external_ref, and the references into transfers and actions keep pointing at them (changing
+# them means rebuilding five append-only tables for nothing). The key tables exist and are
+# written there too, so the same code reads them. The models describe PostgreSQL.
+SQLITE_KEEPS = {
+    "add_fk certificate_lot_actions.action_id -> action_keys.id",
+    "add_fk ledger_adjustments.transfer_id -> ledger_transfer_keys.id",
+    "add_fk ledger_lots.earn_transfer_id -> ledger_transfer_keys.id",
+    "add_fk ledger_reversals.target_transfer_id -> ledger_transfer_keys.id",
+    "add_fk ledger_reversals.transfer_id -> ledger_transfer_keys.id",
+    "add_fk ledger_transfers.reversal_of -> ledger_transfer_keys.id",
+    "remove_constraint ledger_transfers (external_ref)",
+    "remove_constraint ledger_transfers (id)",
+    "remove_fk certificate_lot_actions.action_id -> actions.id",
+    "remove_fk ledger_adjustments.transfer_id -> ledger_transfers.id",
+    "remove_fk ledger_lots.earn_transfer_id -> ledger_transfers.id",
+    "remove_fk ledger_reversals.target_transfer_id -> ledger_transfers.id",
+    "remove_fk ledger_reversals.transfer_id -> ledger_transfers.id",
+    "remove_fk ledger_seals.transfer_seq -> ledger_transfers.seq",
+    "remove_fk ledger_transfers.reversal_of -> ledger_transfers.id",
+}

@@ -23,10 +23,12 @@ from carbon_credits.domain.errors import Conflict, NotFound
 from carbon_credits.services.bulk_rows import copy_rows
 from carbon_credits.services.uow import after_commit
 from models import (LedgerAccount, LedgerChainHead, LedgerHold, LedgerHoldLot, LedgerLot,
-                    LedgerReversal, LedgerSeal, LedgerTransfer, Partner, User, db, utcnow)
+                    LedgerReversal, LedgerSeal, LedgerTransfer, LedgerTransferKey, Partner, User,
+                    db, utcnow)
 
 ACCOUNTS = LedgerAccount.__table__
 TRANSFERS = LedgerTransfer.__table__
+TRANSFER_KEYS = LedgerTransferKey.__table__
 HOLDS = LedgerHold.__table__
 LOTS = LedgerLot.__table__
 HOLD_LOTS = LedgerHoldLot.__table__
@@ -198,6 +200,13 @@ def transfer_values(rows: list[dict]) -> list[dict]:
     return [{"id": uuid.uuid4(), "recorded_at": now, "citizen_account_id": None,
              "balance_after": None, "action_id": None, "redemption_id": None, "hold_id": None,
              "reversal_of": None, **row} for row in rows]
+
+
+def posted_with_refs(*refs: str):
+    """Where-clause: the transfers posted under these external refs. The refs are unique in
+    `ledger_transfer_keys`, the one index that finds them across every month's partition."""
+    ids = select(TRANSFER_KEYS.c.id).where(TRANSFER_KEYS.c.external_ref.in_(set(refs)))
+    return LedgerTransfer.id.in_(ids)
 
 
 def insert_transfers(rows: list[dict]) -> list[LedgerTransfer]:

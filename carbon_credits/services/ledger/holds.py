@@ -17,7 +17,8 @@ from carbon_credits.domain import ledger as rules
 from carbon_credits.domain.errors import Conflict, NotFound
 from carbon_credits.services.ledger.core import (
     HOLD_LOTS, HOLDS, LOTS, citizen_account_ids, expire_lots_locked, insert_transfers,
-    lock_accounts, merchant_account_id, move, ref_conflict, system_account_id, take_from_lots)
+    lock_accounts, merchant_account_id, move, posted_with_refs, ref_conflict, system_account_id,
+    take_from_lots)
 from carbon_credits.services.uow import unit_of_work
 from models import LedgerHold, LedgerTransfer, db, utcnow
 
@@ -31,7 +32,7 @@ def _hold_row(hold_id: uuid.UUID):
 
 def _settlement_transfer(hold_id: uuid.UUID) -> LedgerTransfer:
     return db.session.scalars(select(LedgerTransfer).where(
-        LedgerTransfer.external_ref == f"hold:{hold_id}:settle")).one()
+        posted_with_refs(f"hold:{hold_id}:settle"))).one()
 
 
 def _set_hold_status(hold_id: uuid.UUID, status: str, now: dt.datetime, **values) -> bool:

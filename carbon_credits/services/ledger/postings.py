@@ -24,8 +24,8 @@ from carbon_credits.domain.vocabulary import ADJUSTMENT_REASONS
 from carbon_credits.services.audit import record_audit
 from carbon_credits.services.ledger.core import (
     ACCOUNTS, LOTS, MAX_BATCH, REVERSALS, TRANSFERS, EarnEntry, expire_lots_locked, insert_transfers,
-    lock_accounts, lock_citizen_accounts, move, ref_conflict, store_transfers, system_account_id,
-    take_from_lots, transfer_values)
+    lock_accounts, lock_citizen_accounts, move, posted_with_refs, ref_conflict, store_transfers,
+    system_account_id, take_from_lots, transfer_values)
 from carbon_credits.services.bulk_rows import copy_rows
 from carbon_credits.services.statements import Statement
 from carbon_credits.services.uow import unit_of_work
@@ -108,8 +108,7 @@ def _check_earns(entries: list[EarnEntry]) -> None:
 
 def _earns_by_ref(entries: list[EarnEntry]) -> dict[str, LedgerTransfer]:
     return {t.external_ref: t for t in db.session.scalars(
-        select(LedgerTransfer)
-        .where(LedgerTransfer.external_ref.in_({e.external_ref for e in entries})))}
+        select(LedgerTransfer).where(posted_with_refs(*(e.external_ref for e in entries))))}
 
 
 def _same_earn(existing: LedgerTransfer, entry: EarnEntry, account_id: int) -> bool:
@@ -277,7 +276,7 @@ def _earn_to_reverse(action_id: uuid.UUID | None, external_ref: str | None) -> L
     if action_id is not None:
         query = query.where(LedgerTransfer.action_id == action_id)
     else:
-        query = query.where(LedgerTransfer.external_ref == external_ref)
+        query = query.where(posted_with_refs(external_ref))
     earns = list(db.session.scalars(query.limit(2)))
     if not earns:
         raise NotFound("No credited earn to reverse.")
@@ -325,7 +324,7 @@ def post_adjustment(*, user_id: uuid.UUID, points: int, reason: str, note: str,
         issuance = system_account_id("issuance")
         debit, credit = (issuance, account_id) if points > 0 else (account_id, issuance)
         prior = db.session.scalars(select(LedgerTransfer)
-                                   .where(LedgerTransfer.external_ref == external_ref)).first()
+                                   .where(posted_with_refs(external_ref))).first()
         if prior is not None:
             if (prior.kind, prior.debit_account_id, prior.credit_account_id, prior.amount,
                     prior.reason) != ("adjustment", debit, credit, amount, code):
