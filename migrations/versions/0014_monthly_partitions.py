@@ -7,14 +7,13 @@ an old month can be detached and archived whole.
 
 PostgreSQL requires every unique index of a partitioned table to include the partition key, so
 what must be unique across all months moves to two small tables written by a trigger in the
-same statement as the row (no code path can skip it):
+same statement as the rows (no code path can skip it):
 
 - `ledger_transfer_keys` (id, external_ref): a posting is made once, however late it is
   retried; lots, reversals, adjustments and `reversal_of` refer to transfers through it;
 - `action_keys` (id, partner record id): a partner's record is counted once, even resent
   months later; certificate lots refer to actions through it. An approval may still move an
-  action's scheme day (into another month: PostgreSQL moves the row, and the trigger lets the
-  known id through only for that move).
+  action's scheme day, into another month too (PostgreSQL moves the row; the key stays).
 
 The seal's reference to a transfer `seq` loses its foreign key (`seq` is unique only with the
 month); verify counts seals whose transfer is missing.
@@ -71,37 +70,34 @@ ACTION_OWN_FKS = [("binding_id", "bindings"), ("methodology_version_id", "method
                   ("user_id", "users")]
 PARTNER_RECORD_WHERE = "partner_id IS NOT NULL"
 
-# The key rows, written by the database in the statement that inserts the row.
+# The key rows, written by the database in the statement that inserts the rows: one INSERT
+# ... SELECT over the statement's new rows (a transition table), so a COPY of 1000 rows costs
+# one statement, not 1000 trigger calls (measured on 100,000 rows: 629 ms against 965 ms for a
+# row trigger and 648 ms for inserting the keys separately; single-row inserts cost the same).
+# An UPDATE that moves an action into another month (an approval that moves its scheme day)
+# is an UPDATE statement: it fires no INSERT trigger, and the key stays as it is.
 PG_KEY_TRIGGERS = """
 CREATE FUNCTION ledger_transfer_keys_write() RETURNS trigger AS $$
 BEGIN
     INSERT INTO ledger_transfer_keys (id, external_ref, recorded_at)
-    VALUES (NEW.id, NEW.external_ref, NEW.recorded_at);
-    RETURN NEW;
+    SELECT id, external_ref, recorded_at FROM new_transfers;
+    RETURN NULL;
 END;
 $$ LANGUAGE plpgsql;
-CREATE TRIGGER ledger_transfers_keys BEFORE INSERT ON ledger_transfers
-    FOR EACH ROW EXECUTE FUNCTION ledger_transfer_keys_write();
+CREATE TRIGGER ledger_transfers_keys AFTER INSERT ON ledger_transfers
+    REFERENCING NEW TABLE AS new_transfers
+    FOR EACH STATEMENT EXECUTE FUNCTION ledger_transfer_keys_write();
 
 CREATE FUNCTION action_keys_write() RETURNS trigger AS $$
 BEGIN
     INSERT INTO action_keys (id, partner_id, external_id)
-    VALUES (NEW.id, NEW.partner_id, NEW.external_id)
-    ON CONFLICT (id) DO NOTHING;
-    -- A known id is allowed only for a row moving to another month (an approval that moves
-    -- its scheme day: PostgreSQL deletes it from the old partition, then inserts it here).
-    IF NOT FOUND AND (EXISTS (SELECT 1 FROM actions WHERE id = NEW.id)
-                      OR NOT EXISTS (SELECT 1 FROM action_keys WHERE id = NEW.id
-                                     AND partner_id IS NOT DISTINCT FROM NEW.partner_id
-                                     AND external_id IS NOT DISTINCT FROM NEW.external_id)) THEN
-        RAISE EXCEPTION 'duplicate key value violates unique constraint "pk_action_keys"'
-            USING ERRCODE = 'unique_violation';
-    END IF;
-    RETURN NEW;
+    SELECT id, partner_id, external_id FROM new_actions;
+    RETURN NULL;
 END;
 $$ LANGUAGE plpgsql;
-CREATE TRIGGER actions_keys BEFORE INSERT ON actions
-    FOR EACH ROW EXECUTE FUNCTION action_keys_write();
+CREATE TRIGGER actions_keys AFTER INSERT ON actions
+    REFERENCING NEW TABLE AS new_actions
+    FOR EACH STATEMENT EXECUTE FUNCTION action_keys_write();
 
 CREATE FUNCTION action_keys_fixed() RETURNS trigger AS $$
 BEGIN
