@@ -76,29 +76,34 @@ PARTNER_RECORD_WHERE = "partner_id IS NOT NULL"
 # row trigger and 648 ms for inserting the keys separately; single-row inserts cost the same).
 # An UPDATE that moves an action into another month (an approval that moves its scheme day)
 # is an UPDATE statement: it fires no INSERT trigger, and the key stays as it is.
-PG_KEY_TRIGGERS = """
-CREATE FUNCTION ledger_transfer_keys_write() RETURNS trigger AS $$
+KEY_TABLES = {  # table -> (its key table, the columns copied there)
+    "ledger_transfers": ("ledger_transfer_keys", "id, external_ref, recorded_at"),
+    "actions": ("action_keys", "id, partner_id, external_id"),
+}
+
+
+def _pg_key_trigger(table: str) -> str:
+    keys, columns = KEY_TABLES[table]
+    return f"""
+CREATE FUNCTION {keys}_write() RETURNS trigger AS $$
 BEGIN
-    INSERT INTO ledger_transfer_keys (id, external_ref, recorded_at)
-    SELECT id, external_ref, recorded_at FROM new_transfers;
+    INSERT INTO {keys} ({columns}) SELECT {columns} FROM new_rows;
     RETURN NULL;
 END;
 $$ LANGUAGE plpgsql;
-CREATE TRIGGER ledger_transfers_keys AFTER INSERT ON ledger_transfers
-    REFERENCING NEW TABLE AS new_transfers
-    FOR EACH STATEMENT EXECUTE FUNCTION ledger_transfer_keys_write();
+CREATE TRIGGER {table}_keys AFTER INSERT ON {table} REFERENCING NEW TABLE AS new_rows
+    FOR EACH STATEMENT EXECUTE FUNCTION {keys}_write();
+"""
 
-CREATE FUNCTION action_keys_write() RETURNS trigger AS $$
-BEGIN
-    INSERT INTO action_keys (id, partner_id, external_id)
-    SELECT id, partner_id, external_id FROM new_actions;
-    RETURN NULL;
-END;
-$$ LANGUAGE plpgsql;
-CREATE TRIGGER actions_keys AFTER INSERT ON actions
-    REFERENCING NEW TABLE AS new_actions
-    FOR EACH STATEMENT EXECUTE FUNCTION action_keys_write();
 
+def _sqlite_key_trigger(table: str) -> str:
+    keys, columns = KEY_TABLES[table]
+    values = ", ".join(f"NEW.{c}" for c in columns.split(", "))
+    return (f"CREATE TRIGGER {table}_keys AFTER INSERT ON {table} BEGIN "
+            f"INSERT INTO {keys} ({columns}) VALUES ({values}); END")
+
+
+PG_FIXED_ACTION_KEYS = """
 CREATE FUNCTION action_keys_fixed() RETURNS trigger AS $$
 BEGIN
     IF (NEW.id, NEW.partner_id, NEW.external_id)
@@ -120,18 +125,11 @@ DROP FUNCTION IF EXISTS ledger_transfer_keys_write();
 DROP FUNCTION IF EXISTS action_keys_write();
 DROP FUNCTION IF EXISTS action_keys_fixed();
 """
-SQLITE_KEY_TRIGGERS = [
-    """CREATE TRIGGER ledger_transfers_keys AFTER INSERT ON ledger_transfers BEGIN
-           INSERT INTO ledger_transfer_keys (id, external_ref, recorded_at)
-           VALUES (NEW.id, NEW.external_ref, NEW.recorded_at); END""",
-    """CREATE TRIGGER actions_keys AFTER INSERT ON actions BEGIN
-           INSERT INTO action_keys (id, partner_id, external_id)
-           VALUES (NEW.id, NEW.partner_id, NEW.external_id); END""",
+SQLITE_FIXED_ACTION_KEYS = (
     """CREATE TRIGGER actions_keys_fixed BEFORE UPDATE OF id, partner_id, external_id ON actions
            WHEN NEW.id IS NOT OLD.id OR NEW.partner_id IS NOT OLD.partner_id
                OR NEW.external_id IS NOT OLD.external_id
-           BEGIN SELECT RAISE(ABORT, 'an action''s id and partner record id are fixed'); END""",
-]
+           BEGIN SELECT RAISE(ABORT, 'an action''s id and partner record id are fixed'); END""")
 
 
 def _fk_name(table: str, column: str, referred: str) -> str:
@@ -219,7 +217,9 @@ def _postgresql_upgrade() -> None:
     op.create_foreign_key("fk_certificate_lot_actions_action_id_action_keys",
                           "certificate_lot_actions", "action_keys", ["action_id"], ["id"])
 
-    op.execute(PG_KEY_TRIGGERS)
+    for table in KEY_TABLES:
+        op.execute(_pg_key_trigger(table))
+    op.execute(PG_FIXED_ACTION_KEYS)
     for table in ("ledger_transfers", "ledger_transfer_keys", "action_keys"):
         make_append_only(table)
 
@@ -230,8 +230,9 @@ def _sqlite_upgrade() -> None:
     op.drop_index('uq_actions_partner_external_id', table_name='actions')
     _partner_record_index()
     op.create_index('ix_ledger_transfers_id', 'ledger_transfers', ['id'])
-    for statement in SQLITE_KEY_TRIGGERS:
-        op.execute(statement)
+    for table in KEY_TABLES:
+        op.execute(_sqlite_key_trigger(table))
+    op.execute(SQLITE_FIXED_ACTION_KEYS)
     for table in ("ledger_transfer_keys", "action_keys"):
         make_append_only(table)
 
