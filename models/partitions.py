@@ -3,9 +3,10 @@
 `actions` is partitioned by `scheme_day` (reports and certificates read ranges of scheme days)
 and `ledger_transfers` by `recorded_at` (UTC months; statements read a citizen's newest
 entries, which are in the newest partitions). Each has a DEFAULT partition that catches what
-no month holds (older history, a clock far off); `MONTHS_AHEAD` months are created in advance
-by the `ensure_partitions` job, so the DEFAULT partition never holds a month that must be
-created later. SQLite keeps plain tables. docs/operations.md, "Partitioning by month".
+no month holds (older history, a clock far off). The `ensure_partitions` job keeps the last
+month (late partner records and claim windows reach back into it) to `MONTHS_AHEAD` months
+ahead, so the DEFAULT partition never holds a month that must be created later. SQLite keeps
+plain tables. docs/operations.md, "Partitioning by month".
 
 The SQL here is built from constants and dates only: nothing a client sends reaches it.
 """
@@ -19,6 +20,7 @@ PARTITIONED = {"actions": ("scheme_day", "date"),
 # table -> the table holding what must be unique across all its months
 KEY_TABLES = {"actions": "action_keys", "ledger_transfers": "ledger_transfer_keys"}
 MONTHS_AHEAD = 3
+MONTHS_BEHIND = 1
 
 
 def month_start(day: dt.date | dt.datetime) -> dt.date:

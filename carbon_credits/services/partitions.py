@@ -1,25 +1,31 @@
 """The monthly partitions of `actions` and `ledger_transfers` (PostgreSQL; models/partitions.py).
 
-`ensure_partitions` is a due job: it creates the current month and `MONTHS_AHEAD` months ahead,
-so a row never waits for its month and the DEFAULT partition never holds a month that must be
-created later (PostgreSQL refuses to create a month whose rows already sit in DEFAULT).
-Creating a partition locks its parent briefly; a short lock timeout keeps the job from queueing
-in front of the credit path behind a long transaction, and the next run (months early) retries.
+`ensure_partitions` is a due job: it keeps the last month (late partner records and claim
+windows reach back into it) to `MONTHS_AHEAD` months ahead, so a row never waits for its month
+and the DEFAULT partition never holds a month that must be created later (PostgreSQL refuses to
+create a month whose rows already sit in DEFAULT). Creating a partition locks its parent
+briefly; a short lock timeout keeps the job from queueing in front of the credit path behind a
+long transaction. A month that cannot be created now (the lock timed out, or its rows already
+sit in DEFAULT) is logged and skipped, and the others are still created; the next run retries.
 On SQLite there is nothing to do.
 """
 from __future__ import annotations
 
 import dataclasses
 import datetime as dt
+import logging
 import zlib
 
-from sqlalchemy import text
+from sqlalchemy import exists, func, select, table, text
+from sqlalchemy.exc import DBAPIError
 
 from carbon_credits.services.uow import unit_of_work
-from models import db, utcnow
-from models.partitions import (MONTHS_AHEAD, PARTITIONED, add_months, create_partition_sql,
-                               default_partition_name, month_start, months_between,
-                               partition_name)
+from models import Action, ActionKey, LedgerTransfer, LedgerTransferKey, db, utcnow
+from models.partitions import (MONTHS_AHEAD, MONTHS_BEHIND, PARTITIONED, add_months,
+                               create_partition_sql, default_partition_name, month_start,
+                               months_between, partition_name)
+
+log = logging.getLogger(__name__)
 
 # Two workers running the job at once take turns (a transaction-level advisory lock).
 _LOCK_KEY = zlib.crc32(b"carbon_credits.ensure_partitions")
@@ -58,12 +64,13 @@ def list_partitions() -> list[Partition]:
 
 
 def months_wanted(today: dt.date) -> list[dt.date]:
-    first = month_start(today)
-    return months_between(first, add_months(first, MONTHS_AHEAD))
+    this_month = month_start(today)
+    return months_between(add_months(this_month, -MONTHS_BEHIND),
+                          add_months(this_month, MONTHS_AHEAD))
 
 
 def ensure_partitions(*, now: dt.datetime | None = None) -> int:
-    """Create the missing partitions from this month to `MONTHS_AHEAD` ahead; return how many."""
+    """Create the missing partitions of `months_wanted`; return how many were created."""
     if not is_partitioned():
         return 0
     # scheme days run ahead of UTC (Asia/Shanghai); a month ahead of either is already there.
@@ -76,22 +83,33 @@ def ensure_partitions(*, now: dt.datetime | None = None) -> int:
         for table in PARTITIONED:
             for month in months_wanted(today):
                 if partition_name(table, month) not in existing:
-                    db.session.execute(text(create_partition_sql(table, month)))
-                    created += 1
+                    created += _create(table, month)
     return created
+
+
+def _create(table: str, month: dt.date) -> int:
+    try:
+        with db.session.begin_nested():
+            db.session.execute(text(create_partition_sql(table, month)))
+        return 1
+    except DBAPIError as error:
+        log.warning("partition %s not created now: %s", partition_name(table, month),
+                    str(error.orig).splitlines()[0])
+        return 0
 
 
 def rows_in_default_partitions() -> dict[str, int]:
     """Rows no month holds (history older than the first partition, or a far-off clock)."""
     if not is_partitioned():
         return {}
-    return {table: db.session.execute(
-                text(f"SELECT count(*) FROM {default_partition_name(table)}")).scalar_one()
-            for table in PARTITIONED}
+    return {name: db.session.execute(select(func.count())
+                                     .select_from(table(default_partition_name(name))))
+            .scalar_one() for name in PARTITIONED}
 
 
-_KEYS = {"actions": ("action_keys", "partner_id, external_id"),
-         "ledger_transfers": ("ledger_transfer_keys", "external_ref")}
+# partitioned table -> (its key table, the values that must be unique across months)
+_KEYS = ((Action.__table__, ActionKey.__table__, ("partner_id", "external_id")),
+         (LedgerTransfer.__table__, LedgerTransferKey.__table__, ("external_ref",)))
 
 
 def check_keys() -> list[str]:
@@ -99,12 +117,12 @@ def check_keys() -> list[str]:
     write them; this catches rows written with triggers disabled
     (`session_replication_role = replica`) or edited by hand."""
     problems = []
-    for table, (keys, columns) in _KEYS.items():
-        same = " AND ".join(f"k.{c} IS NOT DISTINCT FROM t.{c}" for c in columns.split(", "))
-        missing = db.session.execute(text(
-            f"SELECT count(*) FROM {table} t WHERE NOT EXISTS "
-            f"(SELECT 1 FROM {keys} k WHERE k.id = t.id AND {same})")).scalar_one()
+    for rows, keys, columns in _KEYS:
+        keyed = exists().where(keys.c.id == rows.c.id,
+                               *[keys.c[c].is_not_distinct_from(rows.c[c]) for c in columns])
+        missing = db.session.execute(select(func.count()).select_from(rows)
+                                     .where(~keyed)).scalar_one()
         if missing:
-            problems.append(f"{table}: {missing} rows without their key in {keys} "
+            problems.append(f"{rows.name}: {missing} rows without their key in {keys.name} "
                             f"(their uniqueness across months is not enforced)")
     return problems

@@ -30,8 +30,9 @@ from alembic import op
 import sqlalchemy as sa
 
 from models.ddl import drop_append_only, make_append_only
-from models.partitions import (MONTHS_AHEAD, add_months, create_default_partition_sql,
-                               create_partition_sql, month_start, months_between)
+from models.partitions import (MONTHS_AHEAD, MONTHS_BEHIND, add_months,
+                               create_default_partition_sql, create_partition_sql, month_start,
+                               months_between)
 
 revision = '0014'
 down_revision = '0013'
@@ -165,11 +166,12 @@ def _partner_record_index() -> None:
 
 
 def _months(column: str, table: str) -> list[dt.date]:
-    today = dt.datetime.now(dt.timezone.utc).date()
-    first = op.get_bind().execute(sa.text(f"SELECT min({column}) FROM {table}")).scalar()
-    earliest = add_months(month_start(today), -MAX_HISTORY_MONTHS)
-    first = max(month_start(first), earliest) if first is not None else month_start(today)
-    return months_between(first, add_months(month_start(today), MONTHS_AHEAD))
+    this_month = month_start(dt.datetime.now(dt.timezone.utc))
+    oldest = op.get_bind().execute(sa.text(f"SELECT min({column}) FROM {table}")).scalar()
+    first = add_months(this_month, -MONTHS_BEHIND)
+    if oldest is not None:
+        first = min(first, max(month_start(oldest), add_months(this_month, -MAX_HISTORY_MONTHS)))
+    return months_between(first, add_months(this_month, MONTHS_AHEAD))
 
 
 def _partitioned_copy(table: str, key: str) -> None:

@@ -38,11 +38,11 @@ ACTION_COPY = """
            action_type, mode, scope_key, occurred_at, started_at, ended_at,
            scheme_day + {days}, inputs, 'rejected', reasons, 0, 0, points_per_gram, created_at
     FROM actions WHERE channel = 'partner' LIMIT 1"""
-# The same action id again, as an app claim in another month.
-SAME_ID_ACTION_COPY = """
+# An action as an app claim in another month: {id} is `id` (the same one) or a fresh one.
+APP_ACTION_COPY = """
     INSERT INTO actions (id, user_id, channel, action_type, mode, scope_key, occurred_at,
         scheme_day, inputs, status, reasons, credited_mg, points, points_per_gram, created_at)
-    SELECT id, user_id, 'app', action_type, mode, scope_key, occurred_at, scheme_day + 40,
+    SELECT {id}, user_id, 'app', action_type, mode, scope_key, occurred_at, {day},
            inputs, 'rejected', reasons, 0, 0, points_per_gram, created_at
     FROM actions LIMIT 1"""
 
@@ -73,7 +73,7 @@ def test_both_tables_are_partitioned_with_months_ahead(app):
         this_month = month_start(dt.datetime.now(UTC))
         for table in ("actions", "ledger_transfers"):
             assert f"{table}_pdefault" in names
-            for ahead in range(MONTHS_AHEAD + 1):
+            for ahead in range(-1, MONTHS_AHEAD + 1):  # last month too: late records
                 assert partition_name(table, add_months(this_month, ahead)) in names
         db.session.remove()
 
@@ -134,7 +134,7 @@ def test_an_action_moved_to_another_month_keeps_its_key(app, credited_trip):
 
 def test_a_known_action_id_is_refused_in_another_month(app, credited_trip):
     with app.app_context():
-        _refused(SAME_ID_ACTION_COPY, "pk_action_keys")
+        _refused(APP_ACTION_COPY.format(id="id", day="scheme_day + 40"), "pk_action_keys")
         db.session.remove()
 
 
@@ -185,6 +185,31 @@ def test_the_due_job_creates_the_months_ahead_once_even_when_raced(app):
     finally:
         with app.app_context():
             _drop_future_partitions(first_new)
+
+
+def test_a_month_whose_rows_sit_in_default_is_skipped_and_the_others_are_created(
+        app, credited_trip):
+    """PostgreSQL refuses to create a month whose rows already sit in DEFAULT: the job logs it
+    and still creates every other month (one month must not stop the rest)."""
+    from carbon_credits.services import partitions
+    later = dt.datetime.now(UTC) + dt.timedelta(days=366)
+    blocked = add_months(month_start(later), 2)
+    try:
+        with app.app_context():
+            db.session.execute(text(APP_ACTION_COPY.format(
+                id="gen_random_uuid()", day=f"DATE '{blocked.isoformat()}' + 3")))
+            db.session.commit()
+            assert _partition_of("actions", f"scheme_day > '{blocked}'") == "actions_pdefault"
+            wanted = len(partitions.months_wanted(later.date()))
+            assert partitions.ensure_partitions(now=later) == 2 * wanted - 1
+            existing = {p.name for p in partitions.list_partitions()}
+            assert partition_name("actions", blocked) not in existing
+            assert partition_name("ledger_transfers", blocked) in existing
+            db.session.remove()
+    finally:
+        with app.app_context():
+            _drop_future_partitions(add_months(month_start(dt.datetime.now(UTC)),
+                                               MONTHS_AHEAD + 1))
 
 
 def test_the_due_job_is_registered_and_does_nothing_when_all_months_exist(app):
