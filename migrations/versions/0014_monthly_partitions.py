@@ -137,6 +137,19 @@ def _fk_name(table: str, column: str, referred: str) -> str:
     return f"fk_{table}_{column}_{referred}"
 
 
+def _own_foreign_keys(table: str, references: list[tuple[str, str]]) -> None:
+    for column, referred in references:
+        op.create_foreign_key(_fk_name(table, column, referred), table, referred, [column], ["id"])
+
+
+def _transfer_foreign_keys(*, ids_in: str) -> None:
+    """The transfers' own references, and every reference to a transfer id, which points at
+    `ids_in` (the key table when partitioned, the transfers table when not)."""
+    _own_foreign_keys("ledger_transfers", TRANSFER_OWN_FKS)
+    for table, column in TRANSFER_FKS:
+        op.create_foreign_key(_fk_name(table, column, ids_in), table, ids_in, [column], ["id"])
+
+
 def _create_key_tables(*unique_ref: sa.UniqueConstraint) -> None:
     op.create_table(
         'ledger_transfer_keys',
@@ -202,19 +215,12 @@ def _postgresql_upgrade() -> None:
                "PRIMARY KEY (seq, recorded_at)")
     for statement in TRANSFER_INDEXES:
         op.execute(statement)
-    for column, referred in TRANSFER_OWN_FKS:
-        op.create_foreign_key(_fk_name("ledger_transfers", column, referred), "ledger_transfers",
-                              referred, [column], ["id"])
-    for table, column in TRANSFER_FKS:
-        op.create_foreign_key(_fk_name(table, column, "ledger_transfer_keys"), table,
-                              "ledger_transfer_keys", [column], ["id"])
+    _transfer_foreign_keys(ids_in="ledger_transfer_keys")
 
     op.execute("ALTER TABLE actions ADD CONSTRAINT pk_actions PRIMARY KEY (id, scheme_day)")
     for statement in ACTION_INDEXES:
         op.execute(statement)
-    for column, referred in ACTION_OWN_FKS:
-        op.create_foreign_key(_fk_name("actions", column, referred), "actions", referred,
-                              [column], ["id"])
+    _own_foreign_keys("actions", ACTION_OWN_FKS)
     _partner_record_index()
     op.create_foreign_key("fk_certificate_lot_actions_action_id_action_keys",
                           "certificate_lot_actions", "action_keys", ["action_id"], ["id"])
@@ -270,12 +276,7 @@ def _postgresql_downgrade() -> None:
                "UNIQUE (external_ref)")
     for statement in TRANSFER_INDEXES[1:]:
         op.execute(statement)
-    for column, referred in TRANSFER_OWN_FKS:
-        op.create_foreign_key(_fk_name("ledger_transfers", column, referred), "ledger_transfers",
-                              referred, [column], ["id"])
-    for table, column in TRANSFER_FKS:
-        op.create_foreign_key(_fk_name(table, column, "ledger_transfers"), table,
-                              "ledger_transfers", [column], ["id"])
+    _transfer_foreign_keys(ids_in="ledger_transfers")
     op.create_foreign_key("fk_ledger_seals_transfer_seq_ledger_transfers", "ledger_seals",
                           "ledger_transfers", ["transfer_seq"], ["seq"])
 
@@ -284,9 +285,7 @@ def _postgresql_downgrade() -> None:
         op.execute(statement)
     op.create_index('uq_actions_partner_external_id', 'actions', ['partner_id', 'external_id'],
                     unique=True, postgresql_where=sa.text(PARTNER_RECORD_WHERE))
-    for column, referred in ACTION_OWN_FKS:
-        op.create_foreign_key(_fk_name("actions", column, referred), "actions", referred,
-                              [column], ["id"])
+    _own_foreign_keys("actions", ACTION_OWN_FKS)
     op.create_foreign_key("fk_certificate_lot_actions_action_id_actions",
                           "certificate_lot_actions", "actions", ["action_id"], ["id"])
     make_append_only("ledger_transfers")
