@@ -10,8 +10,8 @@ from sqlalchemy import (JSON, BigInteger, Boolean, CheckConstraint, ForeignKey, 
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from carbon_credits.domain.vocabulary import (ACTION_TYPES, CALCULATOR_FAMILIES, MAX_DAILY_CAP_MG,
-                                            RETIREMENT_STATUSES, TRANSIT_MODES, VERSION_STATUSES,
-                                            sql_in)
+                                            RETIREMENT_STATUSES, VERSION_STATUSES,
+                                            scope_mode_check, sql_in)
 
 from .base import UTCDateTime, db, utcnow
 
@@ -22,8 +22,7 @@ class Methodology(db.Model):
     __table_args__ = (
         CheckConstraint(sql_in("action_type", ACTION_TYPES),
                         name="known_action_type"),
-        CheckConstraint(f"(action_type = 'transit' AND {sql_in('mode', TRANSIT_MODES)}) "
-                        "OR (action_type <> 'transit' AND mode IS NULL)", name="scope_mode"),
+        CheckConstraint(scope_mode_check(mode_required=True), name="scope_mode"),
     )
 
     id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True, default=uuid.uuid4)

@@ -8,8 +8,8 @@ from sqlalchemy import (JSON, CheckConstraint, ForeignKey, Index, Integer, Large
                         Text, Uuid, text)
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from carbon_credits.domain.vocabulary import (ACTION_TYPES, BINDING_STATUSES, PARTNER_KINDS, TRANSIT_MODES,
-                                            sql_in)
+from carbon_credits.domain.vocabulary import (ACTION_TYPES, BINDING_STATUSES, PARTNER_KINDS,
+                                            scope_mode_check, sql_in)
 
 from .base import UTCDateTime, db, utcnow
 
@@ -64,7 +64,7 @@ class SeenSignature(db.Model):
 
 
 class PartnerScope(db.Model):
-    """One action type (and transit mode) a partner may report, over a period of time.
+    """One action type (and transit mode or everyday scene) a partner may report, over a period of time.
 
     The rows in force have no `valid_until`; an admin's change closes them and opens new ones,
     so `ledger verify` can tell what a partner was allowed to report when a record arrived."""
@@ -73,8 +73,7 @@ class PartnerScope(db.Model):
     __table_args__ = (
         CheckConstraint(sql_in("action_type", ACTION_TYPES),
                         name="known_action_type"),
-        CheckConstraint("mode IS NULL OR (action_type = 'transit' AND "
-                        f"{sql_in('mode', TRANSIT_MODES)})", name="known_mode"),
+        CheckConstraint(scope_mode_check(mode_required=False), name="known_mode"),
         CheckConstraint("valid_until IS NULL OR valid_until >= valid_from", name="valid_period"),
         Index("ix_partner_scopes_partner_period", "partner_id", "valid_from"),
     )

@@ -18,7 +18,8 @@ from carbon_credits.domain import actions as rules
 from carbon_credits.domain import methodology as method_domain
 from carbon_credits.services import actions as action_service
 from carbon_credits.services import methodologies as methodology_service
-from carbon_credits.domain.vocabulary import ACTION_STATUSES, TRANSIT_MODES, WASTE_CATEGORIES, mg_to_grams
+from carbon_credits.domain.vocabulary import (ACTION_STATUSES, EVERYDAY_SCENES, TRANSIT_MODES,
+                                            WASTE_CATEGORIES, mg_to_grams, mode_and_scene)
 from carbon_credits.domain.clock import utcnow
 
 blp = Blueprint("actions", __name__, url_prefix="/api/v1", description="Green actions")
@@ -27,12 +28,15 @@ FUTURE_SKEW = dt.timedelta(minutes=5)
 MAX_DURATION = dt.timedelta(hours=24)
 # The fields each action type may carry (its shape). What a claim *needs* is not fixed here: it
 # comes from the methodology in force for its scope (`required_inputs` of the version's family),
-# checked by the pipeline. Only `mode` is required here: without it there is no scope to ask.
+# checked by the pipeline. Only `mode` (transit) and `scene` (everyday) are required here:
+# without them there is no scope to ask.
 TYPE_FIELDS = {
     "transit": {"mode", "started_at", "ended_at", "distance_km", "boardings"},
     "ev_charging": {"started_at", "ended_at", "energy_kwh", "station_id"},
     "waste_sorting": {"category", "weight_kg", "station_id"},
+    "everyday": {"scene", "events", "station_id"},
 }
+SCOPE_FIELDS = {"transit": "mode", "everyday": "scene"}
 ALL_TYPE_FIELDS = set().union(*TYPE_FIELDS.values())
 
 
@@ -99,6 +103,11 @@ class ActionCreateSchema(Schema):
     category = fields.String(validate=validate.OneOf(WASTE_CATEGORIES))
     weight_kg = StrictDecimal(validate=validate.Range(min=0, max=500,
                                                       min_inclusive=False))
+    scene = fields.String(validate=validate.OneOf(EVERYDAY_SCENES),
+                          metadata={"description": "everyday: the scene (its methodology's scope)"})
+    events = fields.Integer(strict=True, validate=validate.Range(min=1, max=100),
+                            metadata={"description": "everyday: qualifying events in this record "
+                                      "(orders, purchases, receipts, deposits)"})
 
     @validates_schema
     def _consistent(self, data, **kwargs):
@@ -106,8 +115,9 @@ class ActionCreateSchema(Schema):
         if allowed is None:
             return
         errors = {}
-        if data["action_type"] == "transit" and "mode" not in data:
-            errors["mode"] = ["Required for transit."]
+        scope_field = SCOPE_FIELDS.get(data["action_type"])
+        if scope_field and scope_field not in data:
+            errors[scope_field] = [f"Required for {data['action_type']}."]
         for name in (set(data) & ALL_TYPE_FIELDS) - allowed:
             errors[name] = [f"Not allowed for {data['action_type']}."]
         now = utcnow()
@@ -160,6 +170,7 @@ class ActionSchema(Schema):
     id = fields.UUID()
     action_type = fields.String()
     mode = fields.String(allow_none=True)
+    scene = fields.String(allow_none=True)
     category = fields.String(allow_none=True)
     channel = fields.String()
     status = fields.String()
@@ -231,6 +242,7 @@ def action_view(action) -> dict:
         "ended_at", "scheme_day", "inputs", "points", "points_per_gram", "breakdown", "reasons",
         "duplicate_of", "created_at", "credited_at", "reviewed_at", "review_reason", "reversed_at",
         "reversal_reason", "user_id", "partner_id", "external_id")}
+    view["mode"], view["scene"] = mode_and_scene(action.action_type, action.mode)
     view["breakdown"] = methodology_service.full_breakdown(action.methodology_version_id,
                                                            action.breakdown)
     view["reduction_g"] = mg_to_grams(action.reduction_mg)

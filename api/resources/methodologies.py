@@ -15,6 +15,8 @@ from api.fields import AwareDateTime, GramsString, StrictDecimal
 from api.pagination import PageArgsSchema, decode_cursor, encode_cursor, page_schema
 from api.resources.admin_users import AuditPageSchema
 from carbon_credits.domain import methodology as domain
+from carbon_credits.domain.errors import ValidationFailed
+from carbon_credits.domain.vocabulary import mode_and_scene
 from carbon_credits.services import methodologies as service
 
 blp = Blueprint("methodologies", __name__, url_prefix="/api/v1",
@@ -54,12 +56,16 @@ ApplicabilityInSchema = Schema.from_dict({
     **_bounded(lambda: StrictDecimal(allow_none=True, validate=validate.Range(min=0, max=domain.MAX_VALUE))),
     "self_report": fields.String(validate=validate.OneOf(domain.SELF_REPORT_POLICIES)),
     "basis": fields.String(allow_none=True, validate=validate.Length(max=2000)),
+    "max_events_per_day": fields.Integer(
+        strict=True, allow_none=True, validate=validate.Range(min=1, max=domain.MAX_EVENTS_PER_DAY),
+        metadata={"description": "per_event only (required there): the daily count cap"}),
 }, name="ApplicabilityInSchema")
 
 ApplicabilitySchema = Schema.from_dict({
     **_bounded(fields.String),
     "self_report": fields.String(),
     "basis": fields.String(),
+    "max_events_per_day": fields.Integer(),
 }, name="ApplicabilitySchema")
 
 
@@ -112,7 +118,11 @@ class MethodologyCreateSchema(Schema):
     title = fields.String(required=True, validate=validate.Length(min=1, max=200))
     description = fields.String(load_default=None, allow_none=True, validate=validate.Length(max=4000))
     action_type = fields.String(required=True, validate=validate.OneOf(domain.ACTION_TYPES))
-    mode = fields.String(load_default=None, allow_none=True, validate=validate.OneOf(domain.TRANSIT_MODES))
+    mode = fields.String(load_default=None, allow_none=True, validate=validate.OneOf(domain.TRANSIT_MODES),
+                         metadata={"description": "transit only: the mode"})
+    scene = fields.String(load_default=None, allow_none=True,
+                          validate=validate.OneOf(domain.EVERYDAY_SCENES),
+                          metadata={"description": "everyday only: the scene"})
 
 
 class MethodologySchema(Schema):
@@ -121,6 +131,7 @@ class MethodologySchema(Schema):
     description = fields.String(allow_none=True)
     action_type = fields.String()
     mode = fields.String(allow_none=True)
+    scene = fields.String(allow_none=True)
     created_at = fields.DateTime()
     versions = fields.List(fields.Nested(VersionSchema))
 
@@ -131,6 +142,7 @@ class MethodologyInForceSchema(Schema):
     description = fields.String(allow_none=True)
     action_type = fields.String()
     mode = fields.String(allow_none=True)
+    scene = fields.String(allow_none=True)
     version_in_force = fields.Nested(VersionSchema)
 
 
@@ -140,6 +152,7 @@ class ActivitySchema(Schema):
     energy_kwh = StrictDecimal(validate=validate.Range(min=0, max=100000, min_inclusive=False))
     weight_kg = StrictDecimal(validate=validate.Range(min=0, max=100000, min_inclusive=False))
     category = fields.String(validate=validate.OneOf(domain.WASTE_CATEGORIES))
+    events = fields.Integer(strict=True, validate=validate.Range(min=1, max=1000))
     started_at = AwareDateTime()
     ended_at = AwareDateTime()
 
@@ -216,7 +229,12 @@ MethodologyPageSchema = page_schema(MethodologySchema, "MethodologyPageSchema")
 def _methodology(methodology, versions) -> dict:
     return {"code": methodology.code, "title": methodology.title,
             "description": methodology.description, "action_type": methodology.action_type,
-            "mode": methodology.mode, "created_at": methodology.created_at, "versions": versions}
+            **_scope_view(methodology), "created_at": methodology.created_at, "versions": versions}
+
+
+def _scope_view(methodology) -> dict:
+    mode, scene = mode_and_scene(methodology.action_type, methodology.mode)
+    return {"mode": mode, "scene": scene}
 
 
 def _with_etag(version):
@@ -234,7 +252,7 @@ def list_in_force(args):
     after = decode_cursor(args["cursor"], converters=(str,))
     rows, last = service.list_methodologies_in_force(after=after, limit=args["limit"])
     items = [{"code": m.code, "title": m.title, "description": m.description,
-              "action_type": m.action_type, "mode": m.mode, "version_in_force": v} for m, v in rows]
+              "action_type": m.action_type, **_scope_view(m), "version_in_force": v} for m, v in rows]
     return {"items": items, "next_cursor": encode_cursor(last)}
 
 
@@ -270,6 +288,12 @@ def calculate(data, code: str):
 @blp.response(201, MethodologySchema)
 def create_methodology(data):
     """Register a new methodology code and its scope (action type, and mode for transit)."""
+    scene = data.pop("scene")
+    if scene is not None:
+        if data["mode"] is not None:
+            raise ValidationFailed("Send mode (transit) or scene (everyday), not both.",
+                                   errors={"scene": ["Not with mode."]})
+        data["mode"] = scene
     methodology = service.create_methodology(**data, actor_user_id=g.user.id)
     return _methodology(methodology, [])
 

@@ -1,9 +1,10 @@
 """Pure rules for partners: what each may report (scopes), card references, consent texts, and
 the form of a signed request (headers, timestamp window, HMAC).
 
-A scope is an action type and, for transit, the modes it covers (`None`: every mode). Scopes
-are handled as a set of (action_type, mode-or-None) pairs: `{("transit", "metro"),
-("ev_charging", None)}`.
+A scope is an action type and, for transit, the modes it covers, for everyday, the scenes it
+covers (`None`: every mode or scene). Scopes are handled as a set of (action_type, mode-or-None)
+pairs, a scene being the mode of an everyday scope: `{("transit", "metro"), ("ev_charging",
+None), ("everyday", "own_bag")}`.
 """
 from __future__ import annotations
 
@@ -17,12 +18,16 @@ from typing import Iterable
 from carbon_credits.domain.errors import AuthenticationFailed, ValidationFailed
 # Partners whose records can be credited (DATA_PARTNER_KINDS); merchants and enterprise buyers
 # report nothing.
-from carbon_credits.domain.vocabulary import ACTION_TYPES, DATA_PARTNER_KINDS, TRANSIT_MODES
+from carbon_credits.domain.vocabulary import ACTION_TYPES, DATA_PARTNER_KINDS, SCOPE_MODES
+
+# What the API calls the modes of each divided action type's scope.
+MODES_KEY = {"transit": "modes", "everyday": "scenes"}
 
 DEFAULT_SCOPES: dict[str, list[dict]] = {
     "transit_operator": [{"action_type": "transit"}],
     "charging_operator": [{"action_type": "ev_charging"}],
     "recycling_operator": [{"action_type": "waste_sorting"}],
+    "merchant_pos": [{"action_type": "everyday"}],
     "merchant": [],
     "enterprise_buyer": [],
 }
@@ -45,6 +50,10 @@ BINDING_PURPOSES = {
         "Credit the carbon reduction of your sorted waste: the operator sends the scheme each "
         "drop-off made with this card (category, weight, station, time), used only to quantify "
         "and credit points."),
+    "merchant_pos": (
+        "Credit the carbon reduction of everyday low-carbon choices: the shop or platform sends "
+        "the scheme each qualifying purchase or order made with this account (scene, number of "
+        "events, shop, time), used only to quantify and credit points."),
 }
 
 CONFIRMATION_CODE_ALPHABET = "ABCDEFGHJKLMNPQRSTUVWXYZ23456789"  # no I, O, 0, 1
@@ -91,7 +100,7 @@ def normalise_confirmation_code(code: str) -> str:
 def scope_pairs(scopes: list[dict]) -> set[tuple[str, str | None]]:
     pairs: set[tuple[str, str | None]] = set()
     for scope in scopes:
-        modes = scope.get("modes")
+        modes = scope.get(MODES_KEY.get(scope["action_type"], "modes"))
         if modes is None:
             pairs.add((scope["action_type"], None))
         else:
@@ -112,7 +121,7 @@ def scopes_from_pairs(pairs) -> list[dict]:
         modes = by_type[action_type]
         scope = {"action_type": action_type}
         if modes is not None:
-            scope["modes"] = sorted(modes, key=TRANSIT_MODES.index)
+            scope[MODES_KEY[action_type]] = sorted(modes, key=SCOPE_MODES[action_type].index)
         scopes.append(scope)
     return scopes
 
@@ -126,25 +135,34 @@ def validate_scopes(*, kind: str, scopes: list[dict]) -> set[tuple[str, str | No
                                errors={"scopes": [f"Must be empty for a {kind}."]})
     seen: set[str] = set()
     for i, scope in enumerate(scopes):
-        action_type, modes = scope.get("action_type"), scope.get("modes")
+        action_type = scope.get("action_type")
         if action_type not in ACTION_TYPES:
             errors[f"scopes.{i}.action_type"] = [f"Must be one of {', '.join(ACTION_TYPES)}."]
             continue
         if action_type in seen:
             errors[f"scopes.{i}.action_type"] = [f"{action_type} is listed twice."]
         seen.add(action_type)
-        if modes is None:
-            continue
-        if action_type != "transit":
-            errors[f"scopes.{i}.modes"] = ["Modes are for transit only."]
-        elif not modes:
-            errors[f"scopes.{i}.modes"] = ["Leave modes out for every mode; an empty list is "
-                                           "not allowed."]
-        elif len(set(modes)) != len(modes) or set(modes) - set(TRANSIT_MODES):
-            errors[f"scopes.{i}.modes"] = [f"Distinct values of {', '.join(TRANSIT_MODES)}."]
+        for key in ("modes", "scenes"):
+            problem = _modes_problem(action_type, key, scope.get(key))
+            if problem:
+                errors[f"scopes.{i}.{key}"] = [problem]
     if errors:
         raise ValidationFailed("The scopes are not valid.", errors=errors)
     return scope_pairs(scopes)
+
+
+def _modes_problem(action_type: str, key: str, modes: list | None) -> str | None:
+    """What is wrong with a scope's `modes` or `scenes` list, if anything."""
+    if modes is None:
+        return None
+    if MODES_KEY.get(action_type) != key:
+        return f"{key.capitalize()} are for {'transit' if key == 'modes' else 'everyday'} only."
+    if not modes:
+        return f"Leave {key} out for every one; an empty list is not allowed."
+    allowed = SCOPE_MODES[action_type]
+    if len(set(modes)) != len(modes) or set(modes) - set(allowed):
+        return f"Distinct values of {', '.join(allowed)}."
+    return None
 
 
 def in_scope(pairs, action_type: str, mode: str | None) -> bool:

@@ -21,13 +21,21 @@ LEADERBOARD_VISIBILITIES = ("named", "pseudonym", "hidden")
 ONE_TIME_CODE_PURPOSES = ("verify", "password_reset")
 
 # --- partners -------------------------------------------------------------------------------
-DATA_PARTNER_KINDS = ("transit_operator", "charging_operator", "recycling_operator")
+# `merchant_pos`: shops' tills and ordering platforms reporting everyday scenes.
+DATA_PARTNER_KINDS = ("transit_operator", "charging_operator", "recycling_operator",
+                      "merchant_pos")
 PARTNER_KINDS = ("merchant", *DATA_PARTNER_KINDS, "enterprise_buyer")
 BINDING_STATUSES = ("pending", "active", "ended", "withdrawn", "expired")
 
 # --- green actions and their methodologies --------------------------------------------------
-ACTION_TYPES = ("transit", "ev_charging", "waste_sorting")
+ACTION_TYPES = ("transit", "ev_charging", "waste_sorting", "everyday")
 TRANSIT_MODES = ("metro", "bus", "bike", "walk")
+# One-off low-carbon choices counted per event (docs/methodologies.md, "Everyday scenes").
+EVERYDAY_SCENES = ("no_cutlery", "own_bag", "e_receipt", "clothing_kiosk")
+# Action types whose scope is divided further: by transit mode, by everyday scene. The value is
+# stored in the `mode` column of actions, methodologies and partner scopes; the API calls it
+# `mode` for transit and `scene` for everyday.
+SCOPE_MODES = {"transit": TRANSIT_MODES, "everyday": EVERYDAY_SCENES}
 WASTE_CATEGORIES = ("paper", "plastic", "metal", "glass", "textile", "kitchen")
 CHANNELS = ("app", "partner")
 ACTION_STATUSES = ("credited", "pending_review", "rejected", "duplicate", "reversed")
@@ -36,7 +44,8 @@ COUNTING_STATUSES = ("credited", "pending_review")
 # Trips and charging sessions have time windows; two of one citizen's may not overlap.
 OVERLAP_TYPES = ("transit", "ev_charging")
 
-CALCULATOR_FAMILIES = ("transit_distance", "transit_boarding", "ev_charging", "recyclables")
+CALCULATOR_FAMILIES = ("transit_distance", "transit_boarding", "ev_charging", "recyclables",
+                       "per_event")
 VERSION_STATUSES = ("draft", "submitted", "approved", "rejected", "retired")
 # A retired version stays in force until its end: both may credit an action in their window.
 IN_FORCE_STATUSES = ("approved", "retired")
@@ -82,7 +91,7 @@ GRAMS = Decimal("0.001")  # the precision of a credited reduction
 
 def scope_key(action_type: str, mode: str | None) -> str:
     """The key a methodology, a daily cap and an overlap check are scoped by:
-    `transit:metro`, `ev_charging`, `waste_sorting`."""
+    `transit:metro`, `ev_charging`, `waste_sorting`, `everyday:own_bag`."""
     return f"{action_type}:{mode}" if mode else action_type
 
 
@@ -96,6 +105,23 @@ def grams_to_mg(grams: Decimal) -> int:
 
 def mg_to_grams(mg: int | None) -> Decimal | None:
     return None if mg is None else (Decimal(mg) / MG_PER_G).quantize(GRAMS)
+
+
+def scope_mode_check(*, mode_required: bool) -> str:
+    """The CHECK on an (action_type, mode) pair: a mode of its type where the type has modes
+    (required, or NULL for "every mode"), none where it has not."""
+    none = "mode IS NULL"
+    parts = [f"(action_type = '{action_type}' AND "
+             + (sql_in("mode", modes) if mode_required else f"({none} OR {sql_in('mode', modes)})")
+             + ")" for action_type, modes in SCOPE_MODES.items()]
+    plain = tuple(t for t in ACTION_TYPES if t not in SCOPE_MODES)
+    parts.append(f"({sql_in('action_type', plain)} AND {none})")
+    return " OR ".join(parts)
+
+
+def mode_and_scene(action_type: str, mode: str | None) -> tuple[str | None, str | None]:
+    """The stored `mode` as the API names it: (transit mode, everyday scene)."""
+    return (None, mode) if action_type == "everyday" else (mode, None)
 
 
 def sql_in(column: str, values: tuple[str, ...]) -> str:

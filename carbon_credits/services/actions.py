@@ -82,10 +82,10 @@ def _process_partner(partner_id: uuid.UUID, submissions: list[Submission]) -> li
     in_scope: list[Submission] = []
     for s in submissions:
         s.channel, s.partner_id = "partner", partner_id
-        if partner_rules.in_scope(allowed, s.action_type, s.mode):
+        if partner_rules.in_scope(allowed, s.action_type, s.sub_scope):
             in_scope.append(s)
         else:
-            what = f"{s.action_type} ({s.mode})" if s.mode else s.action_type
+            what = f"{s.action_type} ({s.sub_scope})" if s.sub_scope else s.action_type
             outcomes.append(Outcome(s.index, "rejected", s.external_id, reasons=[reason(
                 "scope_not_allowed", f"This partner may not report {what}.")]))
     # The same record id twice: within the batch, and against what this partner sent before.

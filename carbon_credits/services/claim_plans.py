@@ -76,7 +76,7 @@ def action_row(plan: Plan, settings: Settings, now: dt.datetime) -> dict:
     return {
         "id": plan.id, "user_id": s.user_id, "channel": s.channel, "partner_id": s.partner_id,
         "binding_id": s.binding_id,
-        "external_id": s.external_id, "action_type": s.action_type, "mode": s.mode,
+        "external_id": s.external_id, "action_type": s.action_type, "mode": s.sub_scope,
         "category": s.category, "scope_key": s.scope, "occurred_at": s.occurred_at,
         "started_at": s.started_at, "ended_at": s.ended_at, "scheme_day": plan.day,
         "inputs": s.inputs(), "status": plan.status, "reasons": plan.reasons,

@@ -12,12 +12,13 @@ from typing import Any
 from carbon_credits.domain import actions as rules
 from carbon_credits.domain.crediting import reason
 from carbon_credits.domain.errors import ValidationFailed
+from carbon_credits.domain.vocabulary import mode_and_scene
 from models import Action, MethodologyVersion
 
 CLOCK_MESSAGE = (f"Must agree with ended_at within {rules.CLOCK_TOLERANCE.seconds // 60} minutes "
                  "(a timed action happens when it ends); or leave it out.")
-INPUT_FIELDS = ("mode", "category", "station_id", "distance_km", "energy_kwh", "weight_kg",
-                "boardings", "started_at", "ended_at")
+INPUT_FIELDS = ("mode", "scene", "category", "station_id", "distance_km", "energy_kwh",
+                "weight_kg", "boardings", "events", "started_at", "ended_at")
 
 
 @dataclasses.dataclass
@@ -33,6 +34,7 @@ class Submission:
     external_id: str | None = None
     external_ref: str | None = None
     mode: str | None = None
+    scene: str | None = None  # an everyday scene, stored in the `mode` column
     category: str | None = None
     started_at: dt.datetime | None = None
     ended_at: dt.datetime | None = None
@@ -40,6 +42,7 @@ class Submission:
     energy_kwh: Decimal | None = None
     weight_kg: Decimal | None = None
     boardings: int | None = None
+    events: int | None = None
     station_id: str | None = None
     index: int = 0
     reported_occurred_at: dt.datetime | None = dataclasses.field(default=None, init=False)
@@ -55,8 +58,13 @@ class Submission:
                                                 ended_at=self.ended_at)
 
     @property
+    def sub_scope(self) -> str | None:
+        """What divides the action type's scope (the `mode` column): transit mode or scene."""
+        return self.scene if self.action_type == "everyday" else self.mode
+
+    @property
     def scope(self) -> str:
-        return rules.scope_key(self.action_type, self.mode)
+        return rules.scope_key(self.action_type, self.sub_scope)
 
     def sent_fields(self) -> set[str]:
         """The claim fields present, for `required_inputs` (the instant is always known)."""
@@ -64,7 +72,7 @@ class Submission:
 
     def activity(self) -> dict[str, Any]:
         data = {"started_at": self.started_at, "ended_at": self.ended_at, "category": self.category}
-        for name in ("distance_km", "energy_kwh", "weight_kg", "boardings"):
+        for name in ("distance_km", "energy_kwh", "weight_kg", "boardings", "events"):
             value = getattr(self, name)
             if value is not None:
                 data[name] = value
@@ -108,10 +116,13 @@ def submission_from_action(action: Action) -> Submission:
     def dec(name):
         return Decimal(inputs[name]) if name in inputs else None
 
+    mode, scene = mode_and_scene(action.action_type, action.mode)
     return Submission(action_type=action.action_type, channel=action.channel,
                       occurred_at=rules.action_instant(occurred_at=action.occurred_at,
-                                                       ended_at=action.ended_at), user_id=action.user_id, mode=action.mode,
+                                                       ended_at=action.ended_at),
+                      user_id=action.user_id, mode=mode, scene=scene,
                       category=action.category, started_at=action.started_at,
                       ended_at=action.ended_at, distance_km=dec("distance_km"),
                       energy_kwh=dec("energy_kwh"), weight_kg=dec("weight_kg"),
-                      boardings=inputs.get("boardings"), station_id=inputs.get("station_id"))
+                      boardings=inputs.get("boardings"), events=inputs.get("events"),
+                      station_id=inputs.get("station_id"))

@@ -90,3 +90,33 @@ SQLITE_KEEPS = {
     "remove_fk ledger_seals.transfer_seq -> ledger_transfers.seq",
     "remove_fk ledger_transfers.reversal_of -> ledger_transfers.id",
 }
+
+
+def _migration_module(revision: str):
+    import importlib.util
+    import pathlib
+    path = next((pathlib.Path(__file__).resolve().parents[2] / "migrations" / "versions")
+                .glob(f"{revision}_*.py"))
+    spec = importlib.util.spec_from_file_location(f"migration_{revision}", path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_widened_checks_are_the_models_checks():
+    """Alembic does not compare CHECK constraints: migration 0015 writes the texts the models
+    build from the vocabulary, checked here so the two cannot drift."""
+    model_checks = {(table.name, str(c.name).removeprefix(f"ck_{table.name}_")): str(c.sqltext)
+                    for table in db.metadata.tables.values() for c in table.constraints
+                    if c.__class__.__name__ == "CheckConstraint"}
+    for table, name, _, new in _migration_module("0015").CHANGES:
+        assert model_checks[(table, name.removeprefix(f"ck_{table}_"))] == new, name
+
+
+def test_every_mode_and_scene_fits_its_columns():
+    """Scenes are stored in the `mode` columns: a name longer than the column would pass on
+    SQLite and fail on PostgreSQL."""
+    from carbon_credits.domain.vocabulary import SCOPE_MODES
+    longest = max(len(mode) for modes in SCOPE_MODES.values() for mode in modes)
+    for table in ("actions", "methodologies", "partner_scopes"):
+        assert db.metadata.tables[table].c.mode.type.length >= longest, table

@@ -41,7 +41,8 @@ def test_the_registry_names_exactly_the_vocabulary_families_in_order():
 
 def test_every_family_serves_a_known_action_type():
     assert m.FAMILIES == {"transit_distance": "transit", "transit_boarding": "transit",
-                          "ev_charging": "ev_charging", "recyclables": "waste_sorting"}
+                          "ev_charging": "ev_charging", "recyclables": "waste_sorting",
+                          "per_event": "everyday"}
     assert set(m.FAMILIES.values()) == set(vocabulary.ACTION_TYPES)
 
 
@@ -84,7 +85,7 @@ def test_an_unknown_family_is_refused_before_its_parameters():
     error = refusal("bicycle_distance", "not even a list")
     assert error.errors == {"family": ["Unknown calculator family."]}
     assert error.detail == ("family must be one of transit_distance, transit_boarding, "
-                            "ev_charging, recyclables")
+                            "ev_charging, recyclables, per_event")
 
 
 # --- transit_distance --------------------------------------------------------------------------
@@ -286,7 +287,10 @@ VALID = {
     "transit_boarding": [param("RF_trip", "422", "gCO2/trip")],
     "ev_charging": EV_PARAMETERS,
     "recyclables": [param("EF_paper", "3.46", "kgCO2e/kg")],
+    "per_event": [param("EF_event", "23", "gCO2e/event")],
 }
+# Rules a family cannot do without (per_event: its daily count cap).
+RULES = {"per_event": {"max_events_per_day": 3}}
 
 
 @pytest.mark.parametrize("family", vocabulary.CALCULATOR_FAMILIES)
@@ -297,9 +301,10 @@ def test_every_unit_of_another_dimension_is_refused(family):
             parameters = list(VALID[family])
             parameters[index] = dict(entry, unit=unit)
             if other == dimension:
-                m.parse_definition(family=family, parameters=parameters, rules={})
+                m.parse_definition(family=family, parameters=parameters,
+                                   rules=RULES.get(family, {}))
                 continue
-            assert refusal(family, parameters).errors == {"parameters": [
+            assert refusal(family, parameters, RULES.get(family)).errors == {"parameters": [
                 f"{entry['name']} has unit {unit}; needs a {m.CANONICAL_UNIT[dimension]} unit."]}
 
 

@@ -17,7 +17,7 @@ from marshmallow import ValidationError
 
 from api.partner_records import compile_loader
 from api.resources import actions as resource
-from carbon_credits.domain.vocabulary import TRANSIT_MODES, WASTE_CATEGORIES
+from carbon_credits.domain.vocabulary import EVERYDAY_SCENES, TRANSIT_MODES, WASTE_CATEGORIES
 
 NOW = dt.datetime(2025, 6, 1, 12, 0, 0, 250_000, tzinfo=dt.timezone.utc)
 FIELDS = tuple(resource.PartnerRecordSchema().load_fields)
@@ -91,7 +91,7 @@ DOMAINS = {
     "category": _choice_of(WASTE_CATEGORIES), "occurred_at": datetimes, "started_at": datetimes,
     "ended_at": datetimes, "distance_km": numbers, "boardings": numbers, "energy_kwh": numbers,
     "weight_kg": numbers, "station_id": strings, "external_id": strings,
-    "external_ref": strings,
+    "external_ref": strings, "scene": _choice_of(EVERYDAY_SCENES), "events": numbers,
 }
 
 
@@ -119,6 +119,7 @@ VALID_DOMAINS = {
     "weight_kg": st.one_of(st.decimals(min_value=D("0.001"), max_value=D("500"), places=4),
                            st.integers(1, 500)),
     "boardings": st.integers(1, 20),
+    "scene": st.sampled_from(EVERYDAY_SCENES), "events": st.integers(1, 100),
     "station_id": st.text(st.characters(min_codepoint=0x21, max_codepoint=0x7e), min_size=1,
                           max_size=64),
 }

@@ -115,7 +115,7 @@ def activities(draw) -> dict:
                 "category": draw(st.one_of(st.sampled_from(WASTE_CATEGORIES),
                                            st.sampled_from([None, "glass ", "EF_paper", 3])))}
     for name, values in (("distance_km", amounts), ("energy_kwh", amounts),
-                         ("weight_kg", amounts), ("boardings", whole)):
+                         ("weight_kg", amounts), ("boardings", whole), ("events", whole)):
         if draw(st.booleans()):
             activity[name] = draw(values)
     return activity
@@ -151,6 +151,8 @@ def plausible(draw) -> tuple:
     elif version.family == "ev_charging":
         activity.update(started_at=T0, ended_at=T0 + dt.timedelta(hours=1),
                         energy_kwh=_within(draw, rules, "energy_kwh", ("1", "100"), places=4))
+    elif version.family == "per_event":
+        activity["events"] = int(_within(draw, rules, "events", ("1", "5"), places=0))
     else:
         activity.update(category=draw(st.sampled_from(WASTE_CATEGORIES)),
                         weight_kg=_within(draw, rules, "weight_kg", ("0.05", "50"), places=6))

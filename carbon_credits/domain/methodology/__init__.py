@@ -21,13 +21,14 @@ from __future__ import annotations
 from carbon_credits.domain.errors import Conflict, StaleRevision, ValidationFailed
 from carbon_credits.domain.methodology.applicability import check_applicability
 from carbon_credits.domain.methodology.breakdown import Calculation, compact, expand
-from carbon_credits.domain.methodology.definition import (BOUNDED_QUANTITIES, PARAMETER_NAME_RE,
+from carbon_credits.domain.methodology.definition import (BOUNDED_QUANTITIES, MAX_EVENTS_PER_DAY,
+                                                          PARAMETER_NAME_RE,
                                                           RULE_KEYS, Definition, Parameter,
                                                           RevisionRequired, Rules)
 from carbon_credits.domain.methodology.diff import diff_snapshots
 from carbon_credits.domain.methodology.families import (DEFAULT_FORMULAS, FAMILIES, INPUTS,
                                                         REGISTRY, Family, calculate,
-                                                        missing_inputs, parse_definition,
+                                                        count_cap_mg, missing_inputs, parse_definition,
                                                         required_inputs)
 from carbon_credits.domain.methodology.prepared import Prepared, prepare
 from carbon_credits.domain.methodology.reasons import Reason, decide
@@ -35,21 +36,23 @@ from carbon_credits.domain.methodology.units import (CANONICAL_UNIT, ROUNDING_RU
                                                      points_for, quantise_grams)
 from carbon_credits.domain.vocabulary import (ACTION_TYPES, CALCULATOR_FAMILIES, CHANNELS, GRAMS,
                                             MAX_PARAMETER_VALUE as MAX_VALUE,
+                                            EVERYDAY_SCENES, SCOPE_MODES,
                                             SELF_REPORT_POLICIES, SOURCE_STATUSES,
                                             TRANSIT_MODES, VERSION_STATUSES, WASTE_CATEGORIES)
 
 __all__ = [
     # vocabulary and errors, re-exported for callers that read them here
-    "ACTION_TYPES", "CALCULATOR_FAMILIES", "CHANNELS", "GRAMS", "MAX_VALUE",
+    "ACTION_TYPES", "CALCULATOR_FAMILIES", "CHANNELS", "EVERYDAY_SCENES", "GRAMS", "MAX_VALUE",
+    "SCOPE_MODES",
     "SELF_REPORT_POLICIES", "SOURCE_STATUSES", "TRANSIT_MODES", "VERSION_STATUSES",
     "WASTE_CATEGORIES", "Conflict", "StaleRevision", "ValidationFailed",
     # units and rounding
     "CANONICAL_UNIT", "ROUNDING_RULE", "UNITS", "ZERO", "points_for", "quantise_grams",
     # definitions
-    "BOUNDED_QUANTITIES", "PARAMETER_NAME_RE", "RULE_KEYS", "Definition", "Parameter",
+    "BOUNDED_QUANTITIES", "MAX_EVENTS_PER_DAY", "PARAMETER_NAME_RE", "RULE_KEYS", "Definition", "Parameter",
     "RevisionRequired", "Rules",
     # families
-    "DEFAULT_FORMULAS", "FAMILIES", "INPUTS", "REGISTRY", "Family", "calculate",
+    "DEFAULT_FORMULAS", "FAMILIES", "INPUTS", "REGISTRY", "Family", "calculate", "count_cap_mg",
     "missing_inputs", "parse_definition", "required_inputs", "Calculation", "Prepared",
     "compact", "expand",
     "prepare",

@@ -17,7 +17,7 @@ from carbon_credits.domain.methodology.units import CONTEXT, quantise_grams
 from carbon_credits.domain.vocabulary import CHANNELS
 
 # The activity numbers a bound may apply to as sent; duration and speed are derived.
-MEASURED_QUANTITIES = ("distance_km", "energy_kwh", "weight_kg", "boardings")
+MEASURED_QUANTITIES = ("distance_km", "energy_kwh", "weight_kg", "boardings", "events")
 
 
 @dataclasses.dataclass(frozen=True)

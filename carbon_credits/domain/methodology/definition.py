@@ -20,10 +20,13 @@ from carbon_credits.domain.vocabulary import (MAX_PARAMETER_VALUE, SELF_REPORT_P
 
 # Bounded activity quantities an applicability rule may name as min_<q> / max_<q>.
 BOUNDED_QUANTITIES = {"distance_km": "km", "speed_kmh": "km/h", "energy_kwh": "kWh",
-                      "weight_kg": "kg", "boardings": "boardings", "duration_min": "min"}
+                      "weight_kg": "kg", "boardings": "boardings", "duration_min": "min",
+                      "events": "events"}
 # `basis`: why these bounds, evidence policy and cap (no published figures exist for them).
+# `max_events_per_day`: a per-event scene's daily count cap (families.PerEvent).
 RULE_KEYS = {f"{side}_{q}" for q in BOUNDED_QUANTITIES for side in ("min", "max")} | {
-    "self_report", "basis"}
+    "self_report", "basis", "max_events_per_day"}
+MAX_EVENTS_PER_DAY = 1000
 PARAMETER_NAME_RE = re.compile(r"^[A-Za-z][A-Za-z0-9_]{0,39}$")
 PARAMETER_FIELDS = {"name", "value", "unit", "source", "source_status", "note"}
 
@@ -69,6 +72,7 @@ class Rules:
     bounds: Mapping[str, tuple[Decimal | None, Decimal | None]]
     self_report: str = "review"
     basis: str | None = None
+    max_events_per_day: int | None = None
 
     def as_dict(self) -> dict:
         data: dict[str, Any] = {}
@@ -78,6 +82,8 @@ class Rules:
             if high is not None:
                 data[f"max_{quantity}"] = text(high)
         data["self_report"] = self.self_report
+        if self.max_events_per_day is not None:
+            data["max_events_per_day"] = self.max_events_per_day
         if self.basis:
             data["basis"] = self.basis
         return data
@@ -201,7 +207,20 @@ def parse_rules(rules: Mapping | None, errors: Errors) -> Rules:
     self_report = rules.get("self_report", "review")
     if self_report not in SELF_REPORT_POLICIES:
         errors["applicability.self_report"] = ["One of " + ", ".join(SELF_REPORT_POLICIES) + "."]
-    return Rules(bounds=bounds, self_report=self_report, basis=_basis(rules, errors))
+    return Rules(bounds=bounds, self_report=self_report, basis=_basis(rules, errors),
+                 max_events_per_day=_events_per_day(rules, errors))
+
+
+def _events_per_day(rules: Mapping, errors: Errors) -> int | None:
+    value = rules.get("max_events_per_day")
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, int) \
+            or not 1 <= value <= MAX_EVENTS_PER_DAY:
+        errors["applicability.max_events_per_day"] = [
+            f"A whole number from 1 to {MAX_EVENTS_PER_DAY}."]
+        return None
+    return value
 
 
 def _bound_pair(rules: Mapping, quantity: str,

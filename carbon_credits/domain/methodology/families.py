@@ -19,11 +19,11 @@ from typing import Any, ClassVar, Mapping
 from carbon_credits.domain.errors import ValidationFailed
 from carbon_credits.domain.methodology.breakdown import (Calculation, ParameterStep, Steps,
                                                          read_input)
-from carbon_credits.domain.methodology.definition import (Definition, Errors, Parameter,
+from carbon_credits.domain.methodology.definition import (Definition, Errors, Parameter, Rules,
                                                           parse_parameters, parse_rules)
 from carbon_credits.domain.methodology.reasons import Reason
 from carbon_credits.domain.methodology.units import CANONICAL_UNIT, CONTEXT, ZERO, quantise_grams
-from carbon_credits.domain.vocabulary import WASTE_CATEGORIES
+from carbon_credits.domain.vocabulary import GRAMS, MG_PER_G, WASTE_CATEGORIES
 
 Needs = tuple[tuple[str, str], ...]  # (parameter name, dimension)
 Parameters = Mapping[str, Parameter]
@@ -41,9 +41,27 @@ class Family:
     # Said (after "Family <name> ") when `needed` finds no usable set of parameters.
     unmet: ClassVar[str] = ""
 
+    # Other sets of parameters the family can work from instead of `parameters`.
+    alternatives: ClassVar[tuple[Needs, ...]] = ()
+
     def needed(self, present: set[str]) -> Needs | None:
         """The parameters this family will use, given the names present; None if none fit."""
-        return self.parameters
+        if not self.alternatives:
+            return self.parameters
+        for choice in (self.parameters, *self.alternatives):
+            if {name for name, _ in choice} <= present:
+                return choice
+        return None
+
+    def rules_problem(self, rules: Rules) -> str | None:
+        """What is wrong with the applicability rules for this family, if anything."""
+        if rules.max_events_per_day is not None:
+            return "max_events_per_day is for per_event methodologies only."
+        return None
+
+    def count_cap_mg(self, definition: Definition) -> int | None:
+        """A daily cap the family derives from the definition (milligrams), if it has one."""
+        return None
 
     def bounds_problem(self, parsed: Parameters) -> str | None:
         """What is wrong with the parameter values beyond their units, if anything."""
@@ -93,14 +111,8 @@ class TransitDistance(Family):
     required_inputs = ("distance_km", "started_at", "ended_at")
     formula = "ER = RF × distance_km  (or ER = (EF_baseline − EF_mode) × distance_km)"
     parameters = (("RF", "g_per_km"),)
-    alternative: ClassVar[Needs] = (("EF_baseline", "g_per_km"), ("EF_mode", "g_per_km"))
+    alternatives = ((("EF_baseline", "g_per_km"), ("EF_mode", "g_per_km")),)
     unmet = "needs RF, or EF_baseline and EF_mode"
-
-    def needed(self, present: set[str]) -> Needs | None:
-        for choice in (self.parameters, self.alternative):
-            if {name for name, _ in choice} <= present:
-                return choice
-        return None
 
     def bounds_problem(self, parsed: Parameters) -> str | None:
         if "RF" not in parsed and parsed["EF_mode"].canonical > parsed["EF_baseline"].canonical:
@@ -196,9 +208,65 @@ class Recyclables(Family):
                       f"Category {category!r} is not covered by this methodology.", "reject")
 
 
+class PerEvent(Family):
+    """A fixed reduction per qualifying event (an order without cutlery, a purchase with one's
+    own bag), counted by the till or platform that saw it, with a daily count cap.
+
+    The reduction per event is a sourced factor (`EF_event`), or a sourced factor per kg times
+    an assumed mass per event (`EF_kg` × `M_event`: a used-clothing deposit), so that the
+    source and the assumption stay separate parameters. It must be whole milligrams, so that
+    the daily cap (`max_events_per_day` events) is exactly that many events' worth."""
+
+    name = "per_event"
+    action_type = "everyday"
+    required_inputs = ("events", "occurred_at")
+    optional_inputs = ("station_id",)
+    formula = "ER = EF_event × events  (or ER = EF_kg × M_event × events)"
+    parameters = (("EF_event", "g_per_event"),)
+    alternatives = ((("EF_kg", "g_per_kg"), ("M_event", "kg_per_event")),)
+    unmet = "needs EF_event, or EF_kg and M_event"
+
+    def bounds_problem(self, parsed: Parameters) -> str | None:
+        grams = self.grams_per_event(parsed)
+        if grams == 0:
+            return "The reduction per event must be greater than 0."
+        if grams != grams.quantize(GRAMS):
+            return "The reduction per event must be whole milligrams (at most 3 decimals in g)."
+        return None
+
+    def rules_problem(self, rules: Rules) -> str | None:
+        if rules.max_events_per_day is None:
+            return ("Family per_event needs applicability.max_events_per_day "
+                    "(its daily count cap).")
+        return None
+
+    @staticmethod
+    def grams_per_event(params: Parameters) -> Decimal:
+        with localcontext(CONTEXT):
+            if "EF_event" in params:
+                return params["EF_event"].canonical
+            return params["EF_kg"].canonical * params["M_event"].canonical
+
+    def count_cap_mg(self, definition: Definition) -> int | None:
+        grams = self.grams_per_event(definition.parameters)
+        return int(grams * MG_PER_G) * definition.rules.max_events_per_day
+
+    def reduce(self, params: Parameters, activity: Mapping[str, Any], steps: Steps) -> Decimal:
+        events = read_input(activity, "events", integer=True)
+        if "EF_event" in params:
+            ef = steps.parameter(params["EF_event"])
+            steps.input("events", events, "events")
+            return steps.value("ER", "EF_event × events", ef * events, "gCO2e")
+        ef_kg = steps.parameter(params["EF_kg"])
+        mass = steps.parameter(params["M_event"])
+        steps.input("events", events, "events")
+        per_event = steps.value("ER_event", "EF_kg × M_event", ef_kg * mass, "gCO2e")
+        return steps.value("ER", "ER_event × events", per_event * events, "gCO2e")
+
+
 # The registry, in the order of vocabulary.CALCULATOR_FAMILIES (a test keeps them equal).
 REGISTRY: dict[str, Family] = {family.name: family for family in (
-    TransitDistance(), TransitBoarding(), EvCharging(), Recyclables())}
+    TransitDistance(), TransitBoarding(), EvCharging(), Recyclables(), PerEvent())}
 
 # Which families may serve which action type.
 FAMILIES = {name: family.action_type for name, family in REGISTRY.items()}
@@ -224,6 +292,13 @@ def family_of(definition: Definition) -> Family | None:
     return REGISTRY.get(definition.family)
 
 
+def count_cap_mg(definition: Definition) -> int | None:
+    """The daily cap a family derives from the definition (per_event: events per day × the
+    reduction per event), in milligrams; None for families without one."""
+    family = family_of(definition)
+    return None if family is None else family.count_cap_mg(definition)
+
+
 def parse_definition(*, family: str, parameters: list, rules: Mapping | None,
                      action_type: str | None = None) -> Definition:
     """Validate a version's family, parameters and applicability rules; 422 with field errors."""
@@ -241,6 +316,10 @@ def parse_definition(*, family: str, parameters: list, rules: Mapping | None,
         if problem:
             errors["parameters"] = [problem]
     parsed_rules = parse_rules(rules, errors)
+    if "applicability" not in errors:
+        problem = REGISTRY[family].rules_problem(parsed_rules)
+        if problem:
+            errors["applicability"] = [problem]
     if errors:
         field, messages = next(iter(errors.items()))
         raise ValidationFailed(f"{field}: {messages[0]}", errors=errors)

@@ -15,7 +15,7 @@ from sqlalchemy.exc import IntegrityError
 from carbon_credits.domain import methodology as domain
 from carbon_credits.domain.errors import Conflict, ValidationFailed
 from carbon_credits.domain.methodology import RevisionRequired, StaleRevision
-from carbon_credits.domain.vocabulary import ACTION_TYPES, TRANSIT_MODES, scope_key
+from carbon_credits.domain.vocabulary import ACTION_TYPES, SCOPE_MODES, scope_key
 from carbon_credits.services.audit import record_audit
 from carbon_credits.services.methodologies.catalogue import OBJECT_TYPE, snapshot, version_etag
 from carbon_credits.services.methodologies.content import apply_content
@@ -25,15 +25,18 @@ from models import Methodology, MethodologyVersion, db, utcnow
 
 
 def _check_scope(action_type: str, mode: str | None) -> None:
+    """`mode` is the stored sub-scope: a transit mode, or an everyday scene (API: `scene`)."""
     if action_type not in ACTION_TYPES:
         raise ValidationFailed("action_type must be one of " + ", ".join(ACTION_TYPES),
                                errors={"action_type": ["Unknown action type."]})
-    if action_type == "transit" and mode not in TRANSIT_MODES:
-        raise ValidationFailed("transit methodologies need a mode: " + ", ".join(TRANSIT_MODES),
-                               errors={"mode": ["Required for transit."]})
-    if action_type != "transit" and mode is not None:
-        raise ValidationFailed("only transit methodologies have a mode",
-                               errors={"mode": ["Only for transit."]})
+    modes = SCOPE_MODES.get(action_type)
+    field = "scene" if action_type == "everyday" else "mode"
+    if modes is not None and mode not in modes:
+        raise ValidationFailed(f"{action_type} methodologies need a {field}: " + ", ".join(modes),
+                               errors={field: [f"Required for {action_type}."]})
+    if modes is None and mode is not None:
+        raise ValidationFailed(f"{action_type} methodologies have no mode or scene",
+                               errors={"mode": ["Only for transit (mode) and everyday (scene)."]})
 
 
 def create_methodology(*, code: str, title: str, action_type: str, mode: str | None,

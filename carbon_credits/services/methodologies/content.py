@@ -62,11 +62,28 @@ def apply_content(version: MethodologyVersion, methodology: Methodology, content
     version.rules = definition.rules.as_dict()
     if "formula_text" in content or version.formula_text is None:
         version.formula_text = (content.get("formula_text") or domain.DEFAULT_FORMULAS[family]).strip()
-    if "daily_cap_g" in content:
-        version.daily_cap_mg = cap_mg(content["daily_cap_g"])
+    _apply_daily_cap(version, definition, content)
     if "change_note" in content:
         version.change_note = content["change_note"]
     version.effective_from, version.effective_until = start, end
+
+
+def _apply_daily_cap(version: MethodologyVersion, definition: domain.Definition,
+                     content: Mapping) -> None:
+    """The author's daily cap; a per-event version's is derived from its count cap instead
+    (events per day × reduction per event) and recomputed on every edit."""
+    derived = domain.count_cap_mg(definition)
+    if derived is None:
+        if "daily_cap_g" in content:
+            version.daily_cap_mg = cap_mg(content["daily_cap_g"])
+        return
+    sent = cap_mg(content.get("daily_cap_g"))
+    if sent is not None and sent != derived:
+        raise ValidationFailed(
+            "daily_cap_g of a per_event version is applicability.max_events_per_day × the "
+            "reduction per event; leave it out.",
+            errors={"daily_cap_g": [f"Derived: {domain.GRAMS * derived} g; leave it out."]})
+    version.daily_cap_mg = derived
 
 
 def _plain_parameters(parameters) -> Any:

@@ -19,11 +19,20 @@ from models import Methodology, MethodologyVersion, db, utcnow
 SEED_FILE = Path(__file__).resolve().parents[2] / "data" / "seed_methodologies.json"
 
 
+def _mode(item: dict) -> str | None:
+    """The stored sub-scope of a seed item: its transit `mode` or its everyday `scene`."""
+    return item.get("mode") or item.get("scene")
+
+
+def _scope(item: dict) -> str:
+    return scope_key(item["action_type"], _mode(item))
+
+
 def seeded_scopes(path: Path = SEED_FILE) -> list[dict]:
     """Scope, code and family of each approved seed version, from the data file (no database):
     what the API documents as the inputs each scope needs out of the box."""
     data = json.loads(path.read_text(encoding="utf-8"))
-    return [{"scope": scope_key(m["action_type"], m.get("mode")), "code": m["code"],
+    return [{"scope": _scope(m), "code": m["code"],
              "family": v["family"]}
             for m in data["methodologies"] for v in m["versions"] if v["status"] == "approved"]
 
@@ -36,7 +45,7 @@ def seed_methodologies(path: Path = SEED_FILE) -> str:
     created, present, skipped = [], 0, []
     with unit_of_work():
         for item in data["methodologies"]:
-            lock_scope(scope_key(item["action_type"], item.get("mode")))
+            lock_scope(_scope(item))
             methodology = _seed_methodology(item)
             existing = {v.version for v in list_versions(methodology, include_unapproved=True)}
             for spec in item["versions"]:
@@ -65,8 +74,8 @@ def _seed_methodology(item: dict) -> Methodology:
     if methodology is not None:
         return methodology
     methodology = Methodology(code=code, title=item["title"], description=item.get("description"),
-                              action_type=item["action_type"], mode=item.get("mode"),
-                              scope_key=scope_key(item["action_type"], item.get("mode")))
+                              action_type=item["action_type"], mode=_mode(item),
+                              scope_key=_scope(item))
     db.session.add(methodology)
     db.session.flush()
     record_audit(action="methodology.create", object_type=OBJECT_TYPE, object_id=code,
