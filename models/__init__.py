@@ -17,4 +17,5 @@ from .action import Action, ActionKey, DailyCredit  # noqa: F401
 from .reward import Redemption, Reward, RewardClaim  # noqa: F401
 from .insights import ReportExport  # noqa: F401
 from .certificate import (CertificateBlock, CertificateEvent, CertificateLot,  # noqa: F401
-                          CertificateLotAction, CertificateSerialCounter)
+                          CertificateLotAction, CertificateLotVerification,
+                          CertificateSerialCounter)
