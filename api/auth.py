@@ -4,6 +4,11 @@
     @access("citizen")              # bearer token with one of these roles
     @access.public                  # anyone
     @access.partner                 # a signed data-partner request
+
+Admins and auditors scoped to a district (docs/roles.md) reach an operation open only to staff
+(admin, auditor, verifier) only when it is declared `district_scoped=True`; the handler then
+passes `staff_region()` to its service, which keeps them inside their district. Every other
+staff-only operation answers them 403 `city_wide_only`, including any added later.
 """
 from __future__ import annotations
 
@@ -15,7 +20,7 @@ from flask import current_app, g, request
 from carbon_credits.domain.errors import AuthenticationFailed, PermissionDenied
 from carbon_credits.services import auth as auth_service
 from carbon_credits.services import partners as partner_service
-from carbon_credits.domain.vocabulary import ROLES
+from carbon_credits.domain.vocabulary import PRIVILEGED_ROLES, ROLES
 
 BEARER_SECURITY = [{"bearerAuth": []}]
 PARTNER_SECURITY = [{"partnerKey": [], "partnerSignature": [], "partnerTimestamp": []}]
@@ -37,23 +42,32 @@ def _bearer_token() -> str:
     return token.strip()
 
 
-def begin_authentication(roles: frozenset[str] | None = None) -> None:
+def begin_authentication(roles: frozenset[str] | None = None, district_scoped: bool = False) -> None:
     """Decode the bearer token; its database check goes out with the request's first
     statements. `finish_authentication` (before the view does anything) has the answer."""
     authentication = auth_service.begin_authentication(_bearer_token())
     g.claims = authentication.claims
     g.principal = f"user:{authentication.user_id}"
-    g.authentication = (authentication, roles)
+    g.authentication = (authentication, roles, district_scoped)
 
 
 def finish_authentication():
     """The user, once the deferred check came back: 401 for a bad token, 403 without a role."""
-    authentication, roles = g.pop("authentication")
+    authentication, roles, district_scoped = g.pop("authentication")
     user = authentication.user()
     g.user = user
     if roles is not None and not user.role_names & roles:
         raise PermissionDenied("Your role does not allow this.", code="role_required")
+    if user.staff_region and roles is not None and roles <= set(PRIVILEGED_ROLES) \
+            and not district_scoped:
+        raise PermissionDenied(f"This operation is for city-wide staff; your role is scoped to "
+                               f"district {user.staff_region}.", code="city_wide_only")
     return user
+
+
+def staff_region() -> str | None:
+    """The district the calling admin or auditor is scoped to (None: city-wide)."""
+    return g.user.staff_region
 
 
 def authenticate_user():
@@ -61,8 +75,9 @@ def authenticate_user():
     return finish_authentication()
 
 
-def access(*roles: str):
-    """Require a logged-in user holding at least one of `roles`."""
+def access(*roles: str, district_scoped: bool = False):
+    """Require a logged-in user holding at least one of `roles`. `district_scoped`: staff scoped
+    to a district may call it too (the handler keeps them inside it)."""
     unknown = set(roles) - set(ROLES)
     if not roles or unknown:
         raise ValueError(f"access() needs known roles, got {roles}")
@@ -70,15 +85,17 @@ def access(*roles: str):
     def decorator(view):
         @functools.wraps(view)
         def wrapper(*args, **kwargs):
-            begin_authentication(frozenset(roles))
+            begin_authentication(frozenset(roles), district_scoped)
             # An idempotent view sends the check with its key's claim, and finishes it there.
             if not (getattr(view, "_idempotent", False) and "Idempotency-Key" in request.headers):
                 finish_authentication()
             return view(*args, **kwargs)
 
-        wrapper._access = {"kind": "roles", "roles": tuple(sorted(roles))}
+        wrapper._access = {"kind": "roles", "roles": tuple(sorted(roles)),
+                           "district_scoped": district_scoped}
+        scoped = {"x-district-scoped": True} if district_scoped else {}
         return _with_doc(wrapper, security=BEARER_SECURITY,
-                         **{"x-roles": sorted(roles)},
+                         **{"x-roles": sorted(roles)}, **scoped,
                          responses={"401": "UNAUTHORIZED", "403": "FORBIDDEN"})
 
     return decorator

@@ -6,6 +6,9 @@ from decimal import Decimal
 
 from marshmallow import ValidationError, fields, validate
 
+from carbon_credits.domain import regions as region_rules
+from carbon_credits.domain.errors import ValidationFailed
+
 
 class StrictDecimal(fields.Decimal):
     """A JSON number only: no booleans, no strings, no NaN/Infinity; kept exact as Decimal."""
@@ -68,6 +71,21 @@ class StrictBoolean(fields.Boolean):
         if not isinstance(value, bool):
             raise ValidationError("Must be true or false.")
         return value
+
+class RegionCode(fields.String):
+    """A district's GB/T 2260 code (docs/districts.md): a retired code comes back as its current
+    one; anything not in the registry is refused."""
+
+    def __init__(self, *args, **kwargs):
+        kwargs.setdefault("metadata", {}).setdefault("pattern", "^[0-9]{6}$")
+        super().__init__(*args, **kwargs)
+
+    def _deserialize(self, value, attr, data, **kwargs):
+        try:
+            return region_rules.normalise_region(value)
+        except ValidationFailed as error:
+            raise ValidationError(error.detail) from None
+
 
 # OpenAPI examples for password fields: documentation, not credentials.
 EXAMPLE_PASSWORD = "correct horse battery"  # nosec B105

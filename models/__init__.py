@@ -4,8 +4,9 @@ The words the models are constrained to (statuses, kinds, roles, bounds) are def
 `carbon_credits/domain/vocabulary.py`; import them from there, not from here."""
 from .base import Base, ExactDecimal, UTCDateTime, db, utcnow  # noqa: F401
 from .user import (AuthSession, OneTimeCode, RefreshToken, RevokedAccessToken,  # noqa: F401
-                   RoleGrant, ThrottleCounter, User, UserRole)
-from .partner import Binding, Partner, PartnerScope, PartnerSecret, SeenSignature  # noqa: F401
+                   RoleGrant, ThrottleCounter, User, UserRegion, UserRole)
+from .partner import (Binding, Partner, PartnerScope, PartnerSecret, PartnerStation,  # noqa: F401
+                      SeenSignature)  # noqa: F401
 from .audit import AuditEntry  # noqa: F401
 from .idempotency import IdempotencyRecord  # noqa: F401
 from .methodology import (CatalogueRevision, Methodology, MethodologyRetirement,  # noqa: F401

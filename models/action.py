@@ -8,6 +8,7 @@ from sqlalchemy import (JSON, BigInteger, CheckConstraint, Date, ForeignKey, Ind
                         String, Text, Uuid, text)
 from sqlalchemy.orm import Mapped, mapped_column
 
+from carbon_credits.domain.regions import REGION_CODES
 from carbon_credits.domain.vocabulary import ACTION_STATUSES, ACTION_TYPES, CHANNELS, MAX_ACTION_MG, sql_in
 
 from .base import UTCDateTime, db, utcnow
@@ -29,6 +30,7 @@ class Action(db.Model):
         CheckConstraint("reduction_mg IS NULL OR credited_mg <= reduction_mg",
                         name="credited_within_reduction"),
         CheckConstraint(f"points BETWEEN 0 AND {MAX_ACTION_MG}", name="points_range"),
+        CheckConstraint(sql_in("region", REGION_CODES), name="known_region"),
         CheckConstraint("status = 'credited' OR status = 'reversed' OR points = 0",
                         name="points_only_when_credited"),
         # What each index serves: docs/indexes.md.
@@ -82,6 +84,8 @@ class Action(db.Model):
     reversed_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
     reversal_reason: Mapped[str | None] = mapped_column(Text)
     created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
+    # The district it counts for, decided once when recorded (docs/districts.md); NULL: none.
+    region: Mapped[str | None] = mapped_column(String(6))
 
 
 class ActionKey(db.Model):

@@ -7,6 +7,7 @@ import uuid
 from sqlalchemy import CheckConstraint, Date, ForeignKey, Index, Integer, String, Text, Uuid
 from sqlalchemy.orm import Mapped, mapped_column
 
+from carbon_credits.domain.regions import REGION_CODES
 from carbon_credits.domain.vocabulary import REPORT_EXPORT_STATUSES, sql_in
 
 from .base import UTCDateTime, db, utcnow
@@ -23,6 +24,7 @@ class ReportExport(db.Model):
         CheckConstraint("date_from <= date_to", name="ordered_range"),
         CheckConstraint("(status = 'done') = (content IS NOT NULL)", name="content_when_done"),
         Index("ix_report_exports_due", "status", "created_at"),
+        CheckConstraint(sql_in("region", REGION_CODES), name="known_region"),
     )
 
     id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True, default=uuid.uuid4)
@@ -41,3 +43,5 @@ class ReportExport(db.Model):
     created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
     started_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
     finished_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+    # Only the actions of this district (a district admin's exports always); NULL: the city.
+    region: Mapped[str | None] = mapped_column(String(6))

@@ -11,6 +11,8 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship
 from carbon_credits.domain.vocabulary import (ACTION_TYPES, BINDING_STATUSES, PARTNER_KINDS,
                                             scope_mode_check, sql_in)
 
+from carbon_credits.domain.regions import REGION_CODES
+
 from .base import UTCDateTime, db, utcnow
 
 
@@ -19,6 +21,7 @@ class Partner(db.Model):
     __tablename__ = "partners"
     __table_args__ = (
         CheckConstraint(sql_in("kind", PARTNER_KINDS), name="known_kind"),
+        CheckConstraint(sql_in("region", REGION_CODES), name="known_region"),
     )
 
     id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True, default=uuid.uuid4)
@@ -27,6 +30,9 @@ class Partner(db.Model):
     key_id: Mapped[str] = mapped_column(String(40), unique=True)
     suspended_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
     created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
+    # The district its records count for when their station is not registered (NULL: city-wide,
+    # the citizen's region decides), docs/districts.md.
+    region: Mapped[str | None] = mapped_column(String(6))
 
     @property
     def is_suspended(self) -> bool:
@@ -52,6 +58,22 @@ class PartnerSecret(db.Model):
     expires_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
 
     partner: Mapped[Partner] = relationship(back_populates="secrets")
+
+
+class PartnerStation(db.Model):
+    """A partner's station (charging post, recycling kiosk, shop till: `station_id` in its
+    records) registered with the district it stands in. Changing it affects later records only."""
+
+    __tablename__ = "partner_stations"
+    __table_args__ = (
+        CheckConstraint(sql_in("region", REGION_CODES), name="known_region"),
+    )
+
+    partner_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("partners.id"), primary_key=True)
+    station_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    region: Mapped[str] = mapped_column(String(6))
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
+    updated_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
 
 
 class SeenSignature(db.Model):

@@ -8,6 +8,7 @@ from sqlalchemy import (BigInteger, CheckConstraint, ForeignKey, Index, String, 
                         Uuid, Boolean, text)
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
+from carbon_credits.domain.regions import REGION_CODES
 from carbon_credits.domain.roles import AccountState
 from carbon_credits.domain.vocabulary import (LEADERBOARD_VISIBILITIES, ONE_TIME_CODE_PURPOSES,
                                             PRIVILEGED_ROLES, ROLE_GRANT_STATUSES, ROLES, sql_in)
@@ -15,6 +16,9 @@ from carbon_credits.domain.vocabulary import (LEADERBOARD_VISIBILITIES, ONE_TIME
 from .base import UTCDateTime, db, utcnow
 
 _PRIVILEGED = sql_in("role", PRIVILEGED_ROLES)
+_KNOWN_REGION = sql_in("region", REGION_CODES)  # NULL passes: no region / city-wide
+# Only admins and auditors can be scoped to a district (docs/districts.md).
+_REGIONAL_ROLE = "region IS NULL OR role IN ('admin', 'auditor')"
 
 
 class User(AccountState, db.Model):
@@ -25,6 +29,7 @@ class User(AccountState, db.Model):
                         name="has_identifier"),
         CheckConstraint(sql_in("leaderboard_visibility", LEADERBOARD_VISIBILITIES),
                         name="known_leaderboard_visibility"),
+        CheckConstraint(_KNOWN_REGION, name="known_region"),
     )
 
     id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True, default=uuid.uuid4)
@@ -43,6 +48,10 @@ class User(AccountState, db.Model):
                                                         server_default="named")
     # DELETE /me: identifiers, name and binding references gone; the row stays for the ledger.
     erased_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+    # The district the citizen chose (GB/T 2260 code, docs/districts.md) and since when; the
+    # history, which decides the region of an action at its instant, is in `user_regions`.
+    region: Mapped[str | None] = mapped_column(String(6))
+    region_since: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
 
     roles: Mapped[list["UserRole"]] = relationship(
         back_populates="user", lazy="selectin", cascade="all, delete-orphan")
@@ -50,6 +59,11 @@ class User(AccountState, db.Model):
     @property
     def role_names(self) -> set[str]:
         return {r.role for r in self.roles}
+
+    @property
+    def staff_region(self) -> str | None:
+        """The district this admin or auditor is scoped to (None: city-wide)."""
+        return next((r.region for r in self.roles if r.region), None)
 
 
 
@@ -60,11 +74,15 @@ class UserRole(db.Model):
         # Separation of duties: at most one of admin, auditor and verifier per account.
         Index("uq_user_roles_one_privileged_role", "user_id", unique=True,
               postgresql_where=text(_PRIVILEGED), sqlite_where=text(_PRIVILEGED)),
+        CheckConstraint(_KNOWN_REGION, name="known_region"),
+        CheckConstraint(_REGIONAL_ROLE, name="regional_role"),
     )
 
     user_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"),
                                                primary_key=True)
     role: Mapped[str] = mapped_column(String(16), primary_key=True)
+    # An admin or auditor scoped to one district (NULL: city-wide), docs/roles.md.
+    region: Mapped[str | None] = mapped_column(String(6))
     user: Mapped[User] = relationship(back_populates="roles")
 
 
@@ -87,6 +105,8 @@ class RoleGrant(db.Model):
         Index("uq_role_grants_one_pending", "user_id", "role", unique=True,
               postgresql_where=text("status = 'pending'"), sqlite_where=text("status = 'pending'")),
         Index("ix_role_grants_requested", "requested_at", "id"),
+        CheckConstraint(_KNOWN_REGION, name="known_region"),
+        CheckConstraint(_REGIONAL_ROLE, name="regional_role"),
     )
 
     id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True, default=uuid.uuid4)
@@ -98,6 +118,26 @@ class RoleGrant(db.Model):
     decided_by: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("users.id"))
     decided_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
     decision_note: Mapped[str | None] = mapped_column(Text)
+    # The district the role is scoped to once approved (NULL: city-wide).
+    region: Mapped[str | None] = mapped_column(String(6))
+
+
+class UserRegion(db.Model):
+    """The history of a citizen's chosen region: one row per period, the current one open
+    (`valid_until` NULL). An action counts for the region in force at its instant."""
+
+    __tablename__ = "user_regions"
+    __table_args__ = (
+        CheckConstraint(_KNOWN_REGION, name="known_region"),
+        CheckConstraint("valid_until IS NULL OR valid_until >= valid_from", name="valid_period"),
+        Index("ix_user_regions_user_from", "user_id", "valid_from"),
+    )
+
+    id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True, default=uuid.uuid4)
+    user_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"))
+    region: Mapped[str | None] = mapped_column(String(6))  # NULL: the citizen cleared it
+    valid_from: Mapped[dt.datetime] = mapped_column(UTCDateTime)
+    valid_until: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
 
 
 class RefreshToken(db.Model):

@@ -7,6 +7,7 @@ from api.resources import rewards
 from api.resources import insights, reports
 from api.resources import certificates
 from api.resources import account
+from api.resources import regions
 
 BLUEPRINTS = [
     health.blp,
@@ -15,6 +16,7 @@ BLUEPRINTS = [
     account.blp,
     admin_users.blp,
     partners.blp,
+    regions.blp,
     methodologies.blp,
     ledger.blp,
     actions.blp,

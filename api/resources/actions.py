@@ -8,9 +8,9 @@ from decimal import Decimal
 from flask import g
 from marshmallow import Schema, ValidationError, fields, validate, validates_schema
 
-from api.auth import access
+from api.auth import access, staff_region
 from api.extensions import Blueprint
-from api.fields import AwareDateTime, GramsString, StrictDecimal
+from api.fields import AwareDateTime, GramsString, RegionCode, StrictDecimal
 from api.idempotency import idempotent, refer_to
 from api.pagination import PageArgsSchema, decode_cursor, encode_cursor, page_schema
 from api.partner_records import compile_loader
@@ -18,6 +18,7 @@ from carbon_credits.domain import actions as rules
 from carbon_credits.domain import methodology as method_domain
 from carbon_credits.services import actions as action_service
 from carbon_credits.services import methodologies as methodology_service
+from carbon_credits.services import regions as region_service
 from carbon_credits.domain.vocabulary import (ACTION_STATUSES, EVERYDAY_SCENES, TRANSIT_MODES,
                                             WASTE_CATEGORIES, mg_to_grams, mode_and_scene)
 from carbon_credits.domain.clock import utcnow
@@ -193,6 +194,10 @@ class ActionSchema(Schema):
     review_reason = fields.String(allow_none=True)
     reversed_at = fields.DateTime(allow_none=True)
     reversal_reason = fields.String(allow_none=True)
+    region = fields.String(allow_none=True, metadata={
+        "description": "The district it counts for (GB/T 2260 code), decided once when recorded: "
+                       "its registered station's, else its partner's, else the citizen's at its "
+                       "instant; null: none", "example": "320505"})
 
 
 class AdminActionSchema(ActionSchema):
@@ -223,6 +228,12 @@ class ActionQueryArgsSchema(PageArgsSchema):
     occurred_to = AwareDateTime(load_default=None)
 
 
+class AdminActionQueryArgsSchema(ActionQueryArgsSchema):
+    region = RegionCode(load_default=None, metadata={
+        "description": "Only actions counting for this district (district staff: theirs only, "
+                       "another is 403)", "example": "320505"})
+
+
 class ActionDecisionReasonSchema(Schema):
     reason = fields.String(required=True, validate=validate.Length(min=3, max=500))
 
@@ -241,7 +252,7 @@ def action_view(action) -> dict:
         "id", "action_type", "mode", "category", "channel", "status", "occurred_at", "started_at",
         "ended_at", "scheme_day", "inputs", "points", "points_per_gram", "breakdown", "reasons",
         "duplicate_of", "created_at", "credited_at", "reviewed_at", "review_reason", "reversed_at",
-        "reversal_reason", "user_id", "partner_id", "external_id")}
+        "reversal_reason", "user_id", "partner_id", "external_id", "region")}
     view["mode"], view["scene"] = mode_and_scene(action.action_type, action.mode)
     view["breakdown"] = methodology_service.full_breakdown(action.methodology_version_id,
                                                            action.breakdown)
@@ -256,12 +267,12 @@ def _submission(data: dict, index: int = 0) -> action_service.Submission:
     return action_service.Submission(channel="app", index=index, **data)
 
 
-def _page(args, user_id):
+def _page(args, user_id, within=None):
     after = decode_cursor(args["cursor"], converters=(dt.datetime.fromisoformat, uuid.UUID))
     items, last = action_service.list_actions(
         user_id=user_id, action_type=args["action_type"], status=args["status"],
         occurred_from=args["occurred_from"], occurred_to=args["occurred_to"], after=after,
-        limit=args["limit"])
+        limit=args["limit"], region=args.get("region"), within=within)
     return {"items": [action_view(a) for a in items], "next_cursor": encode_cursor(last)}
 
 
@@ -287,7 +298,9 @@ def rebuild_action_response(action_id: str) -> dict:
 @blp.doc(**{"x-required-inputs": required_inputs_doc()})
 def create_action(data):
     """Report a green action from the app; it is verified, quantified and credited if it may be."""
-    action = action_service.record_app_action(user_id=g.user.id, submission=_submission(data))
+    action = action_service.record_app_action(
+        user_id=g.user.id, submission=_submission(data),
+        citizen_region=region_service.CitizenRegion(g.user.region, g.user.region_since))
     if action.status != "pending_review":
         refer_to(action.id, kept=LATER_CHANGES)
     return action_view(action)
@@ -344,49 +357,50 @@ def ingest_partner_actions(data):
 
 
 @blp.route("/admin/actions", methods=["GET"])
-@access("auditor", "admin", "verifier")
-@blp.arguments(ActionQueryArgsSchema, location="query")
+@access("auditor", "admin", "verifier", district_scoped=True)
+@blp.arguments(AdminActionQueryArgsSchema, location="query")
 @blp.response(200, AdminActionPageSchema)
 def list_all_actions(args):
-    """All actions (e.g. `status=pending_review` for the review queue), newest first."""
-    return _page(args, None)
+    """All actions (e.g. `status=pending_review` for the review queue), newest first; district
+    staff see their district's only."""
+    return _page(args, None, staff_region())
 
 
 @blp.route("/admin/actions/<uuid:action_id>", methods=["GET"])
-@access("auditor", "admin", "verifier")
+@access("auditor", "admin", "verifier", district_scoped=True)
 @blp.response(200, AdminActionSchema)
 def get_any_action(action_id: uuid.UUID):
-    """Any action, with who reported it."""
-    return action_view(action_service.get_action_or_raise(action_id))
+    """Any action, with who reported it (district staff: their district's, else 404)."""
+    return action_view(action_service.get_action_or_raise(action_id, within=staff_region()))
 
 
 @blp.route("/admin/actions/<uuid:action_id>/approve", methods=["POST"])
-@access("auditor")
+@access("auditor", district_scoped=True)
 @blp.arguments(ApproveSchema)
 @blp.response(200, AdminActionSchema)
 def approve_action(data, action_id: uuid.UUID):
     """Approve a pending claim: credited with the methodology in force when it happened."""
     return action_view(action_service.approve_action(action_id=action_id, actor_user_id=g.user.id,
-                                                     note=data["note"]))
+                                                     note=data["note"], within=staff_region()))
 
 
 @blp.route("/admin/actions/<uuid:action_id>/reject", methods=["POST"])
-@access("auditor")
+@access("auditor", district_scoped=True)
 @blp.arguments(ActionDecisionReasonSchema)
 @blp.response(200, AdminActionSchema)
 def reject_action(data, action_id: uuid.UUID):
     """Reject a pending claim with a reason."""
     return action_view(action_service.reject_action(action_id=action_id, actor_user_id=g.user.id,
-                                                    reason=data["reason"]))
+                                                    reason=data["reason"], within=staff_region()))
 
 
 @blp.route("/admin/actions/<uuid:action_id>/reverse", methods=["POST"])
-@access("auditor")
+@access("auditor", district_scoped=True)
 @idempotent
 @blp.arguments(ActionDecisionReasonSchema)
 @blp.response(200, AdminActionSchema)
 def reverse_action(data, action_id: uuid.UUID):
     """Reverse a credited action: its points are clawed back by a compensating ledger entry."""
     action, _ = action_service.reverse_action(action_id=action_id, actor_user_id=g.user.id,
-                                              reason=data["reason"])
+                                              reason=data["reason"], within=staff_region())
     return action_view(action)

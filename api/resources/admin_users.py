@@ -9,7 +9,7 @@ from marshmallow import Schema, fields, validate
 
 from api.auth import access
 from api.extensions import Blueprint
-from api.fields import AwareDateTime
+from api.fields import AwareDateTime, RegionCode
 from api.pagination import PageArgsSchema, decode_cursor, encode_cursor, page_schema
 from api.resources.identity import UserSchema
 from carbon_credits.services import admin_queries, users as user_service
@@ -22,6 +22,10 @@ class RolesSchema(Schema):
     roles = fields.List(fields.String(validate=validate.OneOf(ROLES)), required=True,
                         validate=validate.Length(min=1, max=4))
     partner_id = fields.UUID(load_default=None)
+    region = RegionCode(load_default=None, allow_none=True, metadata={
+        "description": "Scope the admin or auditor role asked for to one district (GB/T 2260 "
+                       "code); left out or null: city-wide. Only with such a role newly asked "
+                       "for (422 `region_needs_grant`)", "example": "320505"})
 
 
 class RoleGrantSchema(Schema):
@@ -34,6 +38,8 @@ class RoleGrantSchema(Schema):
     decided_by = fields.UUID(allow_none=True)
     decided_at = fields.DateTime(allow_none=True, metadata={"description": "Decided or cancelled"})
     decision_note = fields.String(allow_none=True)
+    region = fields.String(allow_none=True, metadata={
+        "description": "The district the role is scoped to once approved; null: city-wide"})
 
 
 class UserRolesSchema(UserSchema):
@@ -122,7 +128,8 @@ def set_roles(data, user_id: uuid.UUID):
     """Set a user's roles: removals and citizen/merchant apply at once (200); adding admin or
     auditor opens a pending grant another admin must approve (202)."""
     change = user_service.set_roles(user_id=user_id, roles=data["roles"],
-                                    partner_id=data["partner_id"], actor_user_id=g.user.id)
+                                    partner_id=data["partner_id"], actor_user_id=g.user.id,
+                                    region=data["region"])
     return change, 202 if change.is_pending else 200
 
 

@@ -103,6 +103,10 @@ class UserSchema(Schema):
     roles = fields.List(fields.String(), attribute="sorted_roles", dump_only=True)
     partner_id = fields.UUID(dump_only=True, allow_none=True)
     suspended = fields.Boolean(attribute="is_suspended", dump_only=True)
+    region = fields.String(dump_only=True, allow_none=True, metadata={
+        "description": "The district they chose as a citizen (GB/T 2260 code)"})
+    staff_region = fields.String(dump_only=True, allow_none=True, metadata={
+        "description": "The district their admin or auditor role is scoped to; null: city-wide"})
     created_at = fields.DateTime(dump_only=True)
 
 

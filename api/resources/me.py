@@ -10,7 +10,7 @@ from marshmallow import Schema, fields, validate
 
 from api.auth import access
 from api.extensions import Blueprint
-from api.fields import EXAMPLE_PASSWORD, GramsString
+from api.fields import EXAMPLE_PASSWORD, GramsString, RegionCode
 from carbon_credits.services import bindings as binding_service
 from carbon_credits.services import privacy as privacy_service
 from carbon_credits.services.profile import get_profile, update_profile
@@ -32,13 +32,20 @@ class ProfileSchema(Schema):
     verified = fields.Boolean(metadata={"description": "The identifier was proven with a code"})
     leaderboard_visibility = fields.String(metadata={
         "description": "named | pseudonym | hidden: how I appear on leaderboards"})
+    region = fields.String(allow_none=True, metadata={
+        "description": "My district (GB/T 2260 code, GET /api/v1/regions); my actions count "
+                       "there unless their partner or station has one. null: none chosen",
+        "example": "320505"})
+    region_since = fields.DateTime(allow_none=True, metadata={
+        "description": "When I chose it; my earlier actions keep the district they counted for"})
 
 
 PROFILE_EXAMPLE = {
     "id": "0b7f4c52-8f3e-4a57-9d1c-2f5f6c1d9e11", "email": "ana@example.org", "phone": None,
     "display_name": "Ana", "roles": ["citizen"], "partner_id": None,
     "created_at": "2026-03-02T08:15:00+00:00", "balance": 1240, "total_reduction_g": "1240.000",
-    "verified": True, "leaderboard_visibility": "pseudonym"}
+    "verified": True, "leaderboard_visibility": "pseudonym", "region": "320505",
+    "region_since": "2026-03-02T08:20:00+00:00"}
 
 
 class ProfileUpdateSchema(Schema):
@@ -49,6 +56,11 @@ class ProfileUpdateSchema(Schema):
         metadata={"description": "named: my display name; pseudonym: a stable name like "
                                  "'Citizen 3f9a0c12' that does not reveal me; hidden: not listed",
                   "example": "pseudonym"})
+    region = RegionCode(allow_none=True, metadata={
+        "description": "My district from now on: the 6-digit GB/T 2260 code of one of Suzhou's "
+                       "districts or county-level cities (GET /api/v1/regions; a retired code "
+                       "such as 320584 is stored as its current one); null: none. Unknown: 422",
+        "example": "320505"})
 
 
 class EraseSchema(Schema):
@@ -75,6 +87,7 @@ EXPORT_EXAMPLE = {
                 "phone": None, "display_name": "Ana", "roles": ["citizen"],
                 "verified_at": "2026-03-02T08:16:00+00:00", "erased_at": None,
                 "leaderboard_visibility": "named", "leaderboard_pseudonym": "Citizen 3f9a0c12",
+                "region": "320505", "region_since": "2026-03-02T08:20:00+00:00",
                 "points": {"balance": 1240, "reserved": 0}},
     "bindings": [{"id": "5d1e0c7a-3b9f-4f64-8d0e-6c2b9a7f1e22", "partner_name": "Metro Co",
                   "status": "active", "external_ref_hint": "0001", "scopes": ["transit"],
@@ -86,7 +99,10 @@ EXPORT_EXAMPLE = {
                  "breakdown": [{"step": "baseline", "value": "1240.000"}], "points": 1240}],
     "statement": [{"seq": 17, "kind": "earn", "amount": 1240, "change": 1240,
                    "balance_after": 1240, "action_id": "9a4c2f10-1d2e-4b3c-8f5a-7e6d5c4b3a21"}],
-    "redemptions": [], "adjustments": [], "role_grants": [],
+    "redemptions": [], "adjustments": [],
+    "region_history": [{"region": "320505", "valid_from": "2026-03-02T08:20:00+00:00",
+                        "valid_until": None}],
+    "role_grants": [],
     "sessions": [{"id": "6f1b2c3d-4e5f-4a6b-8c7d-9e0f1a2b3c4d", "user_agent": "CityApp/2.3",
                   "ip_address": "203.0.113.7", "revoked_at": None}],
     "one_time_codes": [{"purpose": "verify", "used_at": "2026-03-02T08:16:00+00:00"}],
@@ -147,10 +163,12 @@ def profile():
 
 @blp.route("", methods=["PATCH"])
 @access(*ROLES)
-@blp.arguments(ProfileUpdateSchema, example={"leaderboard_visibility": "pseudonym"})
+@blp.arguments(ProfileUpdateSchema, example={"leaderboard_visibility": "pseudonym",
+                                             "region": "320505"})
 @blp.response(200, ProfileSchema, example=PROFILE_EXAMPLE)
 def edit_profile(data):
-    """Change my display name or how I appear on leaderboards (named, pseudonym, hidden)."""
+    """Change my display name, how I appear on leaderboards (named, pseudonym, hidden) or my
+    district (from now on; earlier actions keep theirs)."""
     return get_profile(user=update_profile(user_id=g.user.id, changes=data))
 
 

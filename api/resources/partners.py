@@ -9,9 +9,11 @@ from marshmallow import Schema, fields, validate
 
 from api.auth import access
 from api.extensions import Blueprint
+from api.fields import RegionCode
 from carbon_credits.domain import partners as partner_rules
 from carbon_credits.services import bindings as binding_service
 from carbon_credits.services import partners as partner_service
+from carbon_credits.services import regions as region_service
 from carbon_credits.domain.vocabulary import ACTION_TYPES, EVERYDAY_SCENES, PARTNER_KINDS, TRANSIT_MODES
 
 blp = Blueprint("partners", __name__, url_prefix="/api/v1", description="Partners")
@@ -44,6 +46,10 @@ class PartnerSchema(Schema):
     scopes = fields.Function(_scopes_of, metadata={
         "description": "What it may report now: [{action_type, modes? | scenes?}]"})
     suspended = fields.Boolean(attribute="is_suspended")
+    region = fields.String(allow_none=True, metadata={
+        "description": "The district its records count for when their station is not "
+                       "registered (GB/T 2260 code); null: city-wide (the citizen's district)",
+        "example": "320505"})
     created_at = fields.DateTime()
 
 
@@ -56,8 +62,29 @@ class PartnerListSchema(Schema):
 
 
 class PartnerUpdateSchema(Schema):
-    scopes = fields.List(fields.Nested(PartnerScopeSchema), required=True, metadata={
+    scopes = fields.List(fields.Nested(PartnerScopeSchema), metadata={
         "description": "Replaces the scopes; merchants and enterprise buyers take none (422)"})
+    region = RegionCode(allow_none=True, metadata={
+        "description": "Its district from now on (GB/T 2260 code, GET /api/v1/regions); null: "
+                       "city-wide. Actions already recorded keep theirs. Unknown code: 422",
+        "example": "320505"})
+
+
+class StationSchema(Schema):
+    partner_id = fields.UUID(dump_only=True)
+    station_id = fields.String(required=True, validate=[validate.Length(min=1, max=64),
+                                                        validate.Regexp(r"^[\x21-\x7e]+$")],
+                               metadata={"description": "As the partner sends it in `station_id`",
+                                         "example": "EV-0042"})
+    region = RegionCode(required=True, metadata={
+        "description": "The district it stands in (GB/T 2260 code); records from it count there",
+        "example": "320506"})
+    created_at = fields.DateTime(dump_only=True)
+    updated_at = fields.DateTime(dump_only=True)
+
+
+class StationListSchema(Schema):
+    items = fields.List(fields.Nested(StationSchema))
 
 
 class PartnerSuspendSchema(Schema):
@@ -67,6 +94,7 @@ class PartnerSuspendSchema(Schema):
 def _with_secret(issued):
     p = issued.partner
     return {"id": p.id, "name": p.name, "kind": p.kind, "key_id": p.key_id, "scopes": _scopes_of(p),
+            "region": p.region,
             "is_suspended": p.is_suspended, "created_at": p.created_at, "secret": issued.secret}
 
 
@@ -101,9 +129,31 @@ def get_partner(partner_id: uuid.UUID):
 @blp.arguments(PartnerUpdateSchema)
 @blp.response(200, PartnerSchema)
 def update_partner(data, partner_id: uuid.UUID):
-    """Set what a data partner may report (audited with before and after; history kept)."""
-    return partner_service.set_partner_scopes(partner_id=partner_id, scopes=data["scopes"],
-                                              actor_user_id=g.user.id)
+    """Set what a data partner may report and its district (audited with before and after)."""
+    return partner_service.update_partner(partner_id=partner_id, changes=data,
+                                          actor_user_id=g.user.id)
+
+
+@blp.route("/admin/partners/<uuid:partner_id>/stations", methods=["POST"])
+@access("admin")
+@blp.arguments(StationSchema, example={"station_id": "EV-0042", "region": "320506"})
+@blp.response(201, StationSchema)
+@blp.alt_response(200, schema=StationSchema, description="The station was registered: moved")
+def register_station(data, partner_id: uuid.UUID):
+    """Register one of a partner's stations in a district (or move it); records received from
+    then on count there, earlier actions keep their district."""
+    station, created = region_service.register_station(
+        partner_id=partner_id, station_id=data["station_id"], region=data["region"],
+        actor_user_id=g.user.id)
+    return station, 201 if created else 200
+
+
+@blp.route("/admin/partners/<uuid:partner_id>/stations", methods=["GET"])
+@access("admin", "auditor")
+@blp.response(200, StationListSchema)
+def list_stations(partner_id: uuid.UUID):
+    """A partner's registered stations and their districts."""
+    return {"items": region_service.list_stations(partner_id=partner_id)}
 
 
 @blp.route("/admin/partners/<uuid:partner_id>/rotate-secret", methods=["POST"])

@@ -38,7 +38,7 @@ from carbon_credits.services.action_reads import (get_action_or_raise,  # noqa: 
 from carbon_credits.services.bindings import resolve_bindings
 from carbon_credits.services.claims import (CLOCK_MESSAGE, INPUT_FIELDS, Outcome,  # noqa: F401 (re-exported)
                                             Submission, missing_inputs_reason)
-from carbon_credits.services import daily_caps, single_claim
+from carbon_credits.services import daily_caps, regions, single_claim
 from carbon_credits.services.claim_plans import Plan, action_row, decide
 from carbon_credits.services.daily_caps import DailyRow, lock_daily_rows
 from carbon_credits.services.methodologies import in_force
@@ -53,12 +53,14 @@ ACTIONS = Action.__table__
 
 # --- entry points ---------------------------------------------------------------------------
 
-def record_app_action(*, user_id: uuid.UUID, submission: Submission) -> Action:
-    """A citizen's own claim from the app; stored whatever its status, credited when it may be."""
+def record_app_action(*, user_id: uuid.UUID, submission: Submission,
+                      citizen_region: regions.CitizenRegion | None = None) -> Action:
+    """A citizen's own claim from the app; stored whatever its status, credited when it may be.
+    `citizen_region`: the caller's current region as authentication read it (saves a query)."""
     submission.user_id = user_id
     submission.channel = "app"
     with unit_of_work():
-        outcome = _process([submission])[0]
+        outcome = _process([submission], citizen=citizen_region)[0]
         if outcome.action_id is None:  # refused before anything was written: a plain 422
             refusal = outcome.reasons[0]
             raise ValidationFailed(refusal["message"], code=refusal["code"],
@@ -123,7 +125,7 @@ def _process_partner(partner_id: uuid.UUID, submissions: list[Submission]) -> li
         else:
             s.user_id, s.binding_id = binding.user_id, binding.binding_id
             bound.append(s)
-    outcomes.extend(_process(bound))
+    outcomes.extend(_process(bound, partner_region=partner.region))
     return sorted(outcomes, key=lambda o: o.index)
 
 
@@ -140,9 +142,11 @@ def _known_external_ids(partner_id: uuid.UUID, external_ids: list[str]) -> dict[
 
 # --- the pipeline: plan, lock, decide, write ------------------------------------------------
 
-def _process(subs: list[Submission]) -> list[Outcome]:
+def _process(subs: list[Submission], *, partner_region: str | None = None,
+             citizen: regions.CitizenRegion | None = None) -> list[Outcome]:
     if not subs:
         return []
+    regions.assign_regions(subs, partner_region=partner_region, citizen=citizen)
     settings = get_settings()
     now = utcnow()
     if len(subs) == 1 and subs[0].channel == "app":

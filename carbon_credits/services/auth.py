@@ -233,16 +233,22 @@ class AuthenticatedUser(AccountState):
     verified_at: dt.datetime | None
     leaderboard_visibility: str
     erased_at: dt.datetime | None
+    region: str | None
+    region_since: dt.datetime | None
     role_names: frozenset[str]
+    # The district an admin or auditor is scoped to (None: city-wide), docs/roles.md.
+    staff_region: str | None = None
 
 
 _USERS, _ROLES = User.__table__, UserRole.__table__
-_USER_COLUMNS = tuple(f.name for f in dataclasses.fields(AuthenticatedUser) if f.name != "role_names")
+_USER_COLUMNS = tuple(f.name for f in dataclasses.fields(AuthenticatedUser)
+                      if f.name not in ("role_names", "staff_region"))
 # The user, one row per role, whether this token was revoked and whether its session lives:
 # one statement, built once. The database is the authority for revocation (Redis may have been
 # flushed), so asking it here costs nothing extra.
 _AUTHENTICATE = Statement(
     select(*(_USERS.c[name] for name in _USER_COLUMNS), _ROLES.c.role,
+           _ROLES.c.region.label("role_region"),
            select(RevokedAccessToken.jti).where(RevokedAccessToken.jti == bindparam("jti"))
            .exists().label("revoked"),
            select(AuthSession.id).where(AuthSession.family_id == bindparam("fam"),
@@ -274,7 +280,9 @@ class Authentication:
             raise AuthenticationFailed("The token is invalid.", code="invalid_token")
         first = rows[0]
         user = AuthenticatedUser(**{name: getattr(first, name) for name in _USER_COLUMNS},
-                                 role_names=frozenset(r.role for r in rows if r.role is not None))
+                                 role_names=frozenset(r.role for r in rows if r.role is not None),
+                                 staff_region=next((r.role_region for r in rows if r.role_region),
+                                                   None))
         if user.is_suspended:
             raise AuthenticationFailed("This account is suspended.", code="account_suspended")
         if first.revoked or not first.session_live or user.is_erased:

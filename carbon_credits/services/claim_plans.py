@@ -87,4 +87,5 @@ def action_row(plan: Plan, settings: Settings, now: dt.datetime) -> dict:
         "reduction_mg": plan.reduction_mg, "credited_mg": plan.credited_mg, "points": plan.points,
         "points_per_gram": settings.points_per_gram, "duplicate_of": plan.duplicate_of,
         "credited_at": now if plan.status == "credited" else None, "created_at": now,
+        "region": s.region,
     }

@@ -46,6 +46,8 @@ class Submission:
     station_id: str | None = None
     index: int = 0
     reported_occurred_at: dt.datetime | None = dataclasses.field(default=None, init=False)
+    # The district the action counts for, decided by the pipeline (services/regions), never sent.
+    region: str | None = dataclasses.field(default=None, init=False)
 
     def __post_init__(self):
         # One clock: a windowed action happens when it ends. The sent value is kept with the

@@ -13,6 +13,7 @@ from sqlalchemy.exc import IntegrityError
 from carbon_credits import kvstore
 from carbon_credits.config import get_settings
 from carbon_credits.domain import partners as rules
+from carbon_credits.domain.regions import optional_region
 from carbon_credits.domain.errors import (AuthenticationFailed, Conflict, NotFound, PermissionDenied,
                                           ValidationFailed)
 from carbon_credits.domain.vocabulary import DATA_PARTNER_KINDS, PARTNER_KINDS
@@ -122,6 +123,26 @@ def set_partner_scopes(*, partner_id: uuid.UUID, scopes: list[dict],
                          details={"before": rules.scopes_from_pairs(before),
                                   "after": rules.scopes_from_pairs(pairs)})
     db.session.expire(partner, ["current_scopes"])
+    return partner
+
+
+def update_partner(*, partner_id: uuid.UUID, changes: dict, actor_user_id: uuid.UUID) -> Partner:
+    """PATCH a partner: `scopes` (see `set_partner_scopes`) and/or `region` (its district, None:
+    city-wide; records received from now on count there), in one transaction."""
+    if not changes:
+        raise ValidationFailed("Send scopes, region or both.",
+                               errors={"scopes": ["Send scopes, region or both."]})
+    region = optional_region(changes["region"]) if "region" in changes else None
+    with unit_of_work():
+        partner = lock_partner(partner_id, exclusive=True)
+        if "scopes" in changes:
+            set_partner_scopes(partner_id=partner_id, scopes=changes["scopes"],
+                               actor_user_id=actor_user_id)
+        if "region" in changes and region != partner.region:
+            record_audit(action="partner.region", object_type="partner", object_id=partner.id,
+                         actor_user_id=actor_user_id,
+                         details={"before": partner.region, "after": region})
+            partner.region = region
     return partner
 
 

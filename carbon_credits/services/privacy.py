@@ -31,7 +31,8 @@ from carbon_credits.services.sessions import revoke_user_sessions
 from carbon_credits.services.uow import unit_of_work
 from models import (Action, AuditEntry, AuthSession, Binding, LedgerAccount, LedgerAdjustment,
                     LedgerTransfer, OneTimeCode, Partner, Redemption, RefreshToken,
-                    RevokedAccessToken, Reward, RoleGrant, ThrottleCounter, User, db, utcnow)
+                    RevokedAccessToken, Reward, RoleGrant, ThrottleCounter, User, UserRegion, db,
+                    utcnow)
 from carbon_credits.domain.vocabulary import STAFF_ROLES
 
 log = logging.getLogger(__name__)
@@ -114,6 +115,8 @@ def _sections(user_id: uuid.UUID, account_id: int | None):
     yield "adjustments", (select(LedgerAdjustment.__table__)
                           .where(LedgerAdjustment.user_id == user_id)
                           .order_by(LedgerAdjustment.requested_at, LedgerAdjustment.id)), _row
+    yield "region_history", (select(UserRegion.__table__).where(UserRegion.user_id == user_id)
+                             .order_by(UserRegion.valid_from, UserRegion.id)), _row
     yield "role_grants", (select(RoleGrant.__table__).where(RoleGrant.user_id == user_id)
                           .order_by(RoleGrant.requested_at, RoleGrant.id)), _row
     yield "sessions", (select(AuthSession.__table__).where(AuthSession.user_id == user_id)
@@ -134,6 +137,7 @@ def _profile(user: User, account) -> dict:
         "partner_id": user.partner_id, "created_at": user.created_at,
         "verified_at": user.verified_at, "suspended_at": user.suspended_at,
         "erased_at": user.erased_at, "leaderboard_visibility": user.leaderboard_visibility,
+        "region": user.region, "region_since": user.region_since,
         "leaderboard_pseudonym": leaderboard_pseudonym(user.id),
         "points": {"balance": account.balance if account else 0,
                    "reserved": account.reserved if account else 0},
@@ -260,6 +264,9 @@ def _erase(user_id: uuid.UUID, seen_hash: str, now: dt.datetime) -> Erasure:
         db.session.execute(update(AuthSession).where(AuthSession.user_id == user_id)
                            .values(ip_address=None, user_agent=None))
         db.session.execute(delete(OneTimeCode).where(OneTimeCode.user_id == user_id))
+        # Where they lived goes too; their actions keep the district they counted for.
+        db.session.execute(delete(UserRegion).where(UserRegion.user_id == user_id))
+        user.region = user.region_since = None
         user.email = None
         user.phone = None
         user.display_name = erased_display_name(user_id)

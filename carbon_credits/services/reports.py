@@ -27,13 +27,15 @@ from carbon_credits.domain.errors import Conflict, NotFound, ValidationFailed
 from carbon_credits.domain.vocabulary import mg_to_grams
 from carbon_credits.services import queue
 from carbon_credits.services.audit import record_audit
+from carbon_credits.domain.regions import BY_CODE
+from carbon_credits.services.regions import in_district, scoped_region
 from carbon_credits.services.replica import read_session
 from carbon_credits.services.uow import unit_of_work
 from models import Action, Partner, ReportExport, db, utcnow
 
 log = logging.getLogger(__name__)
 
-GROUP_BYS = ("action_type", "methodology", "day", "week", "month", "partner")
+GROUP_BYS = ("action_type", "methodology", "day", "week", "month", "partner", "region")
 MAX_REPORT_DAYS = 366
 # The columns each grouping adds in front of the measures (JSON keys and CSV header).
 DIMENSIONS = {
@@ -43,7 +45,9 @@ DIMENSIONS = {
     "week": ["period_start"],
     "month": ["period_start"],
     "partner": ["partner_id", "partner_name"],
+    "region": ["region", "region_name"],
 }
+NO_REGION_NAME = "(no district)"
 MEASURES = ["actions", "reduction_g", "credited_g", "points",
             "reversed_actions", "reversed_credited_g", "reversed_points"]
 APP_CHANNEL_NAME = "app (self-reported)"
@@ -81,12 +85,17 @@ def _mg(value) -> int:
     return int(value or 0)
 
 
-def get_reductions_report(*, date_from: dt.date, date_to: dt.date, group_by: str) -> dict:
-    """Reductions and points credited over scheme days [from, to], grouped in SQL."""
+def get_reductions_report(*, date_from: dt.date, date_to: dt.date, group_by: str,
+                          region: str | None = None, within: str | None = None) -> dict:
+    """Reductions and points credited over scheme days [from, to], grouped in SQL; only the
+    actions counting for `region` if given (district staff: always theirs, `within`)."""
     check_range(date_from, date_to)
     _check_group_by(group_by)
+    region = scoped_region(region, within)
     with read_session() as session:
         query, keys = _report_query(date_from, date_to, group_by, session.get_bind().dialect.name)
+        if region is not None:
+            query = query.where(Action.region == region)
         rows = session.execute(query).mappings().all()
     items = []
     totals = dict.fromkeys(["actions", "reduction_mg", "credited_mg", "points", "reversed_actions",
@@ -95,11 +104,14 @@ def get_reductions_report(*, date_from: dt.date, date_to: dt.date, group_by: str
         item = {k.name: row[k.name] for k in keys}
         if group_by == "partner" and item["partner_id"] is None:
             item["partner_name"] = APP_CHANNEL_NAME
+        if group_by == "region":
+            known = BY_CODE.get(item["region"])
+            item["region_name"] = known.name_zh if known else NO_REGION_NAME
         for name in totals:
             totals[name] += _mg(row[name])
         item.update(_measures({name: _mg(row[name]) for name in totals}))
         items.append(item)
-    return {"from": date_from, "to": date_to, "group_by": group_by,
+    return {"from": date_from, "to": date_to, "group_by": group_by, "region": region,
             "timezone": get_settings().scheme_timezone, "items": items,
             "totals": _measures(totals)}
 
@@ -126,6 +138,8 @@ def _report_query(date_from: dt.date, date_to: dt.date, group_by: str, dialect: 
                 Action.methodology_version.label("methodology_version")]
     elif group_by == "partner":
         keys = [Action.partner_id.label("partner_id"), Partner.name.label("partner_name")]
+    elif group_by == "region":
+        keys = [Action.region.label("region")]
     else:
         keys = [period_start(group_by, Action.scheme_day, dialect).label("period_start")]
     query = (select(*keys, *measures)
@@ -164,7 +178,8 @@ def report_rows(report: dict) -> tuple[list[str], list[list]]:
 
 
 def report_filename(report: dict) -> str:
-    return f"reductions-{report['group_by']}-{report['from']}-{report['to']}.csv"
+    where = f"-{report['region']}" if report.get("region") else ""
+    return f"reductions-{report['group_by']}{where}-{report['from']}-{report['to']}.csv"
 
 
 # ---------------------------------------------------------------------------------------------
@@ -172,36 +187,41 @@ def report_filename(report: dict) -> str:
 
 
 def request_export(*, date_from: dt.date, date_to: dt.date, group_by: str,
-                   actor_user_id: uuid.UUID) -> ReportExport:
-    """Queue a CSV export; a worker picks it up once this transaction has committed."""
+                   actor_user_id: uuid.UUID, region: str | None = None,
+                   within: str | None = None) -> ReportExport:
+    """Queue a CSV export; a worker picks it up once this transaction has committed. District
+    staff (`within`) export their district only, and only they and city-wide staff see it."""
     check_range(date_from, date_to)
     _check_group_by(group_by)
+    region = scoped_region(region, within)
     with unit_of_work():
         export = ReportExport(id=uuid.uuid4(), kind="reductions", date_from=date_from,
                               date_to=date_to, group_by=group_by, status="pending",
-                              requested_by=actor_user_id, created_at=utcnow())
+                              requested_by=actor_user_id, created_at=utcnow(), region=region)
         db.session.add(export)
         db.session.flush()
         record_audit(action="report.export_requested", object_type="report_export",
                      object_id=export.id, actor_user_id=actor_user_id,
                      details={"from": date_from.isoformat(), "to": date_to.isoformat(),
-                              "group_by": group_by})
+                              "group_by": group_by, "region": region})
         # With Redis an RQ worker takes it now; without, `jobs run-due` finds it pending.
         queue.enqueue_after_commit("run_report_export", str(export.id),
                                    description=f"report export {export.id}")
     return export
 
 
-def get_export_or_raise(export_id: uuid.UUID) -> ReportExport:
+def get_export_or_raise(export_id: uuid.UUID, *, within: str | None = None) -> ReportExport:
+    """An export; district staff (`within`) see only their district's (another is a 404)."""
     export = db.session.get(ReportExport, export_id)
-    if export is None:
+    if export is None or not in_district(export.region, within):
         raise NotFound("Report export not found.")
     return export
 
 
-def get_finished_export_or_raise(export_id: uuid.UUID) -> tuple[ReportExport, list, list]:
-    """A done export as (export, CSV header, rows); 404 while it is not produced yet."""
-    export = get_export_or_raise(export_id)
+def get_finished_export_or_raise(export_id: uuid.UUID, *,
+                                 within: str | None = None) -> tuple[ReportExport, list, list]:
+    """A done export as (export, CSV header, rows); 409 while it is not produced yet."""
+    export = get_export_or_raise(export_id, within=within)
     if export.status != "done":
         raise Conflict("This export is not ready yet; poll its status.", code="export_not_ready")
     stored = json.loads(export.content)
@@ -230,11 +250,13 @@ def run_export(*, export_id: uuid.UUID, now: dt.datetime | None = None) -> bool:
     if not _claim_export(export_id, now, token):
         return False
     export = db.session.get(ReportExport, export_id)
-    date_from, date_to, group_by = export.date_from, export.date_to, export.group_by
+    date_from, date_to, group_by, region = (export.date_from, export.date_to, export.group_by,
+                                            export.region)
     # End the primary's read transaction: a long report read on the replica must not leave it
     # idle in a transaction (idle_in_transaction_session_timeout would end the connection).
     db.session.rollback()
-    report = get_reductions_report(date_from=date_from, date_to=date_to, group_by=group_by)
+    report = get_reductions_report(date_from=date_from, date_to=date_to, group_by=group_by,
+                                   region=region)
     header, rows = report_rows(report)
     content = json.dumps({"header": header, "rows": rows}, separators=(",", ":"))
     with unit_of_work():

@@ -20,14 +20,16 @@ from carbon_credits.services import methodologies as methodology_service
 from carbon_credits.services.audit import record_audit
 from carbon_credits.services.claims import missing_inputs_reason, submission_from_action
 from carbon_credits.services.daily_caps import count_credits, credit_on_row, lock_daily_rows
+from carbon_credits.services.regions import in_district
 from carbon_credits.services.uow import unit_of_work
 from models import Action, MethodologyVersion, db, utcnow
 
 
-def _lock_action(action_id: uuid.UUID) -> Action:
+def _lock_action(action_id: uuid.UUID, within: str | None) -> Action:
+    """`within`: the district the deciding auditor is scoped to; an action elsewhere is a 404."""
     action = db.session.execute(select(Action).where(Action.id == action_id).with_for_update()
                                 .execution_options(populate_existing=True)).scalar_one_or_none()
-    if action is None:
+    if action is None or not in_district(action.region, within):
         raise NotFound("Action not found.")
     return action
 
@@ -39,8 +41,9 @@ def _refuse_own_review(action: Action, actor_user_id: uuid.UUID) -> None:
                                code="four_eyes")
 
 
-def _lock_pending(action_id: uuid.UUID, actor_user_id: uuid.UUID, verb: str) -> Action:
-    action = _lock_action(action_id)
+def _lock_pending(action_id: uuid.UUID, actor_user_id: uuid.UUID, verb: str,
+                  within: str | None) -> Action:
+    action = _lock_action(action_id, within)
     if action.status != "pending_review":
         raise Conflict(f"Only pending actions can be {verb}; this one is {action.status}.",
                        code="action_not_pending")
@@ -48,12 +51,13 @@ def _lock_pending(action_id: uuid.UUID, actor_user_id: uuid.UUID, verb: str) -> 
     return action
 
 
-def approve_action(*, action_id: uuid.UUID, actor_user_id: uuid.UUID, note: str | None = None) -> Action:
+def approve_action(*, action_id: uuid.UUID, actor_user_id: uuid.UUID, note: str | None = None,
+                   within: str | None = None) -> Action:
     """Credit a pending claim with the methodology in force at its instant, within the cap of
     the scheme day it happened (a windowed action: when it ended)."""
     settings = get_settings()
     with unit_of_work():
-        action = _lock_pending(action_id, actor_user_id, "approved")
+        action = _lock_pending(action_id, actor_user_id, "approved", within)
         version, calculation = _requantify(action, settings)
         daily = lock_daily_rows({(action.user_id, action.scope_key, action.scheme_day)})
         reduction_mg = rules.grams_to_mg(calculation.reduction_g)
@@ -114,9 +118,10 @@ def _record_approval(action: Action, *, version: MethodologyVersion, calculation
     action.credited_at = now
 
 
-def reject_action(*, action_id: uuid.UUID, actor_user_id: uuid.UUID, reason: str) -> Action:
+def reject_action(*, action_id: uuid.UUID, actor_user_id: uuid.UUID, reason: str,
+                  within: str | None = None) -> Action:
     with unit_of_work():
-        action = _lock_pending(action_id, actor_user_id, "rejected")
+        action = _lock_pending(action_id, actor_user_id, "rejected", within)
         action.status = "rejected"
         action.reasons = list(action.reasons or []) + [crediting.reason("rejected_by_auditor", reason)]
         action.reviewed_by, action.reviewed_at, action.review_reason = actor_user_id, utcnow(), reason
@@ -125,10 +130,11 @@ def reject_action(*, action_id: uuid.UUID, actor_user_id: uuid.UUID, reason: str
     return action
 
 
-def reverse_action(*, action_id: uuid.UUID, actor_user_id: uuid.UUID, reason: str):
+def reverse_action(*, action_id: uuid.UUID, actor_user_id: uuid.UUID, reason: str,
+                   within: str | None = None):
     """Reverse a credited action (fraud): its points are clawed back through the ledger."""
     with unit_of_work():
-        action = _lock_action(action_id)
+        action = _lock_action(action_id, within)
         if action.status != "credited":
             code = "already_reversed" if action.status == "reversed" else "action_not_credited"
             raise Conflict(f"Only credited actions can be reversed; this one is {action.status}.",

@@ -38,7 +38,7 @@ _ROW_COLUMNS = ("id", "user_id", "channel", "partner_id", "binding_id", "externa
                 "ended_at", "scheme_day", "inputs", "status", "reasons", "methodology_version_id",
                 "methodology_code", "methodology_version", "breakdown", "reduction_mg",
                 "credited_mg", "points", "points_per_gram", "duplicate_of", "credited_at",
-                "created_at")
+                "created_at", "region")
 _INSERT_ACTION = Statement(insert(ACTIONS).values({c: bindparam(f"b_{c}") for c in _ROW_COLUMNS}),
                            name="actions: insert")
 _OVERLAPPING = Statement(

@@ -16,6 +16,7 @@ from sqlalchemy import select, update
 from sqlalchemy.exc import IntegrityError
 
 from carbon_credits.domain import roles as role_rules
+from carbon_credits.domain.regions import optional_region
 from carbon_credits.domain.errors import Conflict, NotFound, PermissionDenied, ValidationFailed
 from carbon_credits.services.audit import record_audit
 from carbon_credits.services.duties import (conflicting_roles_conflict, ensure_independent,
@@ -27,6 +28,7 @@ from carbon_credits.domain.vocabulary import ROLE_GRANT_STATUSES
 from models import Partner, RoleGrant, User, UserRole, db, utcnow
 
 GRANT_OBJECT = "role_grant"
+REGIONAL_ROLES = ("admin", "auditor")  # the roles that can be scoped to a district
 
 
 def get_user(user_id: uuid.UUID) -> User | None:
@@ -72,17 +74,25 @@ def _pending_grants(user_id: uuid.UUID) -> list[RoleGrant]:
 
 
 def set_roles(*, user_id: uuid.UUID, roles: list[str], partner_id: uuid.UUID | None,
-              actor_user_id: uuid.UUID) -> RoleChange:
+              actor_user_id: uuid.UUID, region: str | None = None) -> RoleChange:
     """Make a user's roles the given set. Removals and citizen/merchant additions apply at
     once; adding admin, auditor or verifier opens a pending grant for another admin to approve (and a
     pending grant for a role no longer asked for is cancelled). Merchant staff must name their
-    merchant partner."""
+    merchant partner. `region`: the admin or auditor role asked for is scoped to that district
+    once approved (docs/roles.md); it needs such a role newly asked for (422 otherwise)."""
     wanted = role_rules.requested_roles(roles)
     refuse_conflicting_roles(wanted)
+    region = optional_region(region)
     with unit_of_work():
         user = _lock_user(user_id)
         current = user.role_names
         plan = role_rules.plan_role_change(wanted=wanted, current=current)
+        if region is not None and not plan.to_grant & set(REGIONAL_ROLES):
+            raise ValidationFailed(
+                "A region scopes an admin or auditor role being asked for; to move someone to "
+                "another district, remove the role and ask for it again with the region.",
+                code="region_needs_grant", errors={"region": ["Only with admin or auditor "
+                                                              "newly asked for."]})
         if plan.to_grant and user.id == actor_user_id:
             raise PermissionDenied("Nobody asks for admin, auditor or verifier for themselves; "
                                    "another admin must request it.", code="self_grant")
@@ -92,12 +102,12 @@ def set_roles(*, user_id: uuid.UUID, roles: list[str], partner_id: uuid.UUID | N
         user.roles = [r for r in user.roles if r.role in plan.now] + \
             [UserRole(role=r) for r in sorted(plan.now - current)]
         pending = _settle_grants(user, wanted=wanted, to_grant=plan.to_grant,
-                                 actor_user_id=actor_user_id)
+                                 actor_user_id=actor_user_id, region=region)
         db.session.flush()
         record_audit(action="user.roles_set", object_type="user", object_id=user.id,
                      actor_user_id=actor_user_id,
                      details={"before": before, "after": sorted(plan.now),
-                              "pending": sorted(g.role for g in pending),
+                              "pending": sorted(g.role for g in pending), "region": region,
                               "partner_id": str(user.partner_id) if user.partner_id else None})
     return RoleChange(user=user, pending_grants=sorted(pending, key=lambda g: g.role))
 
@@ -112,27 +122,28 @@ def _attach_merchant(user: User, partner_id: uuid.UUID | None) -> None:
 
 
 def _settle_grants(user: User, *, wanted: set[str], to_grant: frozenset[str],
-                   actor_user_id: uuid.UUID) -> list[RoleGrant]:
-    """Cancel the pending grants of roles no longer asked for, request the privileged roles not
-    yet pending; return the grants left pending."""
+                   actor_user_id: uuid.UUID, region: str | None) -> list[RoleGrant]:
+    """Cancel the pending grants of roles no longer asked for (or asked for with another
+    district), request the privileged roles not yet pending; return the grants left pending."""
     pending = []
     for grant in _pending_grants(user.id):
-        if grant.role in wanted:
+        if grant.role in wanted and grant.region == (region if grant.role in to_grant else None):
             pending.append(grant)
             continue
         grant.status, grant.decided_at = "cancelled", utcnow()
+        db.session.flush()  # before a new pending grant of the same role (one pending per role)
         record_audit(action="role_grant.cancelled", object_type=GRANT_OBJECT,
                      object_id=grant.id, actor_user_id=actor_user_id,
                      details={"user_id": str(user.id), "role": grant.role,
                               "why": "no longer asked for"})
     for role in sorted(to_grant - {g.role for g in pending}):
         grant = RoleGrant(id=uuid.uuid4(), user_id=user.id, role=role, status="pending",
-                          requested_by=actor_user_id, requested_at=utcnow())
+                          requested_by=actor_user_id, requested_at=utcnow(), region=region)
         db.session.add(grant)
         pending.append(grant)
         record_audit(action="role_grant.requested", object_type=GRANT_OBJECT,
                      object_id=grant.id, actor_user_id=actor_user_id,
-                     details={"user_id": str(user.id), "role": role})
+                     details={"user_id": str(user.id), "role": role, "region": region})
     return pending
 
 
@@ -196,7 +207,7 @@ def approve_role_grant(*, grant_id: uuid.UUID, actor_user_id: uuid.UUID,
             raise conflicting_roles_conflict()
         _close(grant, "approved", decided_by=actor_user_id, note=note)
         if grant.role not in user.role_names:
-            user.roles.append(UserRole(role=grant.role))
+            user.roles.append(UserRole(role=grant.role, region=grant.region))
             try:
                 with db.session.begin_nested():
                     db.session.flush()
@@ -205,7 +216,7 @@ def approve_role_grant(*, grant_id: uuid.UUID, actor_user_id: uuid.UUID,
         record_audit(action="role_grant.approved", object_type=GRANT_OBJECT, object_id=grant.id,
                      actor_user_id=actor_user_id,
                      details={"user_id": str(user.id), "role": grant.role, "note": note,
-                              "requested_by": str(grant.requested_by)})
+                              "requested_by": str(grant.requested_by), "region": grant.region})
     return grant
 
 
