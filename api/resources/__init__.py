@@ -7,6 +7,7 @@ from api.resources import rewards
 from api.resources import insights, reports
 from api.resources import certificates
 from api.resources import account
+from api.resources import households
 
 BLUEPRINTS = [
     health.blp,
@@ -18,6 +19,7 @@ BLUEPRINTS = [
     methodologies.blp,
     ledger.blp,
     actions.blp,
+    households.blp,
     rewards.blp,
     insights.blp,
     reports.blp,

@@ -16,7 +16,7 @@ from api.pagination import PageArgsSchema, decode_cursor, encode_cursor, page_sc
 from api.resources.admin_users import AuditPageSchema
 from carbon_credits.domain import methodology as domain
 from carbon_credits.domain.errors import ValidationFailed
-from carbon_credits.domain.vocabulary import mode_and_scene
+from carbon_credits.domain.vocabulary import scope_mode_fields
 from carbon_credits.services import methodologies as service
 
 blp = Blueprint("methodologies", __name__, url_prefix="/api/v1",
@@ -123,6 +123,9 @@ class MethodologyCreateSchema(Schema):
     scene = fields.String(load_default=None, allow_none=True,
                           validate=validate.OneOf(domain.EVERYDAY_SCENES),
                           metadata={"description": "everyday only: the scene"})
+    utility = fields.String(load_default=None, allow_none=True,
+                            validate=validate.OneOf(domain.METERED_UTILITIES),
+                            metadata={"description": "household_energy only: the metered utility"})
 
 
 class MethodologySchema(Schema):
@@ -132,6 +135,7 @@ class MethodologySchema(Schema):
     action_type = fields.String()
     mode = fields.String(allow_none=True)
     scene = fields.String(allow_none=True)
+    utility = fields.String(allow_none=True)
     created_at = fields.DateTime()
     versions = fields.List(fields.Nested(VersionSchema))
 
@@ -143,6 +147,7 @@ class MethodologyInForceSchema(Schema):
     action_type = fields.String()
     mode = fields.String(allow_none=True)
     scene = fields.String(allow_none=True)
+    utility = fields.String(allow_none=True)
     version_in_force = fields.Nested(VersionSchema)
 
 
@@ -153,6 +158,12 @@ class ActivitySchema(Schema):
     weight_kg = StrictDecimal(validate=validate.Range(min=0, max=100000, min_inclusive=False))
     category = fields.String(validate=validate.OneOf(domain.WASTE_CATEGORIES))
     events = fields.Integer(strict=True, validate=validate.Range(min=1, max=1000))
+    consumption = StrictDecimal(validate=validate.Range(min=0, max=1_000_000),
+                                metadata={"description": "metered_baseline: the month's use"})
+    baseline = StrictDecimal(validate=validate.Range(min=0, max=1_000_000),
+                             metadata={"description": "metered_baseline: the baseline to "
+                                       "compare with (computed from the meter's history when "
+                                       "a reading is credited)"})
     started_at = AwareDateTime()
     ended_at = AwareDateTime()
 
@@ -233,8 +244,7 @@ def _methodology(methodology, versions) -> dict:
 
 
 def _scope_view(methodology) -> dict:
-    mode, scene = mode_and_scene(methodology.action_type, methodology.mode)
-    return {"mode": mode, "scene": scene}
+    return scope_mode_fields(methodology.action_type, methodology.mode)
 
 
 def _with_etag(version):
@@ -288,12 +298,12 @@ def calculate(data, code: str):
 @blp.response(201, MethodologySchema)
 def create_methodology(data):
     """Register a new methodology code and its scope (action type, and mode for transit)."""
-    scene = data.pop("scene")
-    if scene is not None:
-        if data["mode"] is not None:
-            raise ValidationFailed("Send mode (transit) or scene (everyday), not both.",
-                                   errors={"scene": ["Not with mode."]})
-        data["mode"] = scene
+    sent = [(name, value) for name in ("mode", "scene", "utility")
+            if (value := data.pop(name)) is not None]
+    if len(sent) > 1:
+        raise ValidationFailed("Send one of mode (transit), scene (everyday) and utility "
+                               "(household_energy).", errors={sent[1][0]: [f"Not with {sent[0][0]}."]})
+    data["mode"] = sent[0][1] if sent else None
     methodology = service.create_methodology(**data, actor_user_id=g.user.id)
     return _methodology(methodology, [])
 
