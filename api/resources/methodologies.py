@@ -17,6 +17,7 @@ from api.resources.admin_users import AuditPageSchema
 from carbon_credits.domain import methodology as domain
 from carbon_credits.domain.errors import ValidationFailed
 from carbon_credits.domain.vocabulary import scope_mode_fields
+from carbon_credits.services.leaderboards import scheme_today
 from carbon_credits.services import methodologies as service
 
 blp = Blueprint("methodologies", __name__, url_prefix="/api/v1",
@@ -86,6 +87,27 @@ class VersionCreateSchema(VersionEditSchema):
                               metadata={"description": "Copy this version's content first"})
 
 
+def _filing(version) -> dict | None:
+    if version.filing_number is None:
+        return None
+    return {"filing_number": version.filing_number, "authority": version.filing_authority,
+            "filed_on": version.filed_on.isoformat(),
+            "expert_review_ref": version.expert_review_ref,
+            "recorded_at": version.filed_at.isoformat()}
+
+
+class FilingSchema(Schema):
+    filing_number = fields.String(required=True, validate=validate.Length(min=1, max=64),
+                                  metadata={"example": "苏环备〔2027〕3号"})
+    authority = fields.String(required=True, validate=validate.Length(min=1, max=200),
+                              metadata={"example": "苏州市生态环境局"})
+    filed_on = fields.Date(required=True, metadata={"example": "2027-01-15"})
+    expert_review_ref = fields.String(load_default=None, allow_none=True,
+                                      validate=validate.Length(max=200),
+                                      metadata={"description": "The expert review it rests on",
+                                                "example": "专家评审意见 2026-12-20"})
+
+
 class VersionSchema(Schema):
     version = fields.Integer()
     status = fields.String()
@@ -99,6 +121,9 @@ class VersionSchema(Schema):
     change_note = fields.String(allow_none=True)
     revision = fields.Integer()
     etag = fields.Function(service.version_etag)
+    filing = fields.Function(_filing, metadata={
+        "description": "Its filing record with the authority (备案), once recorded: "
+                       "{filing_number, authority, filed_on, expert_review_ref, recorded_at}"})
     seeded = fields.Boolean()
     drafted_by = fields.UUID(allow_none=True)
     drafted_at = fields.DateTime()
@@ -384,6 +409,21 @@ def reject_version(data, code: str, v: int):
     """Reject a submitted version with a reason."""
     return _with_etag(service.reject_version(code=code, version=v, reason=data["reason"],
                                              actor_user_id=g.user.id))
+
+
+@blp.route(VERSION_PATH + "/filing", methods=["POST"])
+@access("admin")
+@blp.arguments(FilingSchema, example={"filing_number": "苏环备〔2027〕3号",
+                                      "authority": "苏州市生态环境局", "filed_on": "2027-01-15",
+                                      "expert_review_ref": "专家评审意见 2026-12-20"})
+@blp.response(201, VersionSchema)
+def record_filing(data, code: str, v: int):
+    """Record an approved version's filing with the authority (备案): once, in full, never
+    changed afterwards; shown on the public methodology pages."""
+    return _with_etag(service.record_filing(
+        code=code, version=v, filing_number=data["filing_number"], authority=data["authority"],
+        filed_on=data["filed_on"], expert_review_ref=data["expert_review_ref"],
+        actor_user_id=g.user.id, today=scheme_today()))
 
 
 @blp.route(VERSION_PATH + "/retire", methods=["POST"])

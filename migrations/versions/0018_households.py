@@ -5,6 +5,12 @@ The allowed values widen as in 0015 (`models.ddl.replace_checks`: in place on Po
 stored CREATE TABLE edited on SQLite); the new tables are created; a binding gains the
 household its utility account is bound for.
 
+Methodology versions gain their filing record (备案: number, authority, date, expert review),
+which a trigger lets be written once, in full, on an approved or retired version only, and
+never changed. The immutability guard of approved versions (0002) leaves these columns free,
+so this is their own guard. Columns are added in place (SQLite's ADD COLUMN; a rebuild would
+drop the versions' triggers).
+
 Revision ID: 0018
 Revises: 0015
 """
@@ -12,7 +18,7 @@ from alembic import op
 import sqlalchemy as sa
 
 import models.base
-from models.ddl import replace_checks
+from models.ddl import edit_sqlite_tables, replace_checks
 
 revision = '0018'
 down_revision = '0015'
@@ -111,11 +117,74 @@ def _meter_readings() -> None:
     op.create_index('uq_meter_readings_month', 'meter_readings', ['partner_id', 'account_hash', 'utility', 'period'], unique=True)
 
 
+FILING = ("filing_number", "filing_authority", "filed_on", "expert_review_ref", "filed_by",
+          "filed_at")
+_FILED_BY_FK = " CONSTRAINT fk_methodology_versions_filed_by_users REFERENCES users (id)"
+_HOUSEHOLD_FK = " CONSTRAINT fk_bindings_household_id_households REFERENCES households (id)"
+_FILING_REQUIRED = ("filing_number", "filing_authority", "filed_on", "filed_by", "filed_at")
+
+
+def _filing_guard_condition(new: str, old: str, distinct: str) -> str:
+    changed = " OR ".join(f"{new}.{c} {distinct} {old}.{c}" for c in FILING)
+    incomplete = " OR ".join(f"{new}.{c} IS NULL" for c in _FILING_REQUIRED)
+    return (f"({old}.filing_number IS NOT NULL AND ({changed})) OR "
+            f"({old}.filing_number IS NULL AND {new}.filing_number IS NOT NULL AND ("
+            f"{new}.status NOT IN ('approved', 'retired') OR {incomplete})) OR "
+            f"({new}.filing_number IS NULL AND {new}.filed_at IS NOT NULL)")
+
+
+def _filing() -> None:
+    if op.get_bind().dialect.name == 'postgresql':
+        for name, kind in (('filing_number', sa.String(64)), ('filing_authority', sa.String(200)),
+                           ('filed_on', sa.Date()), ('expert_review_ref', sa.String(200)),
+                           ('filed_by', sa.Uuid()),
+                           ('filed_at', models.base.UTCDateTime(timezone=True))):
+            op.add_column('methodology_versions', sa.Column(name, kind, nullable=True))
+        op.create_foreign_key(op.f('fk_methodology_versions_filed_by_users'),
+                              'methodology_versions', 'users', ['filed_by'], ['id'])
+        op.execute(f"""
+            CREATE FUNCTION methodology_filing_guard() RETURNS trigger AS $$
+            BEGIN
+                IF {_filing_guard_condition('NEW', 'OLD', 'IS DISTINCT FROM')} THEN
+                    RAISE EXCEPTION 'the filing record of methodology version % is written once, in full, on an approved version', OLD.id
+                        USING ERRCODE = 'insufficient_privilege';
+                END IF;
+                RETURN NEW;
+            END;
+            $$ LANGUAGE plpgsql""")
+        op.execute("CREATE TRIGGER methodology_versions_filing BEFORE UPDATE ON methodology_versions "
+                   "FOR EACH ROW EXECUTE FUNCTION methodology_filing_guard()")
+        return
+    for column in ('filing_number VARCHAR(64)', 'filing_authority VARCHAR(200)', 'filed_on DATE',
+                   'expert_review_ref VARCHAR(200)',
+                   f'filed_by CHAR(32){_FILED_BY_FK}', 'filed_at DATETIME'):
+        op.execute(f"ALTER TABLE methodology_versions ADD COLUMN {column}")
+    op.execute(f"""
+        CREATE TRIGGER methodology_versions_filing BEFORE UPDATE ON methodology_versions
+        WHEN {_filing_guard_condition('NEW', 'OLD', 'IS NOT')}
+        BEGIN SELECT RAISE(ABORT, 'the filing record is written once, in full, on an approved version'); END""")
+
+
+def _drop_filing() -> None:
+    if op.get_bind().dialect.name == 'postgresql':
+        op.execute("DROP TRIGGER IF EXISTS methodology_versions_filing ON methodology_versions")
+        op.execute("DROP FUNCTION IF EXISTS methodology_filing_guard()")
+        op.drop_constraint(op.f('fk_methodology_versions_filed_by_users'), 'methodology_versions',
+                           type_='foreignkey')
+    else:
+        op.execute("DROP TRIGGER IF EXISTS methodology_versions_filing")
+        # SQLite drops no column a foreign key names: the constraint goes first (ddl).
+        edit_sqlite_tables([('methodology_versions', _FILED_BY_FK, '')])
+    for column in reversed(FILING):
+        op.execute(f"ALTER TABLE methodology_versions DROP COLUMN {column}")
+
+
 def upgrade():
     replace_checks(CHANGES)
     _households()
     _meter_readings()
     _binding_household()
+    _filing()
 
 
 def _binding_household() -> None:
@@ -126,15 +195,18 @@ def _binding_household() -> None:
         op.create_foreign_key(op.f('fk_bindings_household_id_households'), 'bindings',
                               'households', ['household_id'], ['id'])
     else:
-        op.execute('ALTER TABLE bindings ADD COLUMN household_id CHAR(32) '
-                   'CONSTRAINT fk_bindings_household_id_households REFERENCES households (id)')
+        op.execute(f'ALTER TABLE bindings ADD COLUMN household_id CHAR(32){_HOUSEHOLD_FK}')
 
 
 def downgrade():
+    # First, so that rows of the new kinds stop the downgrade before anything is dropped.
+    replace_checks([(table, name, new, old) for table, name, old, new in CHANGES])
+    _drop_filing()
     if op.get_bind().dialect.name == 'postgresql':
         op.drop_constraint(op.f('fk_bindings_household_id_households'), 'bindings', type_='foreignkey')
-    op.drop_column('bindings', 'household_id')
+    else:
+        edit_sqlite_tables([('bindings', _HOUSEHOLD_FK, '')])
+    op.execute('ALTER TABLE bindings DROP COLUMN household_id')
     op.drop_table('meter_readings')
     op.drop_table('household_members')
     op.drop_table('households')
-    replace_checks([(table, name, new, old) for table, name, old, new in CHANGES])
