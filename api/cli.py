@@ -30,7 +30,7 @@ def register_cli(app: Flask) -> None:
     @click.option("--password", required=True)
     @click.option("--role", "roles", type=click.Choice(ROLES), multiple=True, default=["citizen"],
                   show_default=True,
-                  help="Repeat for several roles (never admin and auditor together).")
+                  help="Repeat for several roles (never two of admin, auditor and verifier).")
     @click.option("--display-name", default=None)
     @click.option("--partner", "partner_id", default=None, help="Merchant partner id for merchant staff.")
     def create_user(email, password, roles, display_name, partner_id):

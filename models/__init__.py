@@ -18,4 +18,5 @@ from .household import Household, HouseholdMember, MeterReading  # noqa: F401
 from .reward import Redemption, Reward, RewardClaim  # noqa: F401
 from .insights import ReportExport  # noqa: F401
 from .certificate import (CertificateBlock, CertificateEvent, CertificateLot,  # noqa: F401
-                          CertificateLotAction, CertificateSerialCounter)
+                          CertificateLotAction, CertificateLotVerification,
+                          CertificateSerialCounter)

@@ -7,19 +7,23 @@ Rules the database keeps by itself:
   verified grams of its actions (CHECKs on `certificate_lots`);
 - a block (a sub-range of a lot's serials with one holder) never changes its range or holder;
   only an active block may change status, and retired blocks never change at all (triggers in
-  migration 0007); lot membership and the event history are append-only.
+  migration 0007); lot membership and the event history are append-only;
+- verification statements on a lot are append-only (migration 0016): a later statement
+  supersedes an earlier one, nothing rewrites it.
 """
 from __future__ import annotations
 
 import datetime as dt
 import uuid
 
-from sqlalchemy import (JSON, BigInteger, CheckConstraint, Date, ForeignKey, Index, Integer,
-                        String, Text, UniqueConstraint, Uuid)
+from sqlalchemy import (JSON, BigInteger, Boolean, CheckConstraint, Date, ForeignKey, Index,
+                        Integer, String, Text, UniqueConstraint, Uuid)
 from sqlalchemy.orm import Mapped, mapped_column
 
+from carbon_credits.domain.verification import MAX_SAMPLE_SIZE, SAMPLE_METHODS
 from carbon_credits.domain.vocabulary import (BLOCK_STATUSES, MAX_CERTIFICATE_UNITS as MAX_UNITS,
-                                            MAX_LOT_MG, MAX_SERIAL, REGISTRY_EVENTS, sql_in)
+                                            MAX_LOT_MG, MAX_SERIAL, REGISTRY_EVENTS,
+                                            VERIFICATION_OPINIONS, sql_in)
 
 from .base import UTCDateTime, db, utcnow
 
@@ -158,3 +162,35 @@ class CertificateEvent(db.Model):
     purpose: Mapped[str | None] = mapped_column(Text)
     actor_user_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("users.id"))
     created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class CertificateLotVerification(db.Model):
+    """A third-party verifier's signed statement on a lot: the seed and the sample of
+    contributing actions it drew (method `sample_method`, domain/verification.py), findings and
+    opinion. Append-only; the latest statement (highest id) decides whether the lot's serials
+    may move: only a positive one lets them."""
+
+    __tablename__ = "certificate_lot_verifications"
+    __table_args__ = (
+        CheckConstraint(sql_in("opinion", VERIFICATION_OPINIONS), name="known_opinion"),
+        CheckConstraint(sql_in("sample_method", SAMPLE_METHODS), name="known_sample_method"),
+        CheckConstraint(f"sample_size BETWEEN 1 AND {MAX_SAMPLE_SIZE}", name="sample_size_range"),
+        Index("ix_certificate_lot_verifications_lot", "lot_id", "id"),
+    )
+
+    id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"),
+                                    primary_key=True, autoincrement=True)
+    lot_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("certificate_lots.id"))
+    seed: Mapped[str] = mapped_column(String(128))
+    # False: the verifier chose the seed; True: the server drew it because none was sent.
+    seed_drawn_by_server: Mapped[bool] = mapped_column(Boolean)
+    sample_method: Mapped[str] = mapped_column(String(32))
+    sample_size: Mapped[int] = mapped_column(Integer)
+    # Canonical action id texts, in draw order (lowest score first).
+    sampled_action_ids: Mapped[list] = mapped_column(JSON)
+    findings: Mapped[str] = mapped_column(Text)
+    opinion: Mapped[str] = mapped_column(String(16))
+    verifier_organisation: Mapped[str] = mapped_column(String(200))
+    report_reference: Mapped[str] = mapped_column(String(200))
+    verifier_user_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("users.id"))
+    signed_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)

@@ -57,7 +57,7 @@ class UserRole(db.Model):
     __tablename__ = "user_roles"
     __table_args__ = (
         CheckConstraint(sql_in("role", ROLES), name="known_role"),
-        # Separation of duties: at most one of admin and auditor per account.
+        # Separation of duties: at most one of admin, auditor and verifier per account.
         Index("uq_user_roles_one_privileged_role", "user_id", unique=True,
               postgresql_where=text(_PRIVILEGED), sqlite_where=text(_PRIVILEGED)),
     )
@@ -69,9 +69,9 @@ class UserRole(db.Model):
 
 
 class RoleGrant(db.Model):
-    """A request to give someone `admin` or `auditor`: one admin requests, another approves
-    (adding the role in the same transaction) or rejects; the requester may cancel it. The
-    CHECKs keep the three people apart even if a caller skips the service."""
+    """A request to give someone `admin`, `auditor` or `verifier`: one admin requests, another
+    approves (adding the role in the same transaction) or rejects; the requester may cancel it.
+    The CHECKs keep the three people apart even if a caller skips the service."""
 
     __tablename__ = "role_grants"
     __table_args__ = (

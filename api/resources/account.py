@@ -10,12 +10,13 @@ from api.auth import access
 from api.extensions import Blueprint
 from api.fields import EXAMPLE_NEW_PASSWORD, EXAMPLE_PASSWORD
 from api.resources.identity import new_password_field
+from carbon_credits.domain.vocabulary import ROLES
 from carbon_credits.services import accounts as account_service
 
 blp = Blueprint("account", __name__, url_prefix="/api/v1/me",
                 description="The signed-in user's password and sessions")
 
-ANY_ROLE = ("citizen", "merchant", "admin", "auditor")
+ANY_ROLE = ROLES  # every account changes its own password and ends its own sessions
 
 
 class PasswordChangeSchema(Schema):

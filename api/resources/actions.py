@@ -345,7 +345,7 @@ def ingest_partner_actions(data):
 
 
 @blp.route("/admin/actions", methods=["GET"])
-@access("auditor", "admin")
+@access("auditor", "admin", "verifier")
 @blp.arguments(ActionQueryArgsSchema, location="query")
 @blp.response(200, AdminActionPageSchema)
 def list_all_actions(args):
@@ -354,7 +354,7 @@ def list_all_actions(args):
 
 
 @blp.route("/admin/actions/<uuid:action_id>", methods=["GET"])
-@access("auditor", "admin")
+@access("auditor", "admin", "verifier")
 @blp.response(200, AdminActionSchema)
 def get_any_action(action_id: uuid.UUID):
     """Any action, with who reported it."""

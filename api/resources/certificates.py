@@ -1,4 +1,5 @@
-"""Certified reduction lots: issuance (auditors), transfers and retirements, public verification."""
+"""Certified reduction lots: issuance (auditors), third-party verification statements
+(verifiers), transfers and retirements (after a positive statement), public verification."""
 from __future__ import annotations
 
 import datetime as dt
@@ -13,7 +14,9 @@ from api.fields import GramsString
 from api.idempotency import idempotent
 from api.pagination import PageArgsSchema, decode_cursor, encode_cursor, page_schema
 from carbon_credits.domain import certificates as rules
-from carbon_credits.domain.vocabulary import MAX_CERTIFICATE_UNITS, mg_to_grams
+from carbon_credits.domain import verification as verification_rules
+from carbon_credits.domain.vocabulary import (MAX_CERTIFICATE_UNITS, VERIFICATION_OPINIONS,
+                                            mg_to_grams)
 from carbon_credits.services import certificates as certificate_service
 
 blp = Blueprint("certificates", __name__, url_prefix="/api/v1",
@@ -21,6 +24,8 @@ blp = Blueprint("certificates", __name__, url_prefix="/api/v1",
 
 SERIAL_FIELD = dict(validate=validate.Length(min=1, max=120),
                     metadata={"example": "CC-SH-METRO-2026-000000001"})
+NOT_BLANK = validate.Regexp(r"\s*\S", error="Must not be blank.")
+LOT_READERS = ("auditor", "admin", "verifier")  # verifiers read lots and actions, change nothing
 
 
 class CertificateLotCreateSchema(Schema):
@@ -64,9 +69,21 @@ class CertificatePeriodSchema(Schema):
     period_to = fields.Date(data_key="to")
 
 
+class LotVerificationStatusSchema(Schema):
+    status = fields.String(metadata={"description": "unverified | positive | qualified | negative: "
+                                                    "the opinion of the latest statement"})
+    transferable = fields.Boolean(metadata={
+        "description": "Serials may be transferred or retired: the latest statement is positive"})
+    statement_id = fields.Integer(allow_none=True)
+    signed_at = fields.DateTime(allow_none=True)
+    verifier_organisation = fields.String(allow_none=True)
+    report_reference = fields.String(allow_none=True)
+
+
 class CertificateLotSchema(Schema):
     id = fields.UUID()
     status = fields.String()
+    verification = fields.Nested(LotVerificationStatusSchema)
     methodology = fields.Nested(CertificateMethodologySchema)
     period = fields.Nested(CertificatePeriodSchema)
     vintage_year = fields.Integer()
@@ -168,9 +185,68 @@ CertificateLotActionPageSchema = page_schema(CertificateLotActionSchema,
                                              "CertificateLotActionPageSchema")
 
 
-def lot_view(lot) -> dict:
+class LotVerificationCreateSchema(Schema):
+    seed = fields.String(load_default=None, validate=validate.Regexp(
+        verification_rules.SEED_RE, error="1-128 printable ASCII characters, no spaces."),
+        metadata={"description": "Key of the sample's HMAC; omitted: the server draws one and "
+                                 "records it", "example": "suzhou-2026-lot-7"})
+    sample_size = fields.Integer(required=True, strict=True, validate=validate.Range(
+        min=1, max=verification_rules.MAX_SAMPLE_SIZE), metadata={
+        "description": "Contributing actions to sample (at most the lot's action count)"})
+    findings = fields.String(required=True, validate=[validate.Length(min=1, max=20000), NOT_BLANK])
+    opinion = fields.String(required=True, validate=validate.OneOf(VERIFICATION_OPINIONS),
+                            metadata={"description": "Only `positive` lets the serials move"})
+    verifier_organisation = fields.String(required=True,
+                                          validate=[validate.Length(min=1, max=200), NOT_BLANK])
+    report_reference = fields.String(required=True,
+                                     validate=[validate.Length(min=1, max=200), NOT_BLANK])
+
+
+class LotVerificationSchema(Schema):
+    id = fields.Integer()
+    lot_id = fields.UUID()
+    opinion = fields.String(metadata={"description": "positive | qualified | negative"})
+    unlocks_moves = fields.Boolean(metadata={"description": "The opinion is positive"})
+    seed = fields.String()
+    seed_drawn_by_server = fields.Boolean()
+    sample_method = fields.String(metadata={"example": verification_rules.SAMPLE_METHOD})
+    sample_size = fields.Integer()
+    sampled_action_ids = fields.List(fields.UUID(), metadata={"description": "In draw order"})
+    findings = fields.String()
+    verifier_organisation = fields.String()
+    report_reference = fields.String()
+    verifier_user_id = fields.UUID()
+    signed_at = fields.DateTime()
+
+
+LotVerificationPageSchema = page_schema(LotVerificationSchema, "LotVerificationPageSchema")
+VERIFICATION_EXAMPLE = {"seed": "suzhou-2026-lot-7", "sample_size": 3, "opinion": "positive",
+                        "findings": "3 of 3 sampled actions traced to operator records; "
+                                    "quantification matches SH-METRO v1.",
+                        "verifier_organisation": "Jiangsu Carbon Verification Co.",
+                        "report_reference": "JCV-2026-0042"}
+
+
+def _verification_status(latest) -> dict:
+    opinion = latest.opinion if latest is not None else None
+    return {"status": verification_rules.verification_status(opinion),
+            "transferable": verification_rules.unlocks_moves(opinion),
+            "statement_id": getattr(latest, "id", None), "signed_at": getattr(latest, "signed_at", None),
+            "verifier_organisation": getattr(latest, "verifier_organisation", None),
+            "report_reference": getattr(latest, "report_reference", None)}
+
+
+def _statement_view(statement) -> dict:
+    return {**{name: getattr(statement, name) for name in LotVerificationSchema().fields
+               if name != "unlocks_moves"},
+            "unlocks_moves": verification_rules.unlocks_moves(statement.opinion)}
+
+
+def lot_view(lot, latest=None) -> dict:
+    """A lot as admins, auditors and verifiers see it; `latest`: its latest statement."""
     return {
         "id": lot.id, "status": lot.status, "vintage_year": lot.vintage_year,
+        "verification": _verification_status(latest),
         "methodology": {"code": lot.methodology_code, "version": lot.methodology_version},
         "period": {"period_from": lot.period_from, "period_to": lot.period_to},
         "serials": rules.format_range(lot.methodology_code, lot.vintage_year, lot.serial_start,
@@ -209,7 +285,7 @@ def issue_lot(data):
 
 
 @blp.route("/admin/certificates/lots", methods=["GET"])
-@access("auditor", "admin")
+@access(*LOT_READERS)
 @blp.arguments(CertificateLotArgsSchema, location="query")
 @blp.response(200, CertificateLotPageSchema)
 def list_lots(args):
@@ -217,17 +293,19 @@ def list_lots(args):
     after = decode_cursor(args["cursor"], converters=(dt.datetime.fromisoformat, uuid.UUID))
     items, last = certificate_service.list_lots(methodology_code=args["methodology_code"],
                                                 after=after, limit=args["limit"])
-    return {"items": [lot_view(lot) for lot in items], "next_cursor": encode_cursor(last)}
+    latest = certificate_service.latest_verifications(lot.id for lot in items)
+    return {"items": [lot_view(lot, latest.get(lot.id)) for lot in items],
+            "next_cursor": encode_cursor(last)}
 
 
 @blp.route("/admin/certificates/lots/<uuid:lot_id>", methods=["GET"])
-@access("auditor", "admin")
+@access(*LOT_READERS)
 @blp.response(200, CertificateLotDetailSchema)
 def get_lot(lot_id: uuid.UUID):
-    """One lot: its frozen summary, contributing action count, holdings and history."""
+    """One lot: its frozen summary, contributing action count, verification, holdings and history."""
     lot = certificate_service.get_lot_or_raise(lot_id)
     events = certificate_service.lot_events(lot.id)
-    return {**lot_view(lot),
+    return {**lot_view(lot, certificate_service.latest_verification(lot.id)),
             "holdings": _blocks_view(lot, certificate_service.lot_holdings(lot.id)),
             "events": [{"event": e.event, "serials": certificate_service.serials_of(lot, e),
                         "quantity": e.quantity, "from_partner_id": e.from_partner_id,
@@ -236,7 +314,7 @@ def get_lot(lot_id: uuid.UUID):
 
 
 @blp.route("/admin/certificates/lots/<uuid:lot_id>/actions", methods=["GET"])
-@access("auditor", "admin")
+@access(*LOT_READERS)
 @blp.arguments(PageArgsSchema, location="query")
 @blp.response(200, CertificateLotActionPageSchema)
 def list_lot_actions(args, lot_id: uuid.UUID):
@@ -248,13 +326,36 @@ def list_lot_actions(args, lot_id: uuid.UUID):
             "next_cursor": encode_cursor(last)}
 
 
+@blp.route("/admin/certificates/lots/<uuid:lot_id>/verifications", methods=["POST"])
+@access("verifier")
+@idempotent
+@blp.arguments(LotVerificationCreateSchema, example=VERIFICATION_EXAMPLE)
+@blp.response(201, LotVerificationSchema)
+def sign_verification(data, lot_id: uuid.UUID):
+    """Sign a verification statement on a lot: a reproducible sample of its actions, findings, opinion."""
+    return _statement_view(certificate_service.sign_verification(lot_id=lot_id,
+                                                                 actor_user_id=g.user.id, **data))
+
+
+@blp.route("/admin/certificates/lots/<uuid:lot_id>/verifications", methods=["GET"])
+@access(*LOT_READERS)
+@blp.arguments(PageArgsSchema, location="query")
+@blp.response(200, LotVerificationPageSchema)
+def list_verifications(args, lot_id: uuid.UUID):
+    """The lot's verification statements, newest first: the newest decides whether its serials move."""
+    after = decode_cursor(args["cursor"], converters=(int,))
+    rows, last = certificate_service.list_verifications(lot_id=lot_id, after=after,
+                                                        limit=args["limit"])
+    return {"items": [_statement_view(row) for row in rows], "next_cursor": encode_cursor(last)}
+
+
 @blp.route("/admin/certificates/lots/<uuid:lot_id>/transfers", methods=["POST"])
 @access("admin", "auditor")
 @idempotent
 @blp.arguments(CertificateTransferCreateSchema)
 @blp.response(201, CertificateMoveSchema)
 def transfer(data, lot_id: uuid.UUID):
-    """Transfer serials (a quantity or a range) to a registered enterprise buyer."""
+    """Transfer serials (a quantity or a range) to a registered enterprise buyer (after a positive verification)."""
     return _move_view(certificate_service.transfer_serials(lot_id=lot_id, actor_user_id=g.user.id, **data))
 
 
@@ -264,7 +365,7 @@ def transfer(data, lot_id: uuid.UUID):
 @blp.arguments(CertificateRetirementCreateSchema)
 @blp.response(201, CertificateMoveSchema)
 def retire(data, lot_id: uuid.UUID):
-    """Retire serials for an offset claim, with beneficiary and purpose; they never move again."""
+    """Retire serials for an offset claim (after a positive verification); they never move again."""
     return _move_view(certificate_service.retire_serials(lot_id=lot_id, actor_user_id=g.user.id, **data))
 
 

@@ -1,5 +1,5 @@
 """Pure rules of a role change (docs/roles.md): which roles may be asked for, which apply at
-once and which wait for a second admin (four-eyes grants of admin and auditor)."""
+once and which wait for a second admin (four-eyes grants of admin, auditor and verifier)."""
 from __future__ import annotations
 
 import dataclasses
@@ -49,7 +49,7 @@ def requested_roles(roles: Iterable[str]) -> set[str]:
 
 
 def plan_role_change(*, wanted: set[str], current: set[str]) -> RolePlan:
-    """Removals and citizen/merchant additions apply at once; admin or auditor not yet held
-    wait for a grant (a privileged role already held is simply kept)."""
+    """Removals and citizen/merchant additions apply at once; admin, auditor or verifier not
+    yet held wait for a grant (a privileged role already held is simply kept)."""
     to_grant = (wanted - current) & set(PRIVILEGED_ROLES)
     return RolePlan(now=frozenset(wanted - to_grant), to_grant=frozenset(to_grant))

@@ -10,10 +10,13 @@ from __future__ import annotations
 from decimal import Decimal
 
 # --- people ---------------------------------------------------------------------------------
-ROLES = ("citizen", "merchant", "admin", "auditor")
-# Granted only four-eyes (role_grants) and never held together by one account.
-PRIVILEGED_ROLES = ("admin", "auditor")
-STAFF_ROLES = ("merchant", "admin", "auditor")
+ROLES = ("citizen", "merchant", "admin", "auditor", "verifier")
+# The people who run the scheme (admin) and check it (auditor): they review methodologies.
+SCHEME_ROLES = ("admin", "auditor")
+# Granted only four-eyes (role_grants); an account holds at most one of them. `verifier` is the
+# independent third party who signs verification statements on certified lots (docs/roles.md).
+PRIVILEGED_ROLES = (*SCHEME_ROLES, "verifier")
+STAFF_ROLES = ("merchant", *PRIVILEGED_ROLES)
 ROLE_GRANT_STATUSES = ("pending", "approved", "rejected", "cancelled")
 # How a citizen appears on leaderboards: under their display name, under a pseudonym derived
 # from their id, or not at all (PIPL art. 44: the person decides).
@@ -76,6 +79,9 @@ REDEMPTION_STATUSES = ("reserved", "redeemed", "cancelled", "expired")
 REPORT_EXPORT_STATUSES = ("pending", "running", "done", "failed")
 BLOCK_STATUSES = ("active", "superseded", "retired")
 REGISTRY_EVENTS = ("issue", "transfer", "retire")
+# A verifier's opinion on a lot; only a `positive` latest statement lets its serials move
+# (docs/certificates.md, section 7).
+VERIFICATION_OPINIONS = ("positive", "qualified", "negative")
 
 # --- bounds ---------------------------------------------------------------------------------
 # Every stored quantity has an upper bound: PostgreSQL lets NaN through `x >= 0`, and a bound

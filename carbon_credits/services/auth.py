@@ -51,9 +51,10 @@ def register_user(*, email: str | None, phone: str | None, password: str, displa
                   roles: tuple[str, ...] = ("citizen",), partner_id: uuid.UUID | None = None,
                   actor_user_id: uuid.UUID | None = None, verified: bool = False) -> User:
     """Create a user directly (the command line, tests); an email or phone already taken is a
-    409. Roles are given directly (the command line bootstraps the first admins and auditors),
-    but never admin and auditor together (422 `conflicting_roles`). Citizens registering over
-    HTTP go through `accounts.register_citizen` instead (202, verification by code)."""
+    409. Roles are given directly (the command line bootstraps the first admins, auditors and
+    verifiers), but never two of admin, auditor and verifier (422 `conflicting_roles`). Citizens
+    registering over HTTP go through `accounts.register_citizen` instead (202, verification by
+    code)."""
     refuse_conflicting_roles(roles)
     email = normalise_email(email) if email else None
     phone = normalise_phone(phone) if phone else None

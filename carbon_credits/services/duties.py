@@ -1,10 +1,13 @@
 """Separation of duties: who may hold which roles together, and who may decide whose request.
 
+An account holds at most one of admin, auditor and verifier (PRIVILEGED_ROLES).
+
 One rule for every four-eyes decision (methodology approval, adjustment approval, role-grant
-approval, approval of a retirement that would stop a scope crediting): the decider must be
-independent of the requesters. Not independent means being one of them, or holding the role
-used for the decision through a grant (`role_grants`) that one of them requested or approved,
-so that one admin cannot manufacture their own second pair of eyes. See docs/roles.md.
+approval, approval of a retirement that would stop a scope crediting, a verifier's statement on
+a lot, whose issuer counts as the requester): the decider must be independent of the requesters. Not independent
+means being one of them, or holding the role used for the decision through a grant
+(`role_grants`) that one of them requested or approved, so that one admin cannot manufacture
+their own second pair of eyes. See docs/roles.md.
 
 Functions here join the caller's unit of work; they never commit.
 """
@@ -19,19 +22,22 @@ from carbon_credits.domain.errors import Conflict, PermissionDenied, ValidationF
 from carbon_credits.domain.vocabulary import PRIVILEGED_ROLES
 from models import RoleGrant, db
 
-CONFLICTING_ROLES_DETAIL = ("No account may hold both admin and auditor: the people who run the "
-                            "scheme are not the people who check it.")
+CONFLICTING_ROLES_DETAIL = ("No account may hold admin and auditor, nor verifier with either: the "
+                            "people who run the scheme are not the people who check it, and the "
+                            "third party who verifies its lots is independent of both.")
 
 
 def holds_conflicting_roles(roles: Iterable[str]) -> bool:
-    return set(PRIVILEGED_ROLES) <= set(roles)
+    """More than one of the privileged roles (admin, auditor, verifier)."""
+    return len(set(PRIVILEGED_ROLES) & set(roles)) > 1
 
 
 def refuse_conflicting_roles(roles: Iterable[str], *, field: str = "roles") -> None:
-    """A request asking for admin and auditor together is invalid (422 `conflicting_roles`)."""
+    """A request asking for two privileged roles together is invalid (422 `conflicting_roles`)."""
     if holds_conflicting_roles(roles):
         raise ValidationFailed(CONFLICTING_ROLES_DETAIL, code="conflicting_roles",
-                               errors={field: ["admin and auditor cannot be held together."]})
+                               errors={field: ["Only one of admin, auditor and verifier can be "
+                                               "held."]})
 
 
 def conflicting_roles_conflict() -> Conflict:

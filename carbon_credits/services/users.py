@@ -1,8 +1,8 @@
 """User administration: roles and suspension, each change audited.
 
-Roles and separation of duties (docs/roles.md): `admin` and `auditor` are never held together
-(service 422/409 `conflicting_roles`; a partial unique index on `user_roles`), and are given
-only four-eyes: asking for them opens a pending `role_grants` row that another admin approves.
+Roles and separation of duties (docs/roles.md): an account holds at most one of `admin`,
+`auditor` and `verifier` (service 422/409 `conflicting_roles`; a partial unique index on
+`user_roles`), and they are given only four-eyes: asking for them opens a pending `role_grants` row that another admin approves.
 Other role changes and every removal take effect at once.
 
 Lock order: the user's row, then their grant rows.
@@ -74,7 +74,7 @@ def _pending_grants(user_id: uuid.UUID) -> list[RoleGrant]:
 def set_roles(*, user_id: uuid.UUID, roles: list[str], partner_id: uuid.UUID | None,
               actor_user_id: uuid.UUID) -> RoleChange:
     """Make a user's roles the given set. Removals and citizen/merchant additions apply at
-    once; adding admin or auditor opens a pending grant for another admin to approve (and a
+    once; adding admin, auditor or verifier opens a pending grant for another admin to approve (and a
     pending grant for a role no longer asked for is cancelled). Merchant staff must name their
     merchant partner."""
     wanted = role_rules.requested_roles(roles)
@@ -84,8 +84,8 @@ def set_roles(*, user_id: uuid.UUID, roles: list[str], partner_id: uuid.UUID | N
         current = user.role_names
         plan = role_rules.plan_role_change(wanted=wanted, current=current)
         if plan.to_grant and user.id == actor_user_id:
-            raise PermissionDenied("Nobody asks for admin or auditor for themselves; another "
-                                   "admin must request it.", code="self_grant")
+            raise PermissionDenied("Nobody asks for admin, auditor or verifier for themselves; "
+                                   "another admin must request it.", code="self_grant")
         if "merchant" in wanted:
             _attach_merchant(user, partner_id or user.partner_id)
         before = sorted(current)
@@ -184,8 +184,8 @@ def _close(grant: RoleGrant, status: str, *, decided_by: uuid.UUID | None,
 def approve_role_grant(*, grant_id: uuid.UUID, actor_user_id: uuid.UUID,
                        note: str | None = None) -> RoleGrant:
     """pending -> approved by an admin independent of the requester and the grantee; the role
-    is added in the same transaction (409 `conflicting_roles` if it would join admin and
-    auditor)."""
+    is added in the same transaction (409 `conflicting_roles` if it would join two of admin,
+    auditor and verifier)."""
     with unit_of_work():
         user, grant = _lock_pending_grant(grant_id)
         if actor_user_id == grant.user_id:

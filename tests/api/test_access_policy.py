@@ -9,10 +9,16 @@ import uuid
 
 import pytest
 
+from carbon_credits.domain.vocabulary import ROLES
 from tests.conftest import assert_problem
 
-ROLES = ("citizen", "merchant", "admin", "auditor")
 SYSTEM_PATHS = {"/api/v1/openapi.json"}
+# What a verifier may change: nothing but their own statements, password and sessions.
+VERIFIER_WRITES = {
+    ("post", "/api/v1/admin/certificates/lots/{lot_id}/verifications"),
+    ("post", "/api/v1/me/password"), ("delete", "/api/v1/me/sessions/{session_id}"),
+    ("patch", "/api/v1/me"), ("delete", "/api/v1/me"), ("post", "/api/v1/auth/logout"),
+}
 
 
 def _operations(client):
@@ -84,3 +90,31 @@ def test_partner_operations_refuse_user_tokens(client, actors):
         if op["x-roles"] == ["partner"]:
             r = client.open(_concrete(path), method=method.upper(), headers=admin.headers, json={})
             assert_problem(r, 401)
+
+
+def test_a_verifier_changes_nothing_but_their_statements(client):
+    """Verifiers are read-only on the scheme (issue 15, item 6a): the only operations declaring
+    them that are not reads are the verification statement and their own account's. With
+    `test_no_operation_is_reachable_with_the_wrong_role[verifier]`, every other admin and
+    auditor operation that changes something answers them 403."""
+    writes = {(method, path) for path, method, op in _operations(client)
+              if "verifier" in op["x-roles"] and method != "get"}
+    assert writes == VERIFIER_WRITES
+    reads = {path for path, method, op in _operations(client)
+             if "verifier" in op["x-roles"] and method == "get" and path.startswith("/api/v1/admin/")}
+    assert reads == {"/api/v1/admin/actions", "/api/v1/admin/actions/{action_id}",
+                     "/api/v1/admin/certificates/lots", "/api/v1/admin/certificates/lots/{lot_id}",
+                     "/api/v1/admin/certificates/lots/{lot_id}/actions",
+                     "/api/v1/admin/certificates/lots/{lot_id}/verifications"}
+
+
+def test_every_admin_write_refuses_a_verifier(client, actors):
+    verifier = actors.user("verifier")
+    refused = 0
+    for path, method, op in _operations(client):
+        if method == "get" or (method, path) in VERIFIER_WRITES or op["x-roles"] in (["public"], ["partner"]):
+            continue
+        r = client.open(_concrete(path), method=method.upper(), headers=verifier.headers, json={})
+        assert_problem(r, 403, "role_required")
+        refused += 1
+    assert refused > 30

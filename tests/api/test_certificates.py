@@ -12,6 +12,7 @@ from sqlalchemy.exc import DBAPIError, IntegrityError
 
 from models import Action, CertificateBlock, CertificateLotAction, db
 from tests.api.test_actions import operator, rider, seeded, send_batch, trip  # noqa: F401
+from tests.certificates_support import verify_lot
 from tests.conftest import all_table_counts, assert_problem
 
 LOTS = "/api/v1/admin/certificates/lots"
@@ -64,6 +65,11 @@ def buyer(actors):
     return actors.partner("enterprise_buyer", name="Acme Steel Ltd")
 
 
+@pytest.fixture
+def verifier(actors):
+    return actors.user("verifier")
+
+
 def issue(client, who, period, **extra):
     body = {"methodology_code": "SH-METRO", "version": 1, "period_from": period["from"].isoformat(),
             "period_to": period["to"].isoformat(), **extra.pop("body", {})}
@@ -75,17 +81,21 @@ def serial(lot: dict, n: int) -> str:
 
 
 @pytest.fixture
-def lot(client, auditor, metro_month):
+def lot(client, auditor, verifier, metro_month):
+    """Last month's metro lot, with a positive verification statement: its serials may move."""
     r = issue(client, auditor, metro_month)
     assert r.status_code == 201, r.json
+    verify_lot(client, verifier, r.json["id"])
     return r.json
 
 
 def test_auditor_certifies_last_months_metro_a_buyer_retires_part_and_anyone_can_verify_it(
-        client, app, auditor, admin, buyer, rider, metro_month):  # noqa: F811
+        client, app, auditor, admin, buyer, rider, verifier, metro_month):  # noqa: F811
     r = issue(client, auditor, metro_month)
     assert r.status_code == 201, r.json
     lot = r.json
+    assert lot["verification"]["status"] == "unverified" and not lot["verification"]["transferable"]
+    verify_lot(client, verifier, lot["id"], sample_size=3)
     # Ten rides of 970 g: 9.700 kg verified, 9 units of 1 kg issued, 700 g left unissued.
     assert lot["quantity"] == 9 and lot["action_count"] == 10
     assert lot["verified_g"] == "9700.000" and lot["issued_g"] == "9000.000"
@@ -132,8 +142,8 @@ def test_auditor_certifies_last_months_metro_a_buyer_retires_part_and_anyone_can
         (f"{serial(lot, 1)}-000000005", "retired"), (f"{serial(lot, 6)}-000000009", "active")]
     assert [e["event"] for e in detail["events"]] == ["issue", "transfer", "retire"]
     log = client.get("/api/v1/admin/audit-log?object_type=certificate_lot", headers=admin.headers).json
-    assert {e["action"] for e in log["items"]} == {"certificate.issue", "certificate.transfer",
-                                                   "certificate.retire"}
+    assert {e["action"] for e in log["items"]} == {"certificate.issue", "certificate.verification_signed",
+                                                   "certificate.transfer", "certificate.retire"}
     assert [x["id"] for x in client.get(LOTS, headers=auditor.headers).json["items"]] == [lot["id"]]
 
 

@@ -1,14 +1,29 @@
 """Blocks of serials and the registry's event log: writing a block or an event, naming a
-block's serials. Shared by issuance and by transfers and retirements."""
+block's serials, locking a lot. Shared by issuance, transfers and retirements, and
+verification statements."""
 from __future__ import annotations
 
 import uuid
 
+from sqlalchemy import select
+
 from carbon_credits.domain import certificates as rules
+from carbon_credits.domain.errors import NotFound
 from models import CertificateBlock, CertificateEvent, CertificateLot, db, utcnow
 
 OBJECT_TYPE = "certificate_lot"
 LIVE_STATUSES = rules.LIVE_BLOCK_STATUSES  # superseded blocks were split into others
+
+
+def lock_lot(lot_id: uuid.UUID) -> CertificateLot:
+    """The lot's row, locked FOR UPDATE (404 `lot_not_found`): transfers, retirements and
+    verification statements of one lot queue here, so each sees the previous one's effect."""
+    lot = db.session.execute(select(CertificateLot).where(CertificateLot.id == lot_id)
+                             .with_for_update().execution_options(populate_existing=True)
+                             ).scalar_one_or_none()
+    if lot is None:
+        raise NotFound("Certificate lot not found.", code="lot_not_found")
+    return lot
 
 
 def serials_of(lot: CertificateLot, block) -> str:

@@ -1,8 +1,10 @@
 """Transfers and retirements: active serials of a lot (a quantity or a range) move from a holder
-to an enterprise buyer, or are retired for an offset claim and never move again.
+to an enterprise buyer, or are retired for an offset claim and never move again; only while the
+lot's latest verification statement is positive (409 `lot_not_verified` otherwise).
 
-Lock order: the lot, then its blocks (by serial). A moved part of a block supersedes it; the
-block is carved into new blocks (the rest stays with the holder)."""
+Lock order: the lot, then its blocks (by serial). The verification gate is read under the lot's
+lock, which signing a statement takes too. A moved part of a block supersedes it; the block is
+carved into new blocks (the rest stays with the holder)."""
 from __future__ import annotations
 
 import dataclasses
@@ -11,10 +13,11 @@ import uuid
 from sqlalchemy import select, update
 
 from carbon_credits.domain import certificates as rules
-from carbon_credits.domain.errors import Conflict, NotFound, ValidationFailed
+from carbon_credits.domain.errors import Conflict, ValidationFailed
 from carbon_credits.services.audit import record_audit
-from carbon_credits.services.certificates.blocks import (LIVE_STATUSES, OBJECT_TYPE, new_block,
-                                                         record_event, serials_of)
+from carbon_credits.services.certificates.blocks import (LIVE_STATUSES, OBJECT_TYPE, lock_lot,
+                                                         new_block, record_event, serials_of)
+from carbon_credits.services.certificates.verifications import refuse_unless_verified
 from carbon_credits.services.partners import get_partner_or_raise
 from carbon_credits.services.uow import unit_of_work
 from models import CertificateBlock, CertificateLot, Partner, db, utcnow
@@ -31,15 +34,6 @@ class RegistryMove:
     @property
     def quantity(self) -> int:
         return sum(b.quantity for b in self.blocks)
-
-
-def _lock_lot(lot_id: uuid.UUID) -> CertificateLot:
-    lot = db.session.execute(select(CertificateLot).where(CertificateLot.id == lot_id)
-                             .with_for_update().execution_options(populate_existing=True)
-                             ).scalar_one_or_none()
-    if lot is None:
-        raise NotFound("Certificate lot not found.", code="lot_not_found")
-    return lot
 
 
 def _serials_in_lot(lot: CertificateLot, serial: str, field: str) -> int:
@@ -104,7 +98,8 @@ def _choose(lot: CertificateLot, holder: uuid.UUID | None, *, quantity: int | No
 
 def _move(*, lot_id, holder, quantity, first_serial, last_serial, actor_user_id, event,
           to_partner_id=None, retirement=None) -> RegistryMove:
-    lot = _lock_lot(lot_id)
+    lot = lock_lot(lot_id)
+    refuse_unless_verified(lot)
     parts = _choose(lot, holder, quantity=quantity, first_serial=first_serial, last_serial=last_serial)
     moved: list[CertificateBlock] = []
     for block, first, last in parts:

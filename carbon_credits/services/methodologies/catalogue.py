@@ -14,14 +14,14 @@ from sqlalchemy import or_, select
 from carbon_credits.domain import crediting
 from carbon_credits.domain import methodology as domain
 from carbon_credits.domain.errors import Conflict, NotFound
-from carbon_credits.domain.vocabulary import IN_FORCE_STATUSES, PRIVILEGED_ROLES, scope_key
+from carbon_credits.domain.vocabulary import IN_FORCE_STATUSES, SCHEME_ROLES, scope_key
 from carbon_credits.services.admin_queries import list_audit_entries
 from carbon_credits.services.pagination import keyset_after, take_page
 from models import Methodology, MethodologyVersion, User, db, utcnow
 
 OBJECT_TYPE = "methodology"  # audit rows: object_type "methodology", object_id the code
 PUBLIC_STATUSES = ("approved", "retired")
-REVIEWER_ROLES = frozenset(PRIVILEGED_ROLES)  # they see unapproved versions and review them
+REVIEWER_ROLES = frozenset(SCHEME_ROLES)  # they see unapproved versions and review them
 
 
 def get_methodology(code: str) -> Methodology | None:
