@@ -12,7 +12,7 @@ so this is their own guard. Columns are added in place (SQLite's ADD COLUMN; a r
 drop the versions' triggers).
 
 Revision ID: 0018
-Revises: 0015
+Revises: 0016
 """
 from alembic import op
 import sqlalchemy as sa
@@ -21,7 +21,7 @@ import models.base
 from models.ddl import edit_sqlite_tables, replace_checks
 
 revision = '0018'
-down_revision = '0015'
+down_revision = '0016'
 branch_labels = None
 depends_on = None
 
