@@ -8,6 +8,7 @@ from api.resources import insights, reports
 from api.resources import certificates
 from api.resources import account
 from api.resources import households
+from api.resources import public
 
 BLUEPRINTS = [
     health.blp,
@@ -24,4 +25,5 @@ BLUEPRINTS = [
     insights.blp,
     reports.blp,
     certificates.blp,
+    public.blp,
 ]
