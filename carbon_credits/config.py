@@ -65,10 +65,10 @@ class Settings:
     points_expiry_months: int
     hold_ttl_minutes: int
     claim_window_days: int
+    public_min_citizens: int
     # A certified lot covers only scheme days closed at least this many days ago.
     lot_review_period_days: int
-    # Personal-data retention (docs/privacy.md): ended sessions and their refresh tokens are
-    # deleted this many days after they were revoked or expired.
+    # Ended sessions and their refresh tokens are deleted this many days on (docs/privacy.md).
     session_retention_days: int
     # The edge (docs/operations.md, "The edge: metrics, caching, CORS").
     metrics_allowed_networks: tuple
@@ -336,16 +336,16 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("throttle_code_limit", "THROTTLE_CODE_LIMIT", "10 per 15 minutes", _rate),
     Setting("throttle_message_limit", "THROTTLE_MESSAGE_LIMIT", "5 per hour", _rate),
     Setting("throttle_failed_login_limit", "THROTTLE_FAILED_LOGIN_LIMIT", "1000 per minute", _rate),
-    Setting("partner_secret_grace_hours", "PARTNER_SECRET_GRACE_HOURS", 24,
-            _int_between(0, 24 * 30)),
+    Setting("partner_secret_grace_hours", "PARTNER_SECRET_GRACE_HOURS", 24, _int_between(0, 720)),
     Setting("points_per_gram", "POINTS_PER_GRAM", 1, _int_between(1, 1000)),
     Setting("points_expiry_months", "POINTS_EXPIRY_MONTHS", 24, _int_between(1, 120)),
     Setting("hold_ttl_minutes", "HOLD_TTL_MINUTES", 30, _int_between(1, 7 * 24 * 60)),
     Setting("claim_window_days", "CLAIM_WINDOW_DAYS", 7, _int_between(1, 366)),
     Setting("lot_review_period_days", "LOT_REVIEW_PERIOD_DAYS", 7, _int_between(0, 365)),
     Setting("session_retention_days", "SESSION_RETENTION_DAYS", 30, _int_between(1, 3650)),
-    Setting("metrics_allowed_networks", "METRICS_ALLOWED_NETWORKS", DEFAULT_METRICS_NETWORKS,
-            _networks),
+    Setting("metrics_allowed_networks", "METRICS_ALLOWED_NETWORKS", DEFAULT_METRICS_NETWORKS, _networks),
+    # Open data (docs/open-data.md): no public figure from fewer citizens than this.
+    Setting("public_min_citizens", "PUBLIC_MIN_CITIZENS", 10, _int_between(2, 1000)),
     Setting("metrics_token", "METRICS_TOKEN", None, _metrics_token),
     Setting("cors_origins", "CORS_ORIGINS", (), _cors_origins),
 )

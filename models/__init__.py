@@ -15,6 +15,7 @@ from .ledger import (LedgerAccount, LedgerAdjustment, LedgerChainHead, LedgerHol
                      LedgerHoldLot, LedgerLot, LedgerReversal, LedgerSeal, LedgerTransfer,
                      LedgerTransferKey)
 from .action import Action, ActionKey, DailyCredit  # noqa: F401
+from .household import Household, HouseholdMember, MeterReading  # noqa: F401
 from .reward import Redemption, Reward, RewardClaim  # noqa: F401
 from .insights import ReportExport  # noqa: F401
 from .certificate import (CertificateBlock, CertificateEvent, CertificateLot,  # noqa: F401

@@ -5,7 +5,7 @@ import datetime as dt
 import uuid
 from decimal import Decimal
 
-from sqlalchemy import (JSON, BigInteger, Boolean, CheckConstraint, ForeignKey, Index, Integer,
+from sqlalchemy import (JSON, BigInteger, Boolean, CheckConstraint, Date, ForeignKey, Index, Integer,
                         String, Text, UniqueConstraint, Uuid, text)
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
@@ -92,6 +92,14 @@ class MethodologyVersion(db.Model):
     rejection_reason: Mapped[str | None] = mapped_column(Text)
     retired_by: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("users.id"))
     retired_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+    # Its filing record with the authority (备案), recorded once an approved version is filed;
+    # set once, all together, and never changed (a database trigger, migration 0018).
+    filing_number: Mapped[str | None] = mapped_column(String(64))
+    filing_authority: Mapped[str | None] = mapped_column(String(200))
+    filed_on: Mapped[dt.date | None] = mapped_column(Date)
+    expert_review_ref: Mapped[str | None] = mapped_column(String(200))
+    filed_by: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("users.id"))
+    filed_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
 
     @property
     def daily_cap_g(self) -> Decimal | None:

@@ -155,6 +155,9 @@ class Binding(db.Model):
     covers_from: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
     ended_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
     created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
+    # A utility account is bound for a household (docs/households.md): its readings credit
+    # the household's members; `user_id` is the member who asked and consented.
+    household_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("households.id"))
 
     @property
     def shown_status(self) -> str:

@@ -8,6 +8,8 @@ from api.resources import insights, reports
 from api.resources import certificates
 from api.resources import account
 from api.resources import regions
+from api.resources import households
+from api.resources import public
 
 BLUEPRINTS = [
     health.blp,
@@ -20,8 +22,10 @@ BLUEPRINTS = [
     methodologies.blp,
     ledger.blp,
     actions.blp,
+    households.blp,
     rewards.blp,
     insights.blp,
     reports.blp,
     certificates.blp,
+    public.blp,
 ]

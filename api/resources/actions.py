@@ -19,8 +19,8 @@ from carbon_credits.domain import methodology as method_domain
 from carbon_credits.services import actions as action_service
 from carbon_credits.services import methodologies as methodology_service
 from carbon_credits.services import regions as region_service
-from carbon_credits.domain.vocabulary import (ACTION_STATUSES, EVERYDAY_SCENES, TRANSIT_MODES,
-                                            WASTE_CATEGORIES, mg_to_grams, mode_and_scene)
+from carbon_credits.domain.vocabulary import (ACTION_STATUSES, ACTION_TYPES, EVERYDAY_SCENES, TRANSIT_MODES,
+                                            WASTE_CATEGORIES, mg_to_grams, scope_mode_fields)
 from carbon_credits.domain.clock import utcnow
 
 blp = Blueprint("actions", __name__, url_prefix="/api/v1", description="Green actions")
@@ -172,6 +172,7 @@ class ActionSchema(Schema):
     action_type = fields.String()
     mode = fields.String(allow_none=True)
     scene = fields.String(allow_none=True)
+    utility = fields.String(allow_none=True)
     category = fields.String(allow_none=True)
     channel = fields.String()
     status = fields.String()
@@ -222,7 +223,7 @@ class BatchResultSchema(Schema):
 
 
 class ActionQueryArgsSchema(PageArgsSchema):
-    action_type = fields.String(load_default=None, validate=validate.OneOf(tuple(TYPE_FIELDS)))
+    action_type = fields.String(load_default=None, validate=validate.OneOf(ACTION_TYPES))
     status = fields.String(load_default=None, validate=validate.OneOf(ACTION_STATUSES))
     occurred_from = AwareDateTime(load_default=None)
     occurred_to = AwareDateTime(load_default=None)
@@ -253,7 +254,7 @@ def action_view(action) -> dict:
         "ended_at", "scheme_day", "inputs", "points", "points_per_gram", "breakdown", "reasons",
         "duplicate_of", "created_at", "credited_at", "reviewed_at", "review_reason", "reversed_at",
         "reversal_reason", "user_id", "partner_id", "external_id", "region")}
-    view["mode"], view["scene"] = mode_and_scene(action.action_type, action.mode)
+    view.update(scope_mode_fields(action.action_type, action.mode))
     view["breakdown"] = methodology_service.full_breakdown(action.methodology_version_id,
                                                            action.breakdown)
     view["reduction_g"] = mg_to_grams(action.reduction_mg)

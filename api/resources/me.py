@@ -117,6 +117,9 @@ class BindingCreateSchema(Schema):
                          validate=validate.Length(min=1, max=len(ACTION_TYPES)),
                          metadata={"description": "Action types consented to; default: all the "
                                                   "partner reports"})
+    household_id = fields.UUID(load_default=None, metadata={
+        "description": "utility accounts only (required there): the household, of which I am a "
+                       "member, whose members the readings credit (docs/households.md)"})
 
 
 class BindingSchema(Schema):
@@ -140,6 +143,8 @@ class BindingSchema(Schema):
         "description": "Records of actions from this instant on go elsewhere (changeover)"})
     withdrawn_at = fields.DateTime(allow_none=True, metadata={
         "description": "Consent withdrawn: no record is received from this instant on"})
+    household_id = fields.UUID(allow_none=True, metadata={
+        "description": "A utility account's household"})
     created_at = fields.DateTime()
 
 
@@ -216,12 +221,13 @@ def create_binding(data):
     one-time code for the operator, who confirms it; only then do its records reach me."""
     requested = binding_service.request_binding(user_id=g.user.id, partner_id=data["partner_id"],
                                                 external_ref=data["external_ref"],
-                                                scopes=data.get("scopes"))
+                                                scopes=data.get("scopes"),
+                                                household_id=data["household_id"])
     binding = requested.binding
     view = {name: getattr(binding, name) for name in (
         "id", "partner_id", "shown_status", "external_ref_hint", "purpose", "scopes",
         "notice_version", "code_expires_at", "granted_at", "covers_from", "ended_at",
-        "withdrawn_at", "created_at")}
+        "withdrawn_at", "household_id", "created_at")}
     view["confirmation_code"] = requested.confirmation_code
     return view, 201 if requested.created else 200
 

@@ -16,7 +16,8 @@ from api.pagination import PageArgsSchema, decode_cursor, encode_cursor, page_sc
 from api.resources.admin_users import AuditPageSchema
 from carbon_credits.domain import methodology as domain
 from carbon_credits.domain.errors import ValidationFailed
-from carbon_credits.domain.vocabulary import mode_and_scene
+from carbon_credits.domain.vocabulary import scope_mode_fields
+from carbon_credits.services.leaderboards import scheme_today
 from carbon_credits.services import methodologies as service
 
 blp = Blueprint("methodologies", __name__, url_prefix="/api/v1",
@@ -86,6 +87,27 @@ class VersionCreateSchema(VersionEditSchema):
                               metadata={"description": "Copy this version's content first"})
 
 
+def _filing(version) -> dict | None:
+    if version.filing_number is None:
+        return None
+    return {"filing_number": version.filing_number, "authority": version.filing_authority,
+            "filed_on": version.filed_on.isoformat(),
+            "expert_review_ref": version.expert_review_ref,
+            "recorded_at": version.filed_at.isoformat()}
+
+
+class FilingSchema(Schema):
+    filing_number = fields.String(required=True, validate=validate.Length(min=1, max=64),
+                                  metadata={"example": "苏环备〔2027〕3号"})
+    authority = fields.String(required=True, validate=validate.Length(min=1, max=200),
+                              metadata={"example": "苏州市生态环境局"})
+    filed_on = fields.Date(required=True, metadata={"example": "2027-01-15"})
+    expert_review_ref = fields.String(load_default=None, allow_none=True,
+                                      validate=validate.Length(max=200),
+                                      metadata={"description": "The expert review it rests on",
+                                                "example": "专家评审意见 2026-12-20"})
+
+
 class VersionSchema(Schema):
     version = fields.Integer()
     status = fields.String()
@@ -99,6 +121,9 @@ class VersionSchema(Schema):
     change_note = fields.String(allow_none=True)
     revision = fields.Integer()
     etag = fields.Function(service.version_etag)
+    filing = fields.Function(_filing, metadata={
+        "description": "Its filing record with the authority (备案), once recorded: "
+                       "{filing_number, authority, filed_on, expert_review_ref, recorded_at}"})
     seeded = fields.Boolean()
     drafted_by = fields.UUID(allow_none=True)
     drafted_at = fields.DateTime()
@@ -123,6 +148,9 @@ class MethodologyCreateSchema(Schema):
     scene = fields.String(load_default=None, allow_none=True,
                           validate=validate.OneOf(domain.EVERYDAY_SCENES),
                           metadata={"description": "everyday only: the scene"})
+    utility = fields.String(load_default=None, allow_none=True,
+                            validate=validate.OneOf(domain.METERED_UTILITIES),
+                            metadata={"description": "household_energy only: the metered utility"})
 
 
 class MethodologySchema(Schema):
@@ -132,6 +160,7 @@ class MethodologySchema(Schema):
     action_type = fields.String()
     mode = fields.String(allow_none=True)
     scene = fields.String(allow_none=True)
+    utility = fields.String(allow_none=True)
     created_at = fields.DateTime()
     versions = fields.List(fields.Nested(VersionSchema))
 
@@ -143,6 +172,7 @@ class MethodologyInForceSchema(Schema):
     action_type = fields.String()
     mode = fields.String(allow_none=True)
     scene = fields.String(allow_none=True)
+    utility = fields.String(allow_none=True)
     version_in_force = fields.Nested(VersionSchema)
 
 
@@ -153,6 +183,12 @@ class ActivitySchema(Schema):
     weight_kg = StrictDecimal(validate=validate.Range(min=0, max=100000, min_inclusive=False))
     category = fields.String(validate=validate.OneOf(domain.WASTE_CATEGORIES))
     events = fields.Integer(strict=True, validate=validate.Range(min=1, max=1000))
+    consumption = StrictDecimal(validate=validate.Range(min=0, max=1_000_000),
+                                metadata={"description": "metered_baseline: the month's use"})
+    baseline = StrictDecimal(validate=validate.Range(min=0, max=1_000_000),
+                             metadata={"description": "metered_baseline: the baseline to "
+                                       "compare with (computed from the meter's history when "
+                                       "a reading is credited)"})
     started_at = AwareDateTime()
     ended_at = AwareDateTime()
 
@@ -233,8 +269,7 @@ def _methodology(methodology, versions) -> dict:
 
 
 def _scope_view(methodology) -> dict:
-    mode, scene = mode_and_scene(methodology.action_type, methodology.mode)
-    return {"mode": mode, "scene": scene}
+    return scope_mode_fields(methodology.action_type, methodology.mode)
 
 
 def _with_etag(version):
@@ -288,12 +323,12 @@ def calculate(data, code: str):
 @blp.response(201, MethodologySchema)
 def create_methodology(data):
     """Register a new methodology code and its scope (action type, and mode for transit)."""
-    scene = data.pop("scene")
-    if scene is not None:
-        if data["mode"] is not None:
-            raise ValidationFailed("Send mode (transit) or scene (everyday), not both.",
-                                   errors={"scene": ["Not with mode."]})
-        data["mode"] = scene
+    sent = [(name, value) for name in ("mode", "scene", "utility")
+            if (value := data.pop(name)) is not None]
+    if len(sent) > 1:
+        raise ValidationFailed("Send one of mode (transit), scene (everyday) and utility "
+                               "(household_energy).", errors={sent[1][0]: [f"Not with {sent[0][0]}."]})
+    data["mode"] = sent[0][1] if sent else None
     methodology = service.create_methodology(**data, actor_user_id=g.user.id)
     return _methodology(methodology, [])
 
@@ -374,6 +409,21 @@ def reject_version(data, code: str, v: int):
     """Reject a submitted version with a reason."""
     return _with_etag(service.reject_version(code=code, version=v, reason=data["reason"],
                                              actor_user_id=g.user.id))
+
+
+@blp.route(VERSION_PATH + "/filing", methods=["POST"])
+@access("admin")
+@blp.arguments(FilingSchema, example={"filing_number": "苏环备〔2027〕3号",
+                                      "authority": "苏州市生态环境局", "filed_on": "2027-01-15",
+                                      "expert_review_ref": "专家评审意见 2026-12-20"})
+@blp.response(201, VersionSchema)
+def record_filing(data, code: str, v: int):
+    """Record an approved version's filing with the authority (备案): once, in full, never
+    changed afterwards; shown on the public methodology pages."""
+    return _with_etag(service.record_filing(
+        code=code, version=v, filing_number=data["filing_number"], authority=data["authority"],
+        filed_on=data["filed_on"], expert_review_ref=data["expert_review_ref"],
+        actor_user_id=g.user.id, today=scheme_today()))
 
 
 @blp.route(VERSION_PATH + "/retire", methods=["POST"])

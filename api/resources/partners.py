@@ -14,7 +14,8 @@ from carbon_credits.domain import partners as partner_rules
 from carbon_credits.services import bindings as binding_service
 from carbon_credits.services import partners as partner_service
 from carbon_credits.services import regions as region_service
-from carbon_credits.domain.vocabulary import ACTION_TYPES, EVERYDAY_SCENES, PARTNER_KINDS, TRANSIT_MODES
+from carbon_credits.domain.vocabulary import (ACTION_TYPES, EVERYDAY_SCENES, METERED_UTILITIES,
+                                            PARTNER_KINDS, TRANSIT_MODES)
 
 blp = Blueprint("partners", __name__, url_prefix="/api/v1", description="Partners")
 
@@ -30,6 +31,8 @@ class PartnerScopeSchema(Schema):
                         metadata={"description": "transit only; left out: every mode"})
     scenes = fields.List(fields.String(validate=validate.OneOf(EVERYDAY_SCENES)),
                          metadata={"description": "everyday only; left out: every scene"})
+    utilities = fields.List(fields.String(validate=validate.OneOf(METERED_UTILITIES)),
+                            metadata={"description": "household_energy only; left out: both"})
 
 
 def _scopes_of(partner) -> list[dict]:
@@ -44,7 +47,7 @@ class PartnerSchema(Schema):
     kind = fields.String()
     key_id = fields.String()
     scopes = fields.Function(_scopes_of, metadata={
-        "description": "What it may report now: [{action_type, modes? | scenes?}]"})
+        "description": "What it may report now: [{action_type, modes? | scenes? | utilities?}]"})
     suspended = fields.Boolean(attribute="is_suspended")
     region = fields.String(allow_none=True, metadata={
         "description": "The district its records count for when their station is not "

@@ -21,13 +21,14 @@ from carbon_credits.domain.errors import AuthenticationFailed, ValidationFailed
 from carbon_credits.domain.vocabulary import ACTION_TYPES, DATA_PARTNER_KINDS, SCOPE_MODES
 
 # What the API calls the modes of each divided action type's scope.
-MODES_KEY = {"transit": "modes", "everyday": "scenes"}
+MODES_KEY = {"transit": "modes", "everyday": "scenes", "household_energy": "utilities"}
 
 DEFAULT_SCOPES: dict[str, list[dict]] = {
     "transit_operator": [{"action_type": "transit"}],
     "charging_operator": [{"action_type": "ev_charging"}],
     "recycling_operator": [{"action_type": "waste_sorting"}],
     "merchant_pos": [{"action_type": "everyday"}],
+    "utility": [{"action_type": "household_energy"}],
     "merchant": [],
     "enterprise_buyer": [],
 }
@@ -54,6 +55,11 @@ BINDING_PURPOSES = {
         "Credit the carbon reduction of everyday low-carbon choices: the shop or platform sends "
         "the scheme each qualifying purchase or order made with this account (scene, number of "
         "events, shop, time), used only to quantify and credit points."),
+    "utility": (
+        "Credit your household's energy and water saving: the utility sends the scheme this "
+        "account's monthly meter readings (period, consumption, whether estimated), including up "
+        "to 24 earlier months for the baseline, used only to quantify the saving and credit the "
+        "household's members."),
 }
 
 CONFIRMATION_CODE_ALPHABET = "ABCDEFGHJKLMNPQRSTUVWXYZ23456789"  # no I, O, 0, 1
@@ -142,7 +148,7 @@ def validate_scopes(*, kind: str, scopes: list[dict]) -> set[tuple[str, str | No
         if action_type in seen:
             errors[f"scopes.{i}.action_type"] = [f"{action_type} is listed twice."]
         seen.add(action_type)
-        for key in ("modes", "scenes"):
+        for key in MODES_KEY.values():
             problem = _modes_problem(action_type, key, scope.get(key))
             if problem:
                 errors[f"scopes.{i}.{key}"] = [problem]
@@ -152,11 +158,12 @@ def validate_scopes(*, kind: str, scopes: list[dict]) -> set[tuple[str, str | No
 
 
 def _modes_problem(action_type: str, key: str, modes: list | None) -> str | None:
-    """What is wrong with a scope's `modes` or `scenes` list, if anything."""
+    """What is wrong with a scope's `modes`, `scenes` or `utilities` list, if anything."""
     if modes is None:
         return None
     if MODES_KEY.get(action_type) != key:
-        return f"{key.capitalize()} are for {'transit' if key == 'modes' else 'everyday'} only."
+        owner = next(t for t, k in MODES_KEY.items() if k == key)
+        return f"{key.capitalize()} are for {owner} only."
     if not modes:
         return f"Leave {key} out for every one; an empty list is not allowed."
     allowed = SCOPE_MODES[action_type]

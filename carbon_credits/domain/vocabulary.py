@@ -25,20 +25,28 @@ ONE_TIME_CODE_PURPOSES = ("verify", "password_reset")
 
 # --- partners -------------------------------------------------------------------------------
 # `merchant_pos`: shops' tills and ordering platforms reporting everyday scenes.
+# `utility`: the power grid or water company posting monthly meter readings of households.
 DATA_PARTNER_KINDS = ("transit_operator", "charging_operator", "recycling_operator",
-                      "merchant_pos")
+                      "merchant_pos", "utility")
 PARTNER_KINDS = ("merchant", *DATA_PARTNER_KINDS, "enterprise_buyer")
 BINDING_STATUSES = ("pending", "active", "ended", "withdrawn", "expired")
 
 # --- green actions and their methodologies --------------------------------------------------
-ACTION_TYPES = ("transit", "ev_charging", "waste_sorting", "everyday")
+ACTION_TYPES = ("transit", "ev_charging", "waste_sorting", "everyday", "household_energy")
 TRANSIT_MODES = ("metro", "bus", "bike", "walk")
 # One-off low-carbon choices counted per event (docs/methodologies.md, "Everyday scenes").
 EVERYDAY_SCENES = ("no_cutlery", "own_bag", "e_receipt", "clothing_kiosk")
-# Action types whose scope is divided further: by transit mode, by everyday scene. The value is
-# stored in the `mode` column of actions, methodologies and partner scopes; the API calls it
-# `mode` for transit and `scene` for everyday.
-SCOPE_MODES = {"transit": TRANSIT_MODES, "everyday": EVERYDAY_SCENES}
+# A household's metered monthly consumption (docs/households.md).
+METERED_UTILITIES = ("electricity", "water")
+# Action types whose scope is divided further: by transit mode, everyday scene, metered utility.
+# The value is stored in the `mode` column of actions, methodologies and partner scopes; the API
+# names it as SCOPE_MODE_FIELDS says.
+SCOPE_MODES = {"transit": TRANSIT_MODES, "everyday": EVERYDAY_SCENES,
+               "household_energy": METERED_UTILITIES}
+HOUSEHOLD_SPLITS = ("equal", "shares")
+# history: a month before the account was bound (a baseline reference only, never credited).
+READING_STATUSES = ("credited", "rejected", "history")
+SCOPE_MODE_FIELDS = {"transit": "mode", "everyday": "scene", "household_energy": "utility"}
 WASTE_CATEGORIES = ("paper", "plastic", "metal", "glass", "textile", "kitchen")
 CHANNELS = ("app", "partner")
 ACTION_STATUSES = ("credited", "pending_review", "rejected", "duplicate", "reversed")
@@ -48,7 +56,7 @@ COUNTING_STATUSES = ("credited", "pending_review")
 OVERLAP_TYPES = ("transit", "ev_charging")
 
 CALCULATOR_FAMILIES = ("transit_distance", "transit_boarding", "ev_charging", "recyclables",
-                       "per_event")
+                       "per_event", "metered_baseline")
 VERSION_STATUSES = ("draft", "submitted", "approved", "rejected", "retired")
 # A retired version stays in force until its end: both may credit an action in their window.
 IN_FORCE_STATUSES = ("approved", "retired")
@@ -89,6 +97,7 @@ MAX_PER_CITIZEN_LIMIT = 1000
 MAX_SERIAL = 10**15
 MAX_CERTIFICATE_UNITS = 10**12
 MAX_LOT_MG = 10**18
+MAX_READING_MILLI = 10**12     # one month of one meter: 1e9 kWh or m³, far above any home
 
 # --- units ----------------------------------------------------------------------------------
 MG_PER_G = 1000
@@ -125,9 +134,13 @@ def scope_mode_check(*, mode_required: bool) -> str:
     return " OR ".join(parts)
 
 
-def mode_and_scene(action_type: str, mode: str | None) -> tuple[str | None, str | None]:
-    """The stored `mode` as the API names it: (transit mode, everyday scene)."""
-    return (None, mode) if action_type == "everyday" else (mode, None)
+def scope_mode_fields(action_type: str, mode: str | None) -> dict[str, str | None]:
+    """The stored `mode` as the API names it: {"mode": ..., "scene": ..., "utility": ...}, the
+    one of the action type's set, the others None."""
+    fields = dict.fromkeys(SCOPE_MODE_FIELDS.values())
+    if action_type in SCOPE_MODE_FIELDS:
+        fields[SCOPE_MODE_FIELDS[action_type]] = mode
+    return fields
 
 
 def sql_in(column: str, values: tuple[str, ...]) -> str:

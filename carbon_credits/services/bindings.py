@@ -29,7 +29,7 @@ from carbon_credits.services.accounts import require_verified
 from carbon_credits.services.audit import record_audit
 from carbon_credits.services.partners import current_scope_pairs, lock_partner
 from carbon_credits.services.uow import unit_of_work
-from models import Action, AuditEntry, Binding, Partner, PartnerScope, db, utcnow
+from models import Action, AuditEntry, Binding, HouseholdMember, Partner, PartnerScope, db, utcnow
 
 RECEIVING_STATUSES = ("active", "ended")  # ended by a changeover: still gets earlier trips
 
@@ -67,8 +67,8 @@ class RequestedBinding:
 def _bindable_partner(partner_id: uuid.UUID) -> Partner:
     partner = db.session.get(Partner, partner_id)
     if partner is None or partner.kind not in DATA_PARTNER_KINDS or partner.is_suspended:
-        raise ValidationFailed("Cards and accounts can be bound only to active transit, charging "
-                               "and recycling operators.", code="partner_not_bindable",
+        raise ValidationFailed("Cards and accounts can be bound only to active data partners "
+                               "(operators, tills, utilities).", code="partner_not_bindable",
                                errors={"partner_id": ["Not a data partner that can be bound."]})
     return partner
 
@@ -89,8 +89,30 @@ def _consented_scopes(partner: Partner, requested: list[str] | None) -> list[str
     return sorted(requested, key=ACTION_TYPES.index)
 
 
+def _household_for(partner: Partner, user_id: uuid.UUID,
+                   household_id: uuid.UUID | None) -> uuid.UUID | None:
+    """A utility account is bound for a household the citizen belongs to; nothing else is."""
+    if partner.kind != "utility":
+        if household_id is not None:
+            raise ValidationFailed("Only utility accounts are bound for a household.",
+                                   errors={"household_id": ["Only for a utility."]})
+        return None
+    if household_id is None:
+        raise ValidationFailed("A utility account is bound for a household.",
+                               code="household_required",
+                               errors={"household_id": ["Required for a utility account."]})
+    is_member = db.session.scalar(select(HouseholdMember.id).where(
+        HouseholdMember.household_id == household_id, HouseholdMember.user_id == user_id,
+        HouseholdMember.left_at.is_(None)))
+    if is_member is None:
+        raise ValidationFailed("You are not a member of this household.",
+                               errors={"household_id": ["Not a household of yours."]})
+    return household_id
+
+
 def request_binding(*, user_id: uuid.UUID, partner_id: uuid.UUID, external_ref: str,
-                    scopes: list[str] | None = None) -> RequestedBinding:
+                    scopes: list[str] | None = None,
+                    household_id: uuid.UUID | None = None) -> RequestedBinding:
     """A pending binding and its one-time code. Whether someone else holds the card is never
     revealed: the answer is the same. Asking again for one's own pending card issues a new code
     on the same binding; for one's own active card, hands it back."""
@@ -104,6 +126,7 @@ def request_binding(*, user_id: uuid.UUID, partner_id: uuid.UUID, external_ref: 
         require_verified(user_id)
         partner = _bindable_partner(partner_id)
         consented = _consented_scopes(partner, scopes)
+        household_id = _household_for(partner, user_id, household_id)
         own = list(db.session.scalars(
             select(Binding).where(Binding.user_id == user_id, Binding.partner_id == partner_id,
                                   Binding.external_ref_hash.in_(_ref_hashes(partner_id, ref)),
@@ -124,6 +147,7 @@ def request_binding(*, user_id: uuid.UUID, partner_id: uuid.UUID, external_ref: 
         binding.purpose = rules.BINDING_PURPOSES[partner.kind]
         binding.scopes = consented
         binding.notice_version = rules.BINDING_NOTICE_VERSION
+        binding.household_id = household_id
         record_audit(action="binding.request", object_type="binding", object_id=binding.id,
                      actor_user_id=user_id,
                      details={"partner_id": str(partner_id), "scopes": consented,
@@ -301,6 +325,12 @@ def check_partner_record_invariants() -> list[str]:
         or_(PartnerScope.mode.is_(None), PartnerScope.mode == Action.mode),
         PartnerScope.valid_from <= Action.created_at,
         or_(PartnerScope.valid_until.is_(None), PartnerScope.valid_until > Action.created_at))
+    # A household's utility account credits every member: the binding's citizen asked for it.
+    member_then = exists().where(
+        HouseholdMember.household_id == Binding.household_id,
+        HouseholdMember.user_id == Action.user_id,
+        HouseholdMember.joined_at <= Action.created_at,
+        or_(HouseholdMember.left_at.is_(None), HouseholdMember.left_at > Action.created_at))
     problems: list[str] = []
     rows = db.session.execute(
         select(Action.id, Action.binding_id, Binding.id.label("found"), scope_held.label("in_scope"))
@@ -308,7 +338,7 @@ def check_partner_record_invariants() -> list[str]:
         .where(checked, or_(
             ~scope_held,
             Binding.id.is_(None),
-            Binding.user_id != Action.user_id,
+            and_(Binding.user_id != Action.user_id, ~member_then),
             Binding.partner_id != Action.partner_id,
             Binding.granted_at.is_(None),
             Binding.granted_at > Action.created_at,

@@ -12,7 +12,7 @@ from typing import Any
 from carbon_credits.domain import actions as rules
 from carbon_credits.domain.crediting import reason
 from carbon_credits.domain.errors import ValidationFailed
-from carbon_credits.domain.vocabulary import mode_and_scene
+from carbon_credits.domain.vocabulary import scope_mode_fields
 from models import Action, MethodologyVersion
 
 CLOCK_MESSAGE = (f"Must agree with ended_at within {rules.CLOCK_TOLERANCE.seconds // 60} minutes "
@@ -118,7 +118,8 @@ def submission_from_action(action: Action) -> Submission:
     def dec(name):
         return Decimal(inputs[name]) if name in inputs else None
 
-    mode, scene = mode_and_scene(action.action_type, action.mode)
+    named = scope_mode_fields(action.action_type, action.mode)
+    mode, scene = named["mode"], named["scene"]
     return Submission(action_type=action.action_type, channel=action.channel,
                       occurred_at=rules.action_instant(occurred_at=action.occurred_at,
                                                        ended_at=action.ended_at),

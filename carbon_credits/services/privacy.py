@@ -24,12 +24,14 @@ from carbon_credits.domain.errors import Conflict, NotFound, PermissionDenied
 from carbon_credits.services import keys, ledger, rewards, throttle
 from carbon_credits.services import methodologies as methodology_service
 from carbon_credits.services.audit import record_audit
+from carbon_credits.services.households.membership import leave_on_erasure
 from carbon_credits.services.leaderboards import leaderboard_pseudonym
 from carbon_credits.services.partners import lock_partner
 from carbon_credits.services.passwords import verify_password
 from carbon_credits.services.sessions import revoke_user_sessions
 from carbon_credits.services.uow import unit_of_work
-from models import (Action, AuditEntry, AuthSession, Binding, LedgerAccount, LedgerAdjustment,
+from models import (Action, AuditEntry, AuthSession, Binding, Household, HouseholdMember,
+                    LedgerAccount, LedgerAdjustment,
                     LedgerTransfer, OneTimeCode, Partner, Redemption, RefreshToken,
                     RevokedAccessToken, Reward, RoleGrant, ThrottleCounter, User, UserRegion, db,
                     utcnow)
@@ -91,6 +93,12 @@ def _sections(user_id: uuid.UUID, account_id: int | None):
                        .join(Partner, Partner.id == Binding.partner_id)
                        .where(Binding.user_id == user_id)
                        .order_by(Binding.created_at, Binding.id)), _row
+    yield "household_memberships", (
+        select(HouseholdMember.__table__, Household.name.label("household_name"))
+        .join(Household, Household.id == HouseholdMember.household_id)
+        .where(HouseholdMember.user_id == user_id)
+        .order_by(HouseholdMember.joined_at, HouseholdMember.id)), _row
+
     def action(row) -> dict:  # the breakdown as computed, not as compactly stored
         return {**_row(row), "breakdown": methodology_service.full_breakdown(
             row.methodology_version_id, row.breakdown)}
@@ -258,6 +266,7 @@ def _erase(user_id: uuid.UUID, seen_hash: str, now: dt.datetime) -> Erasure:
             binding.external_ref_hash = secrets.token_hex(32)
             binding.external_ref_hint = ERASED_REF_HINT
         db.session.flush()
+        leave_on_erasure(user_id=user_id, now=now)
         cancelled = rewards.cancel_open_redemptions(user_id=user_id, now=now)
         forfeited = ledger.forfeit_balance(user_id=user_id, now=now)
         revoked = revoke_user_sessions(user_id, reason="erased", now=now)

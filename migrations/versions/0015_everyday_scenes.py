@@ -5,18 +5,14 @@ Only CHECK constraints change: each list of allowed values gains the new one, an
 checks of methodologies and partner scopes learn that `everyday` scopes are divided by scene
 (stored in `mode`, as transit modes are). Every existing row satisfies the wider checks.
 
-PostgreSQL drops and adds each constraint in place (on the partitioned `actions` the change
-reaches every partition). SQLite cannot alter a CHECK; rebuilding `actions` and the ledger's
-tables would drop their triggers, so the table's stored CREATE statement is edited instead, the
-procedure SQLite documents for loosening a constraint ("Making Other Kinds Of Table Schema
-Changes", https://www.sqlite.org/lang_altertable.html): only the text of the check changes, the
-schema version is bumped, and an integrity check follows.
+`models.ddl.replace_checks` changes them: in place on PostgreSQL (on the partitioned `actions`
+the change reaches every partition); on SQLite by editing the stored CREATE TABLE, since a
+rebuild would drop the tables' triggers.
 
 Revision ID: 0015
 Revises: 0014
 """
-from alembic import op
-import sqlalchemy as sa
+from models.ddl import replace_checks
 
 revision = '0015'
 down_revision = '0014'
@@ -53,43 +49,10 @@ CHANGES = [
 ]
 
 
-def _postgresql(table: str, name: str, check: str) -> None:
-    op.execute(f"ALTER TABLE {table} DROP CONSTRAINT {name}")
-    op.execute(f"ALTER TABLE {table} ADD CONSTRAINT {name} CHECK ({check})")
-
-
-def _sqlite(changes: list[tuple[str, str, str]]) -> None:
-    """Edit each table's stored CREATE TABLE: `CONSTRAINT name CHECK (old)` becomes `... (new)`."""
-    bind = op.get_bind()
-    version = bind.exec_driver_sql("PRAGMA schema_version").scalar()
-    bind.exec_driver_sql("PRAGMA writable_schema = ON")
-    for table, name, old, new in changes:
-        sql = bind.execute(sa.text("SELECT sql FROM sqlite_master WHERE type = 'table' "
-                                   "AND name = :t"), {"t": table}).scalar()
-        before, after = f"CONSTRAINT {name} CHECK ({old})", f"CONSTRAINT {name} CHECK ({new})"
-        if sql.count(before) != 1:
-            raise RuntimeError(f"{table}: the check {name} is not the one this migration expects")
-        bind.execute(sa.text("UPDATE sqlite_master SET sql = :sql WHERE type = 'table' "
-                             "AND name = :t"), {"sql": sql.replace(before, after), "t": table})
-    bind.exec_driver_sql(f"PRAGMA schema_version = {int(version) + 1}")
-    bind.exec_driver_sql("PRAGMA writable_schema = OFF")
-    result = bind.exec_driver_sql("PRAGMA integrity_check").scalar()
-    if result != "ok":
-        raise RuntimeError(f"integrity check after editing checks: {result}")
-
-
-def _apply(changes: list[tuple[str, str, str, str]]) -> None:
-    if op.get_bind().dialect.name == "postgresql":
-        for table, name, _, check in changes:
-            _postgresql(table, name, check)
-    else:
-        _sqlite(changes)
-
-
 def upgrade():
-    _apply(CHANGES)
+    replace_checks(CHANGES)
 
 
 def downgrade():
     # Rows of the new kinds must go first: the narrower checks would refuse them.
-    _apply([(table, name, new, old) for table, name, old, new in CHANGES])
+    replace_checks([(table, name, new, old) for table, name, old, new in CHANGES])

@@ -45,7 +45,8 @@ def test_impact_totals_by_type_with_sourced_equivalents(client, app, seeded, ope
     walked = Decimal(transit["reduction_g"]) - Decimal("970.000")
     assert transit["actions"] == 2 and walked > 0
     assert {t["action_type"] for t in body["by_action_type"]} == {"transit", "ev_charging",
-                                                                  "waste_sorting", "everyday"}
+                                                                  "waste_sorting", "everyday",
+                                                                  "household_energy"}
     assert body["total"]["reduction_g"] == transit["reduction_g"]
     assert body["total"]["points"] == transit["points"]
     assert Decimal(body["this_month"]["reduction_g"]) + Decimal(body["last_month"]["reduction_g"]) \

@@ -42,13 +42,13 @@ def test_admin_list_costs_the_same_statements_for_one_and_for_many_methodologies
     one, body = statements_of_get(app, client, ADMIN, admin)
     assert [m["code"] for m in body["items"]] == ["ONLY-ONE"]
 
-    seed(app)  # twelve codes, approved and draft versions
+    seed(app)  # fourteen codes, approved and draft versions
     for i in range(4):
         add_code_with_drafts(client, admin, f"MORE-{i}", drafts=i + 1)
     many, body = statements_of_get(app, client, ADMIN, admin)
 
-    assert len(body["items"]) == 17
-    assert many == one, f"{one} statements for 1 methodology, {many} for 17"
+    assert len(body["items"]) == 19
+    assert many == one, f"{one} statements for 1 methodology, {many} for 19"
 
 
 def test_admin_list_shows_each_methodology_with_exactly_its_own_versions(client, app, actors):
@@ -75,7 +75,7 @@ def test_every_admin_page_costs_the_same_and_the_pages_cover_every_code(client, 
         if not body["next_cursor"]:
             break
         path = f"{ADMIN}?limit=4&cursor={body['next_cursor']}"
-    assert len(codes) == 13 and codes == sorted(codes)
+    assert len(codes) == 15 and codes == sorted(codes)
     assert len(set(costs)) == 1, costs
 
 

@@ -18,7 +18,7 @@ PARAM = {"name": "RF", "value": Decimal("97"), "unit": "gCO2/km", "source": "s",
 
 def test_seeded_versions_are_recorded_as_seeded_without_an_acting_user(app_ctx):
     line = service.seed_methodologies()
-    assert "12 version(s) created" in line
+    assert "14 version(s) created" in line
     rows = db.session.scalars(select(MethodologyVersion)).all()
     assert {r.status for r in rows} == {"approved", "draft"}
     assert all(r.seeded and r.drafted_by is None and r.approved_by is None for r in rows)
@@ -27,7 +27,7 @@ def test_seeded_versions_are_recorded_as_seeded_without_an_acting_user(app_ctx):
     assert all(r.effective_from == dt.datetime(2023, 12, 31, 16, tzinfo=UTC) for r in approved)
     entries = db.session.scalars(select(AuditEntry).where(
         AuditEntry.action == "methodology.version_seed")).all()
-    assert len(entries) == 12
+    assert len(entries) == 14
     assert all(e.actor_user_id is None and e.details["seed"] is True for e in entries)
 
 

@@ -92,25 +92,32 @@ SQLITE_KEEPS = {
 }
 
 
-def _migration_module(revision: str):
+def _migration_modules():
+    """Every migration module, oldest first."""
     import importlib.util
     import pathlib
-    path = next((pathlib.Path(__file__).resolve().parents[2] / "migrations" / "versions")
-                .glob(f"{revision}_*.py"))
-    spec = importlib.util.spec_from_file_location(f"migration_{revision}", path)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    folder = pathlib.Path(__file__).resolve().parents[2] / "migrations" / "versions"
+    for path in sorted(folder.glob("0*.py")):
+        spec = importlib.util.spec_from_file_location(f"migration_{path.stem}", path)
+        module = importlib.util.module_from_spec(spec)
+        spec.loader.exec_module(module)
+        yield module
 
 
 def test_widened_checks_are_the_models_checks():
-    """Alembic does not compare CHECK constraints: migration 0015 writes the texts the models
-    build from the vocabulary, checked here so the two cannot drift."""
+    """Alembic does not compare CHECK constraints: the migrations that widen them (0015 and
+    later, `CHANGES`) write the texts the models build from the vocabulary; the latest text of
+    each must be the model's, so the two cannot drift."""
     model_checks = {(table.name, str(c.name).removeprefix(f"ck_{table.name}_")): str(c.sqltext)
                     for table in db.metadata.tables.values() for c in table.constraints
                     if c.__class__.__name__ == "CheckConstraint"}
-    for table, name, _, new in _migration_module("0015").CHANGES:
-        assert model_checks[(table, name.removeprefix(f"ck_{table}_"))] == new, name
+    latest = {}
+    for module in _migration_modules():
+        for table, name, _, new in getattr(module, "CHANGES", ()):
+            latest[(table, name.removeprefix(f"ck_{table}_"))] = new
+    assert latest
+    for key, new in latest.items():
+        assert model_checks[key] == new, key
 
 
 def test_every_mode_and_scene_fits_its_columns():

@@ -42,7 +42,7 @@ def test_the_registry_names_exactly_the_vocabulary_families_in_order():
 def test_every_family_serves_a_known_action_type():
     assert m.FAMILIES == {"transit_distance": "transit", "transit_boarding": "transit",
                           "ev_charging": "ev_charging", "recyclables": "waste_sorting",
-                          "per_event": "everyday"}
+                          "per_event": "everyday", "metered_baseline": "household_energy"}
     assert set(m.FAMILIES.values()) == set(vocabulary.ACTION_TYPES)
 
 
@@ -85,7 +85,7 @@ def test_an_unknown_family_is_refused_before_its_parameters():
     error = refusal("bicycle_distance", "not even a list")
     assert error.errors == {"family": ["Unknown calculator family."]}
     assert error.detail == ("family must be one of transit_distance, transit_boarding, "
-                            "ev_charging, recyclables, per_event")
+                            "ev_charging, recyclables, per_event, metered_baseline")
 
 
 # --- transit_distance --------------------------------------------------------------------------
@@ -288,9 +288,12 @@ VALID = {
     "ev_charging": EV_PARAMETERS,
     "recyclables": [param("EF_paper", "3.46", "kgCO2e/kg")],
     "per_event": [param("EF_event", "23", "gCO2e/event")],
+    "metered_baseline": [param("EF_grid", "0.55", "kgCO2/kWh"), param("S_max", "0.3", "fraction")],
 }
-# Rules a family cannot do without (per_event: its daily count cap).
-RULES = {"per_event": {"max_events_per_day": 3}}
+# Rules a family cannot do without (per_event: its daily count cap; metered: its baseline).
+RULES = {"per_event": {"max_events_per_day": 3},
+         "metered_baseline": {"baseline_method": "same_month_last_year", "baseline_months": 1,
+                              "min_baseline_readings": 1}}
 
 
 @pytest.mark.parametrize("family", vocabulary.CALCULATOR_FAMILIES)

@@ -115,7 +115,8 @@ def activities(draw) -> dict:
                 "category": draw(st.one_of(st.sampled_from(WASTE_CATEGORIES),
                                            st.sampled_from([None, "glass ", "EF_paper", 3])))}
     for name, values in (("distance_km", amounts), ("energy_kwh", amounts),
-                         ("weight_kg", amounts), ("boardings", whole), ("events", whole)):
+                         ("weight_kg", amounts), ("boardings", whole), ("events", whole),
+                         ("consumption", amounts), ("baseline", amounts)):
         if draw(st.booleans()):
             activity[name] = draw(values)
     return activity
@@ -153,6 +154,10 @@ def plausible(draw) -> tuple:
                         energy_kwh=_within(draw, rules, "energy_kwh", ("1", "100"), places=4))
     elif version.family == "per_event":
         activity["events"] = int(_within(draw, rules, "events", ("1", "5"), places=0))
+    elif version.family == "metered_baseline":
+        activity.update(consumption=_within(draw, rules, "consumption", ("0", "500")),
+                        baseline=draw(st.decimals(min_value=D("0"), max_value=D("500"), places=3)),
+                        baseline_basis="test")
     else:
         activity.update(category=draw(st.sampled_from(WASTE_CATEGORIES)),
                         weight_kg=_within(draw, rules, "weight_kg", ("0.05", "50"), places=6))

@@ -36,14 +36,14 @@ from carbon_credits.domain.methodology.units import (CANONICAL_UNIT, ROUNDING_RU
                                                      points_for, quantise_grams)
 from carbon_credits.domain.vocabulary import (ACTION_TYPES, CALCULATOR_FAMILIES, CHANNELS, GRAMS,
                                             MAX_PARAMETER_VALUE as MAX_VALUE,
-                                            EVERYDAY_SCENES, SCOPE_MODES,
+                                            EVERYDAY_SCENES, METERED_UTILITIES, SCOPE_MODES,
                                             SELF_REPORT_POLICIES, SOURCE_STATUSES,
                                             TRANSIT_MODES, VERSION_STATUSES, WASTE_CATEGORIES)
 
 __all__ = [
     # vocabulary and errors, re-exported for callers that read them here
     "ACTION_TYPES", "CALCULATOR_FAMILIES", "CHANNELS", "EVERYDAY_SCENES", "GRAMS", "MAX_VALUE",
-    "SCOPE_MODES",
+    "METERED_UTILITIES", "SCOPE_MODES",
     "SELF_REPORT_POLICIES", "SOURCE_STATUSES", "TRANSIT_MODES", "VERSION_STATUSES",
     "WASTE_CATEGORIES", "Conflict", "StaleRevision", "ValidationFailed",
     # units and rounding

@@ -21,12 +21,19 @@ from carbon_credits.domain.vocabulary import (MAX_PARAMETER_VALUE, SELF_REPORT_P
 # Bounded activity quantities an applicability rule may name as min_<q> / max_<q>.
 BOUNDED_QUANTITIES = {"distance_km": "km", "speed_kmh": "km/h", "energy_kwh": "kWh",
                       "weight_kg": "kg", "boardings": "boardings", "duration_min": "min",
-                      "events": "events"}
+                      "events": "events", "consumption": "units"}
+# Rules only some families take (each family names its own, families.Family.own_rules):
+# `max_events_per_day`, a per-event scene's daily count cap (families.PerEvent); the baseline of
+# a metered household (families.MeteredBaseline, domain/metering): its method, how many months
+# or years it looks back, and how many actual readings it needs at least.
+FAMILY_RULES = ("max_events_per_day", "baseline_method", "baseline_months",
+                "min_baseline_readings")
 # `basis`: why these bounds, evidence policy and cap (no published figures exist for them).
-# `max_events_per_day`: a per-event scene's daily count cap (families.PerEvent).
 RULE_KEYS = {f"{side}_{q}" for q in BOUNDED_QUANTITIES for side in ("min", "max")} | {
-    "self_report", "basis", "max_events_per_day"}
+    "self_report", "basis", *FAMILY_RULES}
 MAX_EVENTS_PER_DAY = 1000
+MAX_BASELINE_MONTHS = 24
+BASELINE_METHODS = ("same_month_last_year", "trailing_average")
 PARAMETER_NAME_RE = re.compile(r"^[A-Za-z][A-Za-z0-9_]{0,39}$")
 PARAMETER_FIELDS = {"name", "value", "unit", "source", "source_status", "note"}
 
@@ -73,6 +80,13 @@ class Rules:
     self_report: str = "review"
     basis: str | None = None
     max_events_per_day: int | None = None
+    baseline_method: str | None = None
+    baseline_months: int | None = None
+    min_baseline_readings: int | None = None
+
+    def family_rules(self) -> set[str]:
+        """The family-specific rules set (FAMILY_RULES)."""
+        return {name for name in FAMILY_RULES if getattr(self, name) is not None}
 
     def as_dict(self) -> dict:
         data: dict[str, Any] = {}
@@ -82,8 +96,8 @@ class Rules:
             if high is not None:
                 data[f"max_{quantity}"] = text(high)
         data["self_report"] = self.self_report
-        if self.max_events_per_day is not None:
-            data["max_events_per_day"] = self.max_events_per_day
+        for name in sorted(self.family_rules()):
+            data[name] = getattr(self, name)
         if self.basis:
             data["basis"] = self.basis
         return data
@@ -207,18 +221,26 @@ def parse_rules(rules: Mapping | None, errors: Errors) -> Rules:
     self_report = rules.get("self_report", "review")
     if self_report not in SELF_REPORT_POLICIES:
         errors["applicability.self_report"] = ["One of " + ", ".join(SELF_REPORT_POLICIES) + "."]
+    method = rules.get("baseline_method")
+    if method is not None and method not in BASELINE_METHODS:
+        errors["applicability.baseline_method"] = ["One of " + ", ".join(BASELINE_METHODS) + "."]
+        method = None
     return Rules(bounds=bounds, self_report=self_report, basis=_basis(rules, errors),
-                 max_events_per_day=_events_per_day(rules, errors))
+                 max_events_per_day=_whole(rules, "max_events_per_day", MAX_EVENTS_PER_DAY,
+                                           errors),
+                 baseline_method=method,
+                 baseline_months=_whole(rules, "baseline_months", MAX_BASELINE_MONTHS, errors),
+                 min_baseline_readings=_whole(rules, "min_baseline_readings",
+                                              MAX_BASELINE_MONTHS, errors))
 
 
-def _events_per_day(rules: Mapping, errors: Errors) -> int | None:
-    value = rules.get("max_events_per_day")
+def _whole(rules: Mapping, name: str, high: int, errors: Errors) -> int | None:
+    """A whole-number rule from 1 to `high` (JSON integer), or None when absent."""
+    value = rules.get(name)
     if value is None:
         return None
-    if isinstance(value, bool) or not isinstance(value, int) \
-            or not 1 <= value <= MAX_EVENTS_PER_DAY:
-        errors["applicability.max_events_per_day"] = [
-            f"A whole number from 1 to {MAX_EVENTS_PER_DAY}."]
+    if isinstance(value, bool) or not isinstance(value, int) or not 1 <= value <= high:
+        errors[f"applicability.{name}"] = [f"A whole number from 1 to {high}."]
         return None
     return value
 

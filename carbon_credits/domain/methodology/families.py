@@ -13,96 +13,20 @@ times.
 """
 from __future__ import annotations
 
-from decimal import Decimal, localcontext
-from typing import Any, ClassVar, Mapping
+from decimal import Decimal
+from typing import Any, Mapping
 
 from carbon_credits.domain.errors import ValidationFailed
-from carbon_credits.domain.methodology.breakdown import (Calculation, ParameterStep, Steps,
-                                                         read_input)
-from carbon_credits.domain.methodology.definition import (Definition, Errors, Parameter, Rules,
-                                                          parse_parameters, parse_rules)
+from carbon_credits.domain.methodology.breakdown import Calculation, Steps, read_input
+from carbon_credits.domain.methodology.city_families import MeteredBaseline, PerEvent
+from carbon_credits.domain.methodology.definition import (Definition, Errors, parse_parameters,
+                                                          parse_rules)
+from carbon_credits.domain.methodology.family import Family, Needs, Parameters
 from carbon_credits.domain.methodology.reasons import Reason
-from carbon_credits.domain.methodology.units import CANONICAL_UNIT, CONTEXT, ZERO, quantise_grams
-from carbon_credits.domain.vocabulary import GRAMS, MG_PER_G, WASTE_CATEGORIES
+from carbon_credits.domain.methodology.units import ZERO
+from carbon_credits.domain.vocabulary import WASTE_CATEGORIES
 
-Needs = tuple[tuple[str, str], ...]  # (parameter name, dimension)
-Parameters = Mapping[str, Parameter]
-
-
-class Family:
-    """A calculator family. Subclasses declare the class attributes and `reduce`."""
-
-    name: ClassVar[str]
-    action_type: ClassVar[str]
-    required_inputs: ClassVar[tuple[str, ...]]
-    optional_inputs: ClassVar[tuple[str, ...]] = ()
-    formula: ClassVar[str]
-    parameters: ClassVar[Needs] = ()
-    # Said (after "Family <name> ") when `needed` finds no usable set of parameters.
-    unmet: ClassVar[str] = ""
-
-    # Other sets of parameters the family can work from instead of `parameters`.
-    alternatives: ClassVar[tuple[Needs, ...]] = ()
-
-    def needed(self, present: set[str]) -> Needs | None:
-        """The parameters this family will use, given the names present; None if none fit."""
-        if not self.alternatives:
-            return self.parameters
-        for choice in (self.parameters, *self.alternatives):
-            if {name for name, _ in choice} <= present:
-                return choice
-        return None
-
-    def rules_problem(self, rules: Rules) -> str | None:
-        """What is wrong with the applicability rules for this family, if anything."""
-        if rules.max_events_per_day is not None:
-            return "max_events_per_day is for per_event methodologies only."
-        return None
-
-    def count_cap_mg(self, definition: Definition) -> int | None:
-        """A daily cap the family derives from the definition (milligrams), if it has one."""
-        return None
-
-    def bounds_problem(self, parsed: Parameters) -> str | None:
-        """What is wrong with the parameter values beyond their units, if anything."""
-        return None
-
-    def parameter_problem(self, parsed: Parameters) -> str | None:
-        """The one error on a version's parameters as a whole, or None if the family can use
-        them: a needed one missing or in the wrong dimension (the last such is named), a value
-        out of bounds, or a parameter it would not use."""
-        needed = self.needed(set(parsed))
-        if needed is None:
-            return f"Family {self.name} {self.unmet}."
-        problem = None
-        for name, dimension in needed:
-            if name not in parsed:
-                problem = f"Family {self.name} needs parameter {name}."
-            elif parsed[name].dimension != dimension:
-                problem = (f"{name} has unit {parsed[name].unit}; needs a "
-                           f"{CANONICAL_UNIT[dimension]} unit.")
-        if problem is None:
-            problem = self.bounds_problem(parsed)
-        unused = set(parsed) - {name for name, _ in needed}
-        if problem is None and unused:
-            problem = f"Unused parameter(s) for {self.name}: " + ", ".join(sorted(unused)) + "."
-        return problem
-
-    def reduce(self, params: Parameters, activity: Mapping[str, Any], steps: Steps) -> Decimal:
-        """ER in grams before the floor at zero and the rounding, each step recorded."""
-        raise NotImplementedError
-
-    def calculate(self, definition: Definition, activity: Mapping[str, Any],
-                  parameter_steps: Mapping[str, ParameterStep] | None = None) -> Calculation:
-        """The reduction in grams CO2e (quantised to 0.001) and every step that produced it."""
-        steps = Steps(parameter_steps)
-        with localcontext(CONTEXT):
-            er = max(self.reduce(definition.parameters, activity, steps), ZERO)
-        return steps.result(quantise_grams(er))
-
-    def coverage_reason(self, definition: Definition, activity: Mapping[str, Any]) -> Reason | None:
-        """A rejection when the methodology does not cover what the activity is about."""
-        return None
+__all__ = ["Family", "Needs", "Parameters", "MeteredBaseline", "PerEvent", "REGISTRY"]
 
 
 class TransitDistance(Family):
@@ -208,65 +132,10 @@ class Recyclables(Family):
                       f"Category {category!r} is not covered by this methodology.", "reject")
 
 
-class PerEvent(Family):
-    """A fixed reduction per qualifying event (an order without cutlery, a purchase with one's
-    own bag), counted by the till or platform that saw it, with a daily count cap.
-
-    The reduction per event is a sourced factor (`EF_event`), or a sourced factor per kg times
-    an assumed mass per event (`EF_kg` × `M_event`: a used-clothing deposit), so that the
-    source and the assumption stay separate parameters. It must be whole milligrams, so that
-    the daily cap (`max_events_per_day` events) is exactly that many events' worth."""
-
-    name = "per_event"
-    action_type = "everyday"
-    required_inputs = ("events", "occurred_at")
-    optional_inputs = ("station_id",)
-    formula = "ER = EF_event × events  (or ER = EF_kg × M_event × events)"
-    parameters = (("EF_event", "g_per_event"),)
-    alternatives = ((("EF_kg", "g_per_kg"), ("M_event", "kg_per_event")),)
-    unmet = "needs EF_event, or EF_kg and M_event"
-
-    def bounds_problem(self, parsed: Parameters) -> str | None:
-        grams = self.grams_per_event(parsed)
-        if grams == 0:
-            return "The reduction per event must be greater than 0."
-        if grams != grams.quantize(GRAMS):
-            return "The reduction per event must be whole milligrams (at most 3 decimals in g)."
-        return None
-
-    def rules_problem(self, rules: Rules) -> str | None:
-        if rules.max_events_per_day is None:
-            return ("Family per_event needs applicability.max_events_per_day "
-                    "(its daily count cap).")
-        return None
-
-    @staticmethod
-    def grams_per_event(params: Parameters) -> Decimal:
-        with localcontext(CONTEXT):
-            if "EF_event" in params:
-                return params["EF_event"].canonical
-            return params["EF_kg"].canonical * params["M_event"].canonical
-
-    def count_cap_mg(self, definition: Definition) -> int | None:
-        grams = self.grams_per_event(definition.parameters)
-        return int(grams * MG_PER_G) * definition.rules.max_events_per_day
-
-    def reduce(self, params: Parameters, activity: Mapping[str, Any], steps: Steps) -> Decimal:
-        events = read_input(activity, "events", integer=True)
-        if "EF_event" in params:
-            ef = steps.parameter(params["EF_event"])
-            steps.input("events", events, "events")
-            return steps.value("ER", "EF_event × events", ef * events, "gCO2e")
-        ef_kg = steps.parameter(params["EF_kg"])
-        mass = steps.parameter(params["M_event"])
-        steps.input("events", events, "events")
-        per_event = steps.value("ER_event", "EF_kg × M_event", ef_kg * mass, "gCO2e")
-        return steps.value("ER", "ER_event × events", per_event * events, "gCO2e")
-
-
 # The registry, in the order of vocabulary.CALCULATOR_FAMILIES (a test keeps them equal).
 REGISTRY: dict[str, Family] = {family.name: family for family in (
-    TransitDistance(), TransitBoarding(), EvCharging(), Recyclables(), PerEvent())}
+    TransitDistance(), TransitBoarding(), EvCharging(), Recyclables(), PerEvent(),
+    MeteredBaseline())}
 
 # Which families may serve which action type.
 FAMILIES = {name: family.action_type for name, family in REGISTRY.items()}

@@ -46,11 +46,16 @@ UNITS: dict[str, tuple[str, Decimal]] = {
     "kgCO2e/event": ("g_per_event", Decimal(1000)),
     "kg/event": ("kg_per_event", Decimal(1)),
     "g/event": ("kg_per_event", Decimal("0.001")),
+    "gCO2/m3": ("g_per_m3", Decimal(1)),
+    "gCO2e/m3": ("g_per_m3", Decimal(1)),
+    "kgCO2/m3": ("g_per_m3", Decimal(1000)),
+    "fraction": ("fraction", Decimal(1)),
+    "%": ("fraction", Decimal("0.01")),
 }
 CANONICAL_UNIT = {"g_per_km": "gCO2e/km", "g_per_trip": "gCO2e/trip", "kwh_per_km": "kWh/km",
                   "l_per_km": "L/km", "g_per_l": "gCO2/L", "g_per_kwh": "gCO2/kWh",
                   "g_per_kg": "gCO2e/kg", "g_per_event": "gCO2e/event",
-                  "kg_per_event": "kg/event"}
+                  "kg_per_event": "kg/event", "g_per_m3": "gCO2e/m3", "fraction": "fraction"}
 
 
 def dimension_of(unit: str) -> str:

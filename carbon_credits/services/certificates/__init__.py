@@ -26,8 +26,9 @@ first and then only read membership, so no cycle exists.
 from carbon_credits.services.certificates.blocks import LIVE_STATUSES, OBJECT_TYPE, serials_of
 from carbon_credits.services.certificates.invariants import check_registry_invariants
 from carbon_credits.services.certificates.issuance import UNIT_MG, issue_lot, last_settled_day
-from carbon_credits.services.certificates.lookup import (get_lot_or_raise, list_lots, lot_actions,
-                                                         lot_events, lot_holdings, partner_names,
+from carbon_credits.services.certificates.lookup import (events_by_lot, get_lot_or_raise,
+                                                         list_lots, lot_actions, lot_events,
+                                                         lot_holdings, partner_names,
                                                          verify_serial)
 from carbon_credits.services.certificates.reversals import refuse_reversal_inside_lot
 from carbon_credits.services.certificates.transfers import (RegistryMove, retire_serials,
@@ -38,6 +39,7 @@ from carbon_credits.services.certificates.verifications import (latest_verificat
                                                                 sign_verification)
 
 __all__ = [
+    "events_by_lot",
     "LIVE_STATUSES", "OBJECT_TYPE", "UNIT_MG", "RegistryMove", "check_registry_invariants",
     "get_lot_or_raise", "issue_lot", "last_settled_day", "latest_verification",
     "latest_verifications", "list_lots", "list_verifications", "lot_actions", "lot_events",

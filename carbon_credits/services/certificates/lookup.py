@@ -59,6 +59,16 @@ def lot_events(lot_id: uuid.UUID) -> list[CertificateEvent]:
                                    .order_by(CertificateEvent.id)))
 
 
+def events_by_lot(lot_ids) -> dict[uuid.UUID, list[CertificateEvent]]:
+    """The registry history of several lots in one statement, oldest first per lot."""
+    found: dict[uuid.UUID, list[CertificateEvent]] = {}
+    if lot_ids:
+        for event in db.session.scalars(select(CertificateEvent).where(
+                CertificateEvent.lot_id.in_(list(lot_ids))).order_by(CertificateEvent.id)):
+            found.setdefault(event.lot_id, []).append(event)
+    return found
+
+
 def partner_names(ids) -> dict[uuid.UUID, str]:
     ids = {i for i in ids if i is not None}
     if not ids:

@@ -10,6 +10,7 @@ One module per use case:
     authoring    registering a code, drafting and editing versions (ETags)
     review       submit, approve (four-eyes, overlap, supersession), reject
     retirement   retiring a version; the four-eyes retirement request
+    filing       recording an approved version's filing with the authority
     seed         the seed file and `flask seed`
     invariants   what `verify` checks of the registry
 
@@ -30,6 +31,7 @@ from carbon_credits.services.methodologies.catalogue import (
     get_version_in_force_or_raise, get_version_or_raise, list_audit_log, list_methodologies,
     list_methodologies_in_force, list_versions, snapshot, version_etag)
 from carbon_credits.services.methodologies.content import CONTENT_FIELDS
+from carbon_credits.services.methodologies.filing import record_filing
 from carbon_credits.services.methodologies.invariants import check_methodology_invariants
 from carbon_credits.services.methodologies.retirement import (approve_retirement,
                                                               list_retirements,
@@ -49,7 +51,8 @@ __all__ = [
     "get_methodology", "get_methodology_for_viewer", "get_methodology_or_raise",
     "get_version_in_force", "get_version_in_force_or_raise", "get_version_or_raise",
     "list_audit_log", "list_methodologies", "list_methodologies_in_force", "list_retirements",
-    "list_versions", "quantify", "quantify_with_version", "reject_retirement", "reject_version",
+    "list_versions", "quantify", "quantify_with_version", "record_filing", "reject_retirement",
+    "reject_version",
     "retire_version", "scope_key", "seed_methodologies", "seeded_scopes", "snapshot",
     "submit_version", "update_draft", "version_etag",
 ]

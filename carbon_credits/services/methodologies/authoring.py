@@ -15,7 +15,7 @@ from sqlalchemy.exc import IntegrityError
 from carbon_credits.domain import methodology as domain
 from carbon_credits.domain.errors import Conflict, ValidationFailed
 from carbon_credits.domain.methodology import RevisionRequired, StaleRevision
-from carbon_credits.domain.vocabulary import ACTION_TYPES, SCOPE_MODES, scope_key
+from carbon_credits.domain.vocabulary import ACTION_TYPES, SCOPE_MODE_FIELDS, SCOPE_MODES, scope_key
 from carbon_credits.services.audit import record_audit
 from carbon_credits.services.methodologies.catalogue import OBJECT_TYPE, snapshot, version_etag
 from carbon_credits.services.methodologies.content import apply_content
@@ -30,13 +30,14 @@ def _check_scope(action_type: str, mode: str | None) -> None:
         raise ValidationFailed("action_type must be one of " + ", ".join(ACTION_TYPES),
                                errors={"action_type": ["Unknown action type."]})
     modes = SCOPE_MODES.get(action_type)
-    field = "scene" if action_type == "everyday" else "mode"
+    field = SCOPE_MODE_FIELDS.get(action_type, "mode")
     if modes is not None and mode not in modes:
         raise ValidationFailed(f"{action_type} methodologies need a {field}: " + ", ".join(modes),
                                errors={field: [f"Required for {action_type}."]})
     if modes is None and mode is not None:
-        raise ValidationFailed(f"{action_type} methodologies have no mode or scene",
-                               errors={"mode": ["Only for transit (mode) and everyday (scene)."]})
+        raise ValidationFailed(f"{action_type} methodologies have no mode, scene or utility",
+                               errors={"mode": ["Only for transit (mode), everyday (scene) and "
+                                                "household_energy (utility)."]})
 
 
 def create_methodology(*, code: str, title: str, action_type: str, mode: str | None,

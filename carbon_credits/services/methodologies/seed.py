@@ -20,8 +20,9 @@ SEED_FILE = Path(__file__).resolve().parents[2] / "data" / "seed_methodologies.j
 
 
 def _mode(item: dict) -> str | None:
-    """The stored sub-scope of a seed item: its transit `mode` or its everyday `scene`."""
-    return item.get("mode") or item.get("scene")
+    """The stored sub-scope of a seed item: its transit `mode`, everyday `scene` or metered
+    `utility`."""
+    return item.get("mode") or item.get("scene") or item.get("utility")
 
 
 def _scope(item: dict) -> str:

@@ -1,0 +1,189 @@
+"""Open data, no login (docs/open-data.md): monthly totals by scene or district with small-cell
+suppression, and the certified lots with their history. JSON, or CSV with `Accept: text/csv`;
+strong ETags and public caching, so a CDN or the city's portal can serve them."""
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import json
+import uuid
+
+from flask import Response, request
+from marshmallow import Schema, ValidationError, fields, validate, validates
+
+from api.auth import access
+from api.csvexport import csv_doc, csv_response, wants_csv
+from api.extensions import Blueprint
+from api.fields import GramsString
+from api.pagination import PageArgsSchema, decode_cursor, encode_cursor, page_schema
+from api.resources.certificates import PublicCertificateLotSchema, lot_view
+from carbon_credits.config import get_settings
+from carbon_credits.domain import certificates as certificate_rules
+from carbon_credits.domain import metering
+from carbon_credits.services import certificates as certificate_service
+from carbon_credits.services import disclosure
+from carbon_credits.services.leaderboards import scheme_today
+
+blp = Blueprint("public", __name__, url_prefix="/api/v1/public",
+                description="Open data: totals, certified lots (no login)")
+
+CACHE_SECONDS = 300
+
+
+class TotalsArgsSchema(Schema):
+    period = fields.String(load_default="month", validate=validate.OneOf(["month"]))
+    group_by = fields.String(required=True, validate=validate.OneOf(tuple(disclosure.GROUPINGS)),
+                             metadata={"example": "scene"})
+    from_ = fields.String(data_key="from", load_default=None,
+                          metadata={"description": "First month, YYYY-MM (default: 11 months "
+                                    "before `to`)", "example": "2026-01"})
+    to = fields.String(load_default=None, metadata={"description": "Last month, YYYY-MM "
+                                                    "(default: this month)"})
+
+    @validates("from_")
+    def _from(self, value, **kwargs):
+        _month(value)
+
+    @validates("to")
+    def _to(self, value, **kwargs):
+        _month(value)
+
+
+def _month(value):
+    if value is not None:
+        try:
+            metering.parse_period(value)
+        except ValueError:
+            raise ValidationError("A month written YYYY-MM.") from None
+
+
+class TotalSchema(Schema):
+    period = fields.String(metadata={"example": "2026-11"})
+    group = fields.String(metadata={"description": "The scene (`transit:metro`, "
+                                    "`everyday:own_bag`, ...) or the district code"})
+    actions = fields.Integer(allow_none=True)
+    citizens = fields.Integer(allow_none=True)
+    reduction_g = GramsString(allow_none=True)
+    points = fields.Integer(allow_none=True)
+    suppressed = fields.Boolean(metadata={"description": "Figures withheld: too few citizens "
+                                          "(or the cell needed to protect one that has)"})
+
+
+class PeriodTotalSchema(TotalSchema):
+    group = fields.String(dump_default=None)
+
+
+class TotalsSchema(Schema):
+    period = fields.String()
+    group_by = fields.String()
+    from_ = fields.String(data_key="from", attribute="from")
+    to = fields.String()
+    min_citizens = fields.Integer(metadata={"description": "No figure from fewer citizens"})
+    items = fields.List(fields.Nested(TotalSchema))
+    totals = fields.List(fields.Nested(PeriodTotalSchema), metadata={"description": "Per month"})
+
+
+TOTALS_EXAMPLE = {
+    "period": "month", "group_by": "scene", "from": "2026-11", "to": "2026-11", "min_citizens": 10,
+    "items": [{"period": "2026-11", "group": "transit:metro", "actions": 48210, "citizens": 9120,
+               "reduction_g": "31562810.000", "points": 31562810, "suppressed": False},
+              {"period": "2026-11", "group": "everyday:e_receipt", "actions": None,
+               "citizens": None, "reduction_g": None, "points": None, "suppressed": True}],
+    "totals": [{"period": "2026-11", "actions": 90412, "citizens": 15230,
+                "reduction_g": "58211034.500", "points": 58211034, "suppressed": False}]}
+
+
+def _cached(body: bytes, mimetype: str, filename: str | None = None) -> Response:
+    """A public, cacheable response with a strong ETag; 304 when the client has it."""
+    etag = hashlib.sha256(body).hexdigest()[:32]
+    response = Response(body, mimetype=mimetype)
+    if filename:
+        response.headers["Content-Disposition"] = f'attachment; filename="{filename}"'
+    response.set_etag(etag)
+    response.headers["Cache-Control"] = f"public, max-age={CACHE_SECONDS}"
+    response.vary.add("Accept")
+    return response.make_conditional(request)
+
+
+@blp.route("/totals", methods=["GET"])
+@access.public
+@blp.arguments(TotalsArgsSchema, location="query")
+@blp.response(200, TotalsSchema, example=TOTALS_EXAMPLE)
+@blp.doc(**csv_doc(TotalsSchema))
+def get_totals(args):
+    """Monthly credited actions, citizens, reductions and points by scene or district, with
+    small-cell suppression (open data; docs/open-data.md)."""
+    month_to = metering.parse_period(args["to"]) if args["to"] else scheme_today().replace(day=1)
+    month_from = (metering.parse_period(args["from_"]) if args["from_"]
+                  else metering.add_months(month_to, -11))
+    report = disclosure.public_totals(group_by=args["group_by"], month_from=month_from,
+                                      month_to=month_to,
+                                      min_citizens=get_settings().public_min_citizens)
+    if wants_csv():
+        rows = [[i["period"], i["group"], *(i[m] for m in disclosure.MEASURES), i["suppressed"]]
+                for i in report["items"]]
+        csv = csv_response(["period", args["group_by"], *disclosure.MEASURES, "suppressed"], rows,
+                           filename="totals.csv")
+        # A byte-order mark, so spreadsheet programs read the names as UTF-8.
+        return _cached(b"\xef\xbb\xbf" + csv.get_data(), "text/csv",
+                       f"totals-{args['group_by']}-{report['from']}-{report['to']}.csv")
+    body = json.dumps(TotalsSchema().dump(report), ensure_ascii=False, sort_keys=True).encode()
+    return _cached(body, "application/json")
+
+
+# --- certified lots ----------------------------------------------------------------------------
+
+class RegistryEventSchema(Schema):
+    event = fields.String(metadata={"description": "issue | transfer | retire"})
+    serials = fields.String()
+    quantity = fields.Integer()
+    from_holder = fields.String(allow_none=True, metadata={"description": "An enterprise buyer's "
+                                "name, or null for the scheme's own registry account"})
+    to_holder = fields.String(allow_none=True)
+    beneficiary = fields.String(allow_none=True)
+    purpose = fields.String(allow_none=True)
+    at = fields.DateTime()
+
+
+class PublicLotSchema(PublicCertificateLotSchema):
+    id = fields.UUID()
+    verification = fields.String(metadata={"description": "unverified | positive | qualified | "
+                                           "negative: the latest third-party statement"})
+    retired_quantity = fields.Integer()
+    history = fields.List(fields.Nested(RegistryEventSchema))
+
+
+PublicLotPageSchema = page_schema(PublicLotSchema, "PublicLotPageSchema")
+
+
+def _public_lot(lot, latest, events, names) -> dict:
+    view = lot_view(lot, latest)
+    view["verification"] = view["verification"]["status"]
+    view["retired_quantity"] = sum(e.quantity for e in events if e.event == "retire")
+    view["history"] = [{
+        "event": e.event, "quantity": e.quantity,
+        "serials": certificate_rules.format_range(lot.methodology_code, lot.vintage_year,
+                                                  e.serial_start, e.serial_end),
+        "from_holder": names.get(e.from_partner_id), "to_holder": names.get(e.to_partner_id),
+        "beneficiary": e.beneficiary, "purpose": e.purpose, "at": e.created_at} for e in events]
+    return view
+
+
+@blp.route("/lots", methods=["GET"])
+@access.public
+@blp.arguments(PageArgsSchema, location="query")
+@blp.response(200, PublicLotPageSchema)
+def list_public_lots(args):
+    """Certified lots, newest first: serials, methodology, period, verification, and every
+    issue, transfer and retirement (open data)."""
+    after = decode_cursor(args["cursor"], converters=(dt.datetime.fromisoformat, uuid.UUID))
+    lots, last = certificate_service.list_lots(after=after, limit=args["limit"])
+    ids = [lot.id for lot in lots]
+    events = certificate_service.events_by_lot(ids)
+    latest = certificate_service.latest_verifications(ids)
+    names = certificate_service.partner_names(
+        {p for evs in events.values() for e in evs for p in (e.from_partner_id, e.to_partner_id)})
+    items = [_public_lot(lot, latest.get(lot.id), events.get(lot.id, []), names) for lot in lots]
+    body = json.dumps(PublicLotPageSchema().dump({"items": items, "next_cursor": encode_cursor(last)}),
+                      ensure_ascii=False, sort_keys=True).encode()
+    return _cached(body, "application/json")
