@@ -66,6 +66,24 @@ def bind_account(client, citizen, utility, household_id: str, account: str = "AC
     return r.json["id"]
 
 
+def make_home(client, app, actors):
+    """The seeded catalogue with the electricity methodology approved; a household of two
+    (holder and member) whose account ACC-1 at a power company is bound."""
+    from carbon_credits.services.methodologies import seed_methodologies
+    with app.app_context():
+        seed_methodologies()
+
+    class Home:
+        admin, auditor = actors.user("admin"), actors.user("auditor")
+        holder, member = actors.user("citizen"), actors.user("citizen")
+        utility = actors.partner("utility")
+    approve(client, Home.admin, Home.auditor, "HOUSEHOLD-ELECTRICITY-EC")
+    Home.id = create_household(client, Home.holder)
+    add_member(client, Home.holder, Home.member, Home.id)
+    bind_account(client, Home.holder, Home.utility, Home.id)
+    return Home
+
+
 _sent = [0]
 
 

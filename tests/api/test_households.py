@@ -16,8 +16,8 @@ from sqlalchemy import func, select
 from models import Action, HouseholdMember, LedgerTransfer, MeterReading
 from tests.conftest import all_table_counts, assert_problem, table_counts
 from tests.households_support import (add_member, approve, balance, bind_account,
-                                      create_household, long_claim_window, month, reading,
-                                      send)  # noqa: F401
+                                      create_household, long_claim_window, make_home, month,
+                                      reading, send)  # noqa: F401
 
 pytestmark = pytest.mark.usefixtures("long_claim_window")
 
@@ -30,18 +30,8 @@ def seeded(app):
 
 
 @pytest.fixture
-def home(client, app, seeded, actors):
-    """Approved electricity methodology; a household of two (holder and member) whose account
-    ACC-1 at the power company is bound."""
-    class Home:
-        admin, auditor = actors.user("admin"), actors.user("auditor")
-        holder, member = actors.user("citizen"), actors.user("citizen")
-        utility = actors.partner("utility")
-    approve(client, Home.admin, Home.auditor, "HOUSEHOLD-ELECTRICITY-EC")
-    Home.id = create_household(client, Home.holder)
-    add_member(client, Home.holder, Home.member, Home.id)
-    bind_account(client, Home.holder, Home.utility, Home.id)
-    return Home
+def home(client, app, actors):
+    return make_home(client, app, actors)
 
 
 def results(r) -> list[tuple]:

@@ -10,8 +10,7 @@ from sqlalchemy import func, select
 
 from models import Action, MeterReading, db
 from tests.concurrency.support import race
-from tests.households_support import (READINGS, add_member, approve, balance, bind_account,
-                                      create_household, long_claim_window, month,
+from tests.households_support import (READINGS, balance, long_claim_window, make_home, month,
                                       reading)  # noqa: F401
 
 pytestmark = [pytest.mark.postgres, pytest.mark.usefixtures("long_claim_window")]
@@ -19,18 +18,7 @@ pytestmark = [pytest.mark.postgres, pytest.mark.usefixtures("long_claim_window")
 
 @pytest.fixture
 def home(app, client, actors):
-    from carbon_credits.services.methodologies import seed_methodologies
-    with app.app_context():
-        seed_methodologies()
-
-    class Home:
-        admin, auditor = actors.user("admin"), actors.user("auditor")
-        holder, member = actors.user("citizen"), actors.user("citizen")
-        utility = actors.partner("utility")
-    approve(client, Home.admin, Home.auditor, "HOUSEHOLD-ELECTRICITY-EC")
-    Home.id = create_household(client, Home.holder)
-    add_member(client, Home.holder, Home.member, Home.id)
-    bind_account(client, Home.holder, Home.utility, Home.id)
+    Home = make_home(client, app, actors)
     body = json.dumps({"readings": [reading("base", month(-12), 230)]}).encode()
     assert client.post(READINGS, data=body, headers=Home.utility.signed(body)).status_code == 200
     return Home
