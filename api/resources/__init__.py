@@ -6,6 +6,7 @@ from api.resources import methodologies
 from api.resources import rewards
 from api.resources import insights, reports
 from api.resources import certificates
+from api.resources import events
 from api.resources import account
 from api.resources import regions
 from api.resources import households
@@ -27,5 +28,6 @@ BLUEPRINTS = [
     insights.blp,
     reports.blp,
     certificates.blp,
+    events.blp,
     public.blp,
 ]

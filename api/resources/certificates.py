@@ -53,6 +53,17 @@ class CertificateRetirementCreateSchema(CertificateAmountSchema):
                                     metadata={"description": "Holder retiring; omitted: the scheme"})
     beneficiary = fields.String(required=True, validate=validate.Length(min=1, max=200))
     purpose = fields.String(required=True, validate=validate.Length(min=3, max=500))
+    event_id = fields.UUID(load_default=None, metadata={
+        "description": "A carbon-neutral event to count the retirement for (docs/events.md): "
+                       "holder_partner_id must be its buyer (422 `not_event_buyer`); unknown: "
+                       "404 `event_not_found`"})
+
+
+RETIREMENT_EXAMPLE = {"holder_partner_id": "3f0c2a9e-5b7d-4e61-9a43-1c2d3e4f5a6b",
+                      "first_serial": "CC-SH-METRO-2026-000000001",
+                      "last_serial": "CC-SH-METRO-2026-000012500",
+                      "beneficiary": "Suzhou Marathon 2026", "purpose": "Event neutrality",
+                      "event_id": "9b1e4c2a-7d3f-4a58-b6e0-2f1c3d4e5a6b"}
 
 
 class CertificateLotArgsSchema(PageArgsSchema):
@@ -135,6 +146,11 @@ class CertificateMoveSchema(Schema):
     event = fields.String(metadata={"description": "transfer | retire"})
     quantity = fields.Integer()
     blocks = fields.List(fields.Nested(CertificateHoldingSchema))
+
+
+class CertificateRetirementSchema(CertificateMoveSchema):
+    event_id = fields.UUID(allow_none=True, metadata={
+        "description": "The carbon-neutral event the retirement counts for; null: none"})
 
 
 class PublicCertificateLotSchema(Schema):
@@ -362,11 +378,12 @@ def transfer(data, lot_id: uuid.UUID):
 @blp.route("/admin/certificates/lots/<uuid:lot_id>/retirements", methods=["POST"])
 @access("admin", "auditor")
 @idempotent
-@blp.arguments(CertificateRetirementCreateSchema)
-@blp.response(201, CertificateMoveSchema)
+@blp.arguments(CertificateRetirementCreateSchema, example=RETIREMENT_EXAMPLE)
+@blp.response(201, CertificateRetirementSchema)
 def retire(data, lot_id: uuid.UUID):
-    """Retire serials for an offset claim (after a positive verification); they never move again."""
-    return _move_view(certificate_service.retire_serials(lot_id=lot_id, actor_user_id=g.user.id, **data))
+    """Retire serials for an offset claim or a carbon-neutral event (after a positive verification)."""
+    move = certificate_service.retire_serials(lot_id=lot_id, actor_user_id=g.user.id, **data)
+    return {**_move_view(move), "event_id": data["event_id"]}
 
 
 @blp.route("/certificates/serials/<string:serial>", methods=["GET"])

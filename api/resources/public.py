@@ -1,5 +1,5 @@
 """Open data, no login (docs/open-data.md): monthly totals by scene or district with small-cell
-suppression, and the certified lots with their history. JSON, or CSV with `Accept: text/csv`;
+suppression, the certified lots with their history, and carbon-neutral events (docs/events.md). JSON, or CSV with `Accept: text/csv`;
 strong ETags and public caching, so a CDN or the city's portal can serve them."""
 from __future__ import annotations
 
@@ -17,15 +17,18 @@ from api.extensions import Blueprint
 from api.fields import GramsString
 from api.pagination import PageArgsSchema, decode_cursor, encode_cursor, page_schema
 from api.resources.certificates import PublicCertificateLotSchema, lot_view
+from api.resources.events import (PUBLIC_EVENT_EXAMPLE, PublicEventPageSchema, PublicEventSchema,
+                                  event_page_view, events_page_view, page_after)
 from carbon_credits.config import get_settings
 from carbon_credits.domain import certificates as certificate_rules
 from carbon_credits.domain import metering
 from carbon_credits.services import certificates as certificate_service
 from carbon_credits.services import disclosure
+from carbon_credits.services import events as event_service
 from carbon_credits.services.leaderboards import scheme_today
 
 blp = Blueprint("public", __name__, url_prefix="/api/v1/public",
-                description="Open data: totals, certified lots (no login)")
+                description="Open data: totals, certified lots, carbon-neutral events (no login)")
 
 CACHE_SECONDS = 300
 
@@ -187,3 +190,28 @@ def list_public_lots(args):
     body = json.dumps(PublicLotPageSchema().dump({"items": items, "next_cursor": encode_cursor(last)}),
                       ensure_ascii=False, sort_keys=True).encode()
     return _cached(body, "application/json")
+
+
+# --- carbon-neutral events ---------------------------------------------------------------------
+
+def _json(view: dict, schema) -> Response:
+    return _cached(json.dumps(schema().dump(view), ensure_ascii=False, sort_keys=True).encode(),
+                   "application/json")
+
+
+@blp.route("/events", methods=["GET"])
+@access.public
+@blp.arguments(PageArgsSchema, location="query")
+@blp.response(200, PublicEventPageSchema)
+def list_public_events(args):
+    """Carbon-neutral events, newest first: footprint, grams retired, shortfall, neutral (open data)."""
+    events, last = event_service.list_events(after=page_after(args["cursor"]), limit=args["limit"])
+    return _json(events_page_view(events, last), PublicEventPageSchema)
+
+
+@blp.route("/events/<uuid:event_id>", methods=["GET"])
+@access.public
+@blp.response(200, PublicEventSchema, example=PUBLIC_EVENT_EXAMPLE)
+def get_public_event(event_id: uuid.UUID):
+    """An event's footprint, the serials retired against it, and `neutral` only when they cover it."""
+    return _json(event_page_view(event_service.event_page(event_id)), PublicEventSchema)

@@ -82,6 +82,8 @@ REGISTRY_EVENTS = ("issue", "transfer", "retire")
 # A verifier's opinion on a lot; only a `positive` latest statement lets its serials move
 # (docs/certificates.md, section 7).
 VERIFICATION_OPINIONS = ("positive", "qualified", "negative")
+# Carbon-neutral events: what kind of gathering records its footprint (docs/events.md).
+EVENT_KINDS = ("conference", "marathon", "wedding", "exhibition", "other")
 
 # --- bounds ---------------------------------------------------------------------------------
 # Every stored quantity has an upper bound: PostgreSQL lets NaN through `x >= 0`, and a bound
@@ -98,6 +100,7 @@ MAX_SERIAL = 10**15
 MAX_CERTIFICATE_UNITS = 10**12
 MAX_LOT_MG = 10**18
 MAX_READING_MILLI = 10**12     # one month of one meter: 1e9 kWh or m³, far above any home
+MAX_EVENT_FOOTPRINT_G = 10**13  # one event: 10 Mt CO2e, far above any single gathering
 
 # --- units ----------------------------------------------------------------------------------
 MG_PER_G = 1000

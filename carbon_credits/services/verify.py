@@ -10,6 +10,7 @@ from typing import Callable
 from carbon_credits.services.adjustments import check_adjustment_invariants
 from carbon_credits.services.bindings import check_partner_record_invariants
 from carbon_credits.services.certificates import check_registry_invariants
+from carbon_credits.services.events import check_event_invariants
 from carbon_credits.services.ledger import VerifyReport, verify_ledger
 from carbon_credits.services.methodologies import check_methodology_invariants
 from carbon_credits.services.partitions import check_keys
@@ -27,6 +28,9 @@ CHECKERS: tuple[Callable[[], list[str]], ...] = (
     check_methodology_invariants,
     # The certified-reduction registry: issued <= verified, one lot per action, serials.
     check_registry_invariants,
+    # Carbon-neutral events: each retirement counted for an event is a retired block of the
+    # event's buyer, for the grams of its serials.
+    check_event_invariants,
     # Manual corrections: every adjustment transfer came from a request approved by someone
     # other than its requester, for the points it asked for.
     check_adjustment_invariants,

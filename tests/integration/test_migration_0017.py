@@ -23,7 +23,12 @@ def _count_users() -> int:
         return conn.execute(text("SELECT count(*) FROM users")).scalar()
 
 
-LATER_TRIGGERS = {"methodology_versions_filing"}  # created by 0018
+# Created by later revisions: 0018 (the filing guard), 0019 (events, append-only; PostgreSQL
+# names one trigger per table, SQLite two).
+LATER_TRIGGERS = {"methodology_versions_filing",
+                  "carbon_events_append_only", "carbon_events_no_update", "carbon_events_no_delete",
+                  "carbon_event_retirements_append_only", "carbon_event_retirements_no_update",
+                  "carbon_event_retirements_no_delete"}
 
 
 def test_down_and_up_again_keeps_triggers_and_rows(app, actors):
@@ -58,7 +63,7 @@ def test_down_and_up_again_keeps_triggers_and_rows(app, actors):
         triggers_after = _trigger_names()
         db.session.remove()
     # 0017 rebuilds nothing: going down to 0016 loses only the triggers later revisions
-    # created (0018's filing guard), and coming back restores every one.
+    # created (0018's filing guard, 0019's append-only tables), and coming back restores every one.
     assert triggers_down == triggers_before - LATER_TRIGGERS
     assert triggers_after == triggers_before
     assert users_after == users_before

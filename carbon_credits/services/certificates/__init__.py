@@ -3,7 +3,8 @@ serials, verify a serial publicly, and check the registry's invariants. See docs
 
     issuance.py    issue_lot, last_settled_day (the serial counter, eligible actions)
     transfers.py   transfer_serials, retire_serials (choosing and carving blocks), only for
-                   lots whose latest verification statement is positive
+                   lots whose latest verification statement is positive; a retirement may be
+                   counted for a carbon-neutral event (services/events.py)
     verifications.py  sign_verification (a verifier's statement and its reproducible sample),
                    list_verifications, latest_verifications, refuse_unless_verified
     lookup.py      lots, their actions, holdings and events; the public serial lookup

@@ -1,6 +1,7 @@
 """Transfers and retirements: active serials of a lot (a quantity or a range) move from a holder
 to an enterprise buyer, or are retired for an offset claim and never move again; only while the
-lot's latest verification statement is positive (409 `lot_not_verified` otherwise).
+lot's latest verification statement is positive (409 `lot_not_verified` otherwise). A
+retirement may be counted for a carbon-neutral event (services/events.py).
 
 Lock order: the lot, then its blocks (by serial). The verification gate is read under the lot's
 lock, which signing a statement takes too. A moved part of a block supersedes it; the block is
@@ -14,6 +15,7 @@ from sqlalchemy import select, update
 
 from carbon_credits.domain import certificates as rules
 from carbon_credits.domain.errors import Conflict, ValidationFailed
+from carbon_credits.services import events as event_service
 from carbon_credits.services.audit import record_audit
 from carbon_credits.services.certificates.blocks import (LIVE_STATUSES, OBJECT_TYPE, lock_lot,
                                                          new_block, record_event, serials_of)
@@ -164,19 +166,27 @@ def transfer_serials(*, lot_id: uuid.UUID, buyer_partner_id: uuid.UUID, actor_us
 
 def retire_serials(*, lot_id: uuid.UUID, beneficiary: str, purpose: str, actor_user_id: uuid.UUID,
                    quantity: int | None = None, first_serial: str | None = None,
-                   last_serial: str | None = None, holder_partner_id: uuid.UUID | None = None) -> RegistryMove:
-    """Retire (cancel for an offset claim) active serials of a holder; they never move again."""
+                   last_serial: str | None = None, holder_partner_id: uuid.UUID | None = None,
+                   event_id: uuid.UUID | None = None) -> RegistryMove:
+    """Retire (cancel for an offset claim) active serials of a holder; they never move again.
+    With `event_id`, the holder must be the event's buyer, and each retired block is counted
+    for the event in the same transaction (docs/events.md)."""
     _check_amount(quantity, first_serial, last_serial)
     with unit_of_work():
         _holder_or_raise(holder_partner_id)
+        event = None if event_id is None else event_service.event_for_retirement(
+            event_id=event_id, holder_partner_id=holder_partner_id)
         now = utcnow()
         move = _move(lot_id=lot_id, holder=holder_partner_id, quantity=quantity, first_serial=first_serial,
                      last_serial=last_serial, actor_user_id=actor_user_id, event="retire",
                      retirement={"beneficiary": beneficiary, "purpose": purpose, "retired_at": now,
                                  "retired_by": actor_user_id})
+        if event is not None:
+            event_service.count_for_event(event=event, lot=move.lot, blocks=move.blocks)
         record_audit(action="certificate.retire", object_type=OBJECT_TYPE, object_id=lot_id,
                      actor_user_id=actor_user_id,
                      details={"holder_partner_id": str(holder_partner_id) if holder_partner_id else None,
                               "quantity": move.quantity, "beneficiary": beneficiary, "purpose": purpose,
-                              "serials": [serials_of(move.lot, b) for b in move.blocks]})
+                              "serials": [serials_of(move.lot, b) for b in move.blocks],
+                              "event_id": str(event_id) if event_id else None})
     return move
