@@ -21,3 +21,4 @@ from .insights import ReportExport  # noqa: F401
 from .certificate import (CertificateBlock, CertificateEvent, CertificateLot,  # noqa: F401
                           CertificateLotAction, CertificateLotVerification,
                           CertificateSerialCounter)
+from .donation import Donation, PublicProject  # noqa: F401

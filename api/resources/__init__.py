@@ -9,6 +9,7 @@ from api.resources import certificates
 from api.resources import account
 from api.resources import regions
 from api.resources import households
+from api.resources import donations
 from api.resources import public
 
 BLUEPRINTS = [
@@ -27,5 +28,6 @@ BLUEPRINTS = [
     insights.blp,
     reports.blp,
     certificates.blp,
+    donations.blp,
     public.blp,
 ]

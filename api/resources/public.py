@@ -4,14 +4,13 @@ strong ETags and public caching, so a CDN or the city's portal can serve them.""
 from __future__ import annotations
 
 import datetime as dt
-import hashlib
 import json
 import uuid
 
-from flask import Response, request
 from marshmallow import Schema, ValidationError, fields, validate, validates
 
 from api.auth import access
+from api.caching import public_response as _cached
 from api.csvexport import csv_doc, csv_response, wants_csv
 from api.extensions import Blueprint
 from api.fields import GramsString
@@ -26,9 +25,6 @@ from carbon_credits.services.leaderboards import scheme_today
 
 blp = Blueprint("public", __name__, url_prefix="/api/v1/public",
                 description="Open data: totals, certified lots (no login)")
-
-CACHE_SECONDS = 300
-
 
 class TotalsArgsSchema(Schema):
     period = fields.String(load_default="month", validate=validate.OneOf(["month"]))
@@ -91,18 +87,6 @@ TOTALS_EXAMPLE = {
                "citizens": None, "reduction_g": None, "points": None, "suppressed": True}],
     "totals": [{"period": "2026-11", "actions": 90412, "citizens": 15230,
                 "reduction_g": "58211034.500", "points": 58211034, "suppressed": False}]}
-
-
-def _cached(body: bytes, mimetype: str, filename: str | None = None) -> Response:
-    """A public, cacheable response with a strong ETag; 304 when the client has it."""
-    etag = hashlib.sha256(body).hexdigest()[:32]
-    response = Response(body, mimetype=mimetype)
-    if filename:
-        response.headers["Content-Disposition"] = f'attachment; filename="{filename}"'
-    response.set_etag(etag)
-    response.headers["Cache-Control"] = f"public, max-age={CACHE_SECONDS}"
-    response.vary.add("Accept")
-    return response.make_conditional(request)
 
 
 @blp.route("/totals", methods=["GET"])
