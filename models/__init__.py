@@ -22,3 +22,4 @@ from .certificate import (CertificateBlock, CertificateEvent, CertificateLot,  #
                           CertificateLotAction, CertificateLotVerification,
                           CertificateSerialCounter)
 from .event import CarbonEvent, CarbonEventRetirement  # noqa: F401
+from .donation import Donation, PublicProject  # noqa: F401

@@ -10,6 +10,7 @@ from api.resources import events
 from api.resources import account
 from api.resources import regions
 from api.resources import households
+from api.resources import donations
 from api.resources import public
 
 BLUEPRINTS = [
@@ -29,5 +30,6 @@ BLUEPRINTS = [
     reports.blp,
     certificates.blp,
     events.blp,
+    donations.blp,
     public.blp,
 ]

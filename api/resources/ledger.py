@@ -43,6 +43,8 @@ class StatementEntrySchema(Schema):
     balance_after = fields.Integer(allow_none=True)
     action_id = fields.UUID(allow_none=True)
     redemption_id = fields.UUID(allow_none=True)
+    donation_id = fields.UUID(allow_none=True, metadata={"description": "A `donate` entry's "
+                                                         "receipt (GET /me/donations/{id})"})
     event_time = fields.DateTime()
     created_at = fields.DateTime()
 

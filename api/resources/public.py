@@ -1,17 +1,15 @@
 """Open data, no login (docs/open-data.md): monthly totals by scene or district with small-cell
-suppression, the certified lots with their history, and carbon-neutral events (docs/events.md). JSON, or CSV with `Accept: text/csv`;
-strong ETags and public caching, so a CDN or the city's portal can serve them."""
+suppression, the certified lots with their history, and carbon-neutral events (docs/events.md).
+JSON, or CSV with `Accept: text/csv`; strong ETags and public caching, so a CDN or the city's portal can serve them."""
 from __future__ import annotations
 
 import datetime as dt
-import hashlib
-import json
 import uuid
 
-from flask import Response, request
 from marshmallow import Schema, ValidationError, fields, validate, validates
 
 from api.auth import access
+from api.caching import public_json, public_response as _cached
 from api.csvexport import csv_doc, csv_response, wants_csv
 from api.extensions import Blueprint
 from api.fields import GramsString
@@ -29,9 +27,6 @@ from carbon_credits.services.leaderboards import scheme_today
 
 blp = Blueprint("public", __name__, url_prefix="/api/v1/public",
                 description="Open data: totals, certified lots, carbon-neutral events (no login)")
-
-CACHE_SECONDS = 300
-
 
 class TotalsArgsSchema(Schema):
     period = fields.String(load_default="month", validate=validate.OneOf(["month"]))
@@ -96,18 +91,6 @@ TOTALS_EXAMPLE = {
                 "reduction_g": "58211034.500", "points": 58211034, "suppressed": False}]}
 
 
-def _cached(body: bytes, mimetype: str, filename: str | None = None) -> Response:
-    """A public, cacheable response with a strong ETag; 304 when the client has it."""
-    etag = hashlib.sha256(body).hexdigest()[:32]
-    response = Response(body, mimetype=mimetype)
-    if filename:
-        response.headers["Content-Disposition"] = f'attachment; filename="{filename}"'
-    response.set_etag(etag)
-    response.headers["Cache-Control"] = f"public, max-age={CACHE_SECONDS}"
-    response.vary.add("Accept")
-    return response.make_conditional(request)
-
-
 @blp.route("/totals", methods=["GET"])
 @access.public
 @blp.arguments(TotalsArgsSchema, location="query")
@@ -130,8 +113,7 @@ def get_totals(args):
         # A byte-order mark, so spreadsheet programs read the names as UTF-8.
         return _cached(b"\xef\xbb\xbf" + csv.get_data(), "text/csv",
                        f"totals-{args['group_by']}-{report['from']}-{report['to']}.csv")
-    body = json.dumps(TotalsSchema().dump(report), ensure_ascii=False, sort_keys=True).encode()
-    return _cached(body, "application/json")
+    return public_json(TotalsSchema(), report)
 
 
 # --- certified lots ----------------------------------------------------------------------------
@@ -187,17 +169,10 @@ def list_public_lots(args):
     names = certificate_service.partner_names(
         {p for evs in events.values() for e in evs for p in (e.from_partner_id, e.to_partner_id)})
     items = [_public_lot(lot, latest.get(lot.id), events.get(lot.id, []), names) for lot in lots]
-    body = json.dumps(PublicLotPageSchema().dump({"items": items, "next_cursor": encode_cursor(last)}),
-                      ensure_ascii=False, sort_keys=True).encode()
-    return _cached(body, "application/json")
+    return public_json(PublicLotPageSchema(), {"items": items, "next_cursor": encode_cursor(last)})
 
 
 # --- carbon-neutral events ---------------------------------------------------------------------
-
-def _json(view: dict, schema) -> Response:
-    return _cached(json.dumps(schema().dump(view), ensure_ascii=False, sort_keys=True).encode(),
-                   "application/json")
-
 
 @blp.route("/events", methods=["GET"])
 @access.public
@@ -206,7 +181,7 @@ def _json(view: dict, schema) -> Response:
 def list_public_events(args):
     """Carbon-neutral events, newest first: footprint, grams retired, shortfall, neutral (open data)."""
     events, last = event_service.list_events(after=page_after(args["cursor"]), limit=args["limit"])
-    return _json(events_page_view(events, last), PublicEventPageSchema)
+    return public_json(PublicEventPageSchema(), events_page_view(events, last))
 
 
 @blp.route("/events/<uuid:event_id>", methods=["GET"])
@@ -214,4 +189,4 @@ def list_public_events(args):
 @blp.response(200, PublicEventSchema, example=PUBLIC_EVENT_EXAMPLE)
 def get_public_event(event_id: uuid.UUID):
     """An event's footprint, the serials retired against it, and `neutral` only when they cover it."""
-    return _json(event_page_view(event_service.event_page(event_id)), PublicEventSchema)
+    return public_json(PublicEventSchema(), event_page_view(event_service.event_page(event_id)))

@@ -31,6 +31,8 @@ TRANSFER_SHAPES = {
     "reversal": ("citizen", "issuance"),
     # An erased citizen's remaining balance (DELETE /me).
     "forfeit": ("citizen", "forfeiture"),
+    # Points given to a public-good project (POST /me/donations); nothing moves them again.
+    "donate": ("citizen", "project"),
 }
 # A manual correction goes either way between issuance and a citizen.
 ADJUSTMENT_SHAPES = {("issuance", "citizen"), ("citizen", "issuance")}
@@ -273,7 +275,7 @@ def _holds_account_is_pending_holds(a: AccountFigures) -> str | None:
 
 
 def _sinks_never_negative(a: AccountFigures) -> str | None:
-    if a.kind in ("expiry", "forfeiture") and a.derived < 0:
+    if a.kind in ("expiry", "forfeiture", "project") and a.derived < 0:
         return f"{a.name}: {a.kind} account is negative ({a.derived})"
     return None
 

@@ -67,10 +67,14 @@ SELF_REPORT_POLICIES = ("allowed", "review", "refused")
 # --- ledger ---------------------------------------------------------------------------------
 # `forfeiture` receives the balance of an erased account (DELETE /me).
 SYSTEM_ACCOUNT_KINDS = ("issuance", "holds", "expiry", "forfeiture")
-ACCOUNT_KINDS = ("citizen", "merchant", *SYSTEM_ACCOUNT_KINDS)
+# A public-good project's account receives donations; like the system accounts it keeps no
+# running balance (its total is the project's `donated_points`, never locked by a donor).
+ACCOUNT_KINDS = ("citizen", "merchant", *SYSTEM_ACCOUNT_KINDS, "project")
 TRANSFER_KINDS = ("earn", "reserve", "release", "redeem", "expire", "reversal", "adjustment",
-                  "forfeit")
+                  "forfeit", "donate")
 HOLD_STATUSES = ("pending", "posted", "voided", "expired")
+# open: takes donations; completed: its target is met; closed: an admin ended it early.
+PROJECT_STATUSES = ("open", "completed", "closed")
 ADJUSTMENT_STATUSES = ("pending", "approved", "rejected")
 ADJUSTMENT_REASONS = ("goodwill", "correction")
 

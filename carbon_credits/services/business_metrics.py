@@ -14,7 +14,7 @@ from carbon_credits.services.replica import read_session
 from models import Action, LedgerHold, LedgerTransfer, db
 
 # The transfer kinds whose point totals are exported as counters.
-COUNTED_TRANSFER_KINDS = ("earn", "redeem", "expire", "reversal")
+COUNTED_TRANSFER_KINDS = ("earn", "redeem", "expire", "reversal", "donate")
 
 
 def read_business_figures() -> dict:

@@ -30,7 +30,8 @@ from carbon_credits.services.partners import lock_partner
 from carbon_credits.services.passwords import verify_password
 from carbon_credits.services.sessions import revoke_user_sessions
 from carbon_credits.services.uow import unit_of_work
-from models import (Action, AuditEntry, AuthSession, Binding, Household, HouseholdMember,
+from models import (Action, AuditEntry, AuthSession, Binding, Donation, Household,
+                    HouseholdMember, PublicProject,
                     LedgerAccount, LedgerAdjustment,
                     LedgerTransfer, OneTimeCode, Partner, Redemption, RefreshToken,
                     RevokedAccessToken, Reward, RoleGrant, ThrottleCounter, User, UserRegion, db,
@@ -120,6 +121,10 @@ def _sections(user_id: uuid.UUID, account_id: int | None):
                           .join(Reward, Reward.id == Redemption.reward_id)
                           .where(Redemption.user_id == user_id)
                           .order_by(Redemption.reserved_at, Redemption.id)), _row
+    yield "donations", (select(Donation.__table__, PublicProject.name.label("project_name"))
+                        .join(PublicProject, PublicProject.id == Donation.project_id)
+                        .where(Donation.user_id == user_id)
+                        .order_by(Donation.created_at, Donation.id)), _row
     yield "adjustments", (select(LedgerAdjustment.__table__)
                           .where(LedgerAdjustment.user_id == user_id)
                           .order_by(LedgerAdjustment.requested_at, LedgerAdjustment.id)), _row

@@ -6,6 +6,7 @@ carbon_credits/domain/ledger.py.
     postings  earn, reversal, adjustment
     expiry    lots past their expiry, an erased account's forfeiture
     holds     reserve, post, void, expire due holds
+    donations a citizen's points given to a public-good project's account
     reads     balance, statement
     chain     hash-chain sealing
     verify    verify_ledger, one checker per invariant
@@ -39,6 +40,7 @@ from carbon_credits.services.ledger.holds import (expire_due_holds, post_hold, r
 from carbon_credits.services.ledger.reads import (get_available_balance, get_balance,
                                                   list_statement, statement_entry)
 from carbon_credits.services.ledger.chain import seal_all, seal_pending
+from carbon_credits.services.ledger.donations import open_project_account, post_donation
 from carbon_credits.services.ledger.verify import VerifyReport, verify_ledger
 
 __all__ = [
@@ -46,7 +48,7 @@ __all__ = [
     "LOTS", "MAX_BATCH", "MAX_REF_LENGTH", "REVERSALS", "SEALED_FIELDS", "SEALS",
     "StatementEntry", "TRANSFERS", "TRANSFER_SHAPES", "VerifyReport", "_system_account_id",
     "check_credited", "citizen_lock_call", "earn_calls", "lock_citizen_account",
-    "open_citizen_account",
+    "open_citizen_account", "open_project_account", "post_donation",
     "expire_due_holds", "expire_due_lots", "forfeit_balance", "forget_system_accounts",
     "get_available_balance", "get_balance", "list_statement", "post_adjustment", "post_earn",
     "post_earns", "post_hold", "post_new_earns", "reserve", "reverse_earn", "rules", "seal_all",

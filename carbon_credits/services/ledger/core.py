@@ -74,6 +74,7 @@ class StatementEntry:
     hold_id: uuid.UUID | None
     event_time: dt.datetime
     created_at: dt.datetime
+    donation_id: uuid.UUID | None = None
 
 
 def ref_conflict(ref: str) -> Conflict:

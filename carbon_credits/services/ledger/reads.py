@@ -70,4 +70,12 @@ def statement_entry(t: LedgerTransfer, account_id: int | None = None) -> Stateme
                           amount=t.signed_amount(account_id), points=t.amount,
                           balance_after=t.balance_after, action_id=t.action_id,
                           redemption_id=t.redemption_id, hold_id=t.hold_id,
-                          event_time=t.event_time, created_at=t.recorded_at)
+                          event_time=t.event_time, created_at=t.recorded_at,
+                          donation_id=_donation_of(t))
+
+
+def _donation_of(t: LedgerTransfer) -> uuid.UUID | None:
+    """A `donate` transfer's donation (its ref is `donation:<id>`, minted with the donation)."""
+    if t.kind != "donate":
+        return None
+    return uuid.UUID(t.external_ref.removeprefix("donation:"))

@@ -9,11 +9,12 @@ import dataclasses
 from sqlalchemy import exists, func, select
 
 from carbon_credits.domain import ledger as rules
+from carbon_credits.domain.donations import project_problems
 from carbon_credits.domain.ledger import SEALED_FIELDS
 from carbon_credits.services.ledger.chain import canonical
 from carbon_credits.services.ledger.core import (ACCOUNTS, HEAD, HOLD_LOTS, HOLDS, LOTS, REVERSALS,
                                                  SEALS, TRANSFERS)
-from models import db
+from models import Donation, PublicProject, db
 
 
 @dataclasses.dataclass
@@ -36,7 +37,7 @@ def verify_ledger() -> VerifyReport:
     walk = _walk_transfers(accounts)
     problems = walk.problems + walk.double_entry_problems()
     problems += _verify_accounts(accounts, walk)
-    problems += _verify_holds() + _verify_reversals()
+    problems += _verify_holds() + _verify_reversals() + _verify_projects(walk)
     sealed, head_hash, chain_problems = _verify_chain()
     problems += chain_problems
     return VerifyReport(ok=not problems, entries_checked=walk.count, chain_head=head_hash,
@@ -97,6 +98,23 @@ def _verify_reversals() -> list[str]:
                                        clawed_back=row.clawed_back, shortfall=row.shortfall,
                                        clawed_amount=row.clawed_amount) for row in rows)
     return [problem for problem in problems if problem is not None]
+
+
+def _verify_projects(walk: rules.TransferWalk) -> list[str]:
+    """Each project's running total is what its account received and what its donations hold."""
+    given = {row.project_id: row for row in db.session.execute(
+        select(Donation.project_id, func.sum(Donation.points).label("points"),
+               func.count().label("count")).group_by(Donation.project_id))}
+    problems: list[str] = []
+    for project in db.session.execute(select(PublicProject.id, PublicProject.account_id,
+                                             PublicProject.donated_points,
+                                             PublicProject.donations)):
+        row = given.get(project.id)
+        problems += project_problems(
+            name=f"project {project.id}", donated_points=project.donated_points,
+            donations=project.donations, transferred=walk.derived.get(project.account_id, 0),
+            donated_total=int(row.points) if row else 0, donation_count=row.count if row else 0)
+    return problems
 
 
 def _verify_chain() -> tuple[int, str, list[str]]:
