@@ -7,7 +7,7 @@ FLASK := $(BIN)/flask --app wsgi
 HOST ?= 127.0.0.1
 PORT ?= 5000
 
-.PHONY: run test test-sqlite migrate seed worker scheduler bench faults audit clean
+.PHONY: run test test-sqlite migrate seed worker scheduler bench faults audit clean vendor
 
 $(BIN)/activate:
 	$(PYTHON) -m venv $(VENV)
@@ -42,6 +42,7 @@ scheduler: $(VENV)/.installed
 
 clean:
 	rm -rf $(VENV) instance/carbon_credits.db*
+	rm -rf build/screenshots
 
 bench: $(VENV)/.installed
 	cd bench && ../$(BIN)/python run.py $(BENCH_ARGS)
@@ -49,7 +50,51 @@ bench: $(VENV)/.installed
 faults: $(VENV)/.installed
 	cd bench && ../$(BIN)/python faults.py $(FAULTS_ARGS)
 
+# Debian's Chromium and chromium-driver for the browser tests (tests/browser), and a CJK font
+# so that their screenshots show the Chinese pages. Installs only what is missing; apt-get needs
+# root or password-less sudo (docs/browser-tests.md). CHROMIUM_PATH names another Chromium.
+.PHONY: browser
+CHROMIUM_PATH ?= /usr/bin/chromium
+CJK_FONT := fonts-wqy-zenhei
+browser:
+	@installed() { dpkg-query -W -f='$${Status}' "$$1" 2>/dev/null | grep -q 'ok installed'; }; \
+	packages=""; \
+	[ -x "$(CHROMIUM_PATH)" ] || packages=" chromium chromium-driver"; \
+	if command -v dpkg-query >/dev/null && ! installed $(CJK_FONT) && ! installed fonts-noto-cjk; then \
+	  packages="$$packages $(CJK_FONT)"; fi; \
+	if [ -z "$${packages// }" ]; then echo "browser: Chromium at $(CHROMIUM_PATH)"; exit 0; fi; \
+	if [ "$$(id -u)" = 0 ]; then sudo=""; \
+	elif command -v sudo >/dev/null && sudo -n true 2>/dev/null; then sudo="sudo -n"; \
+	else sudo="none"; fi; \
+	if ! command -v apt-get >/dev/null || [ "$$sudo" = none ]; then \
+	  if [ -x "$(CHROMIUM_PATH)" ]; then \
+	    echo "browser: Chromium at $(CHROMIUM_PATH); no CJK font (apt-get install $(CJK_FONT)): screenshots show boxes for Chinese" >&2; exit 0; fi; \
+	  echo "browser: no Chromium at $(CHROMIUM_PATH), and this user cannot install it (needs apt-get as root or password-less sudo)." >&2; \
+	  echo "browser: run 'sudo apt-get install -y chromium chromium-driver $(CJK_FONT)', or set CHROMIUM_PATH to a Chromium." >&2; \
+	  exit 1; fi; \
+	echo "browser: apt-get install$$packages"; \
+	$$sudo env DEBIAN_FRONTEND=noninteractive apt-get update -qq && \
+	$$sudo env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $$packages >/dev/null || { \
+	  echo "browser: apt-get install$$packages failed" >&2; exit 1; }; \
+	[ -x "$(CHROMIUM_PATH)" ] || { echo "browser: still no Chromium at $(CHROMIUM_PATH) (Debian's is /usr/bin/chromium)" >&2; exit 1; }; \
+	echo "browser: Chromium at $(CHROMIUM_PATH)"
+
 # pip-audit needs PyPI's vulnerability API or OSV (see docs/reliability.md).
 audit: $(VENV)/.installed
 	$(BIN)/pip install --quiet pip-audit==2.10.1
 	$(BIN)/pip-audit --progress-spinner off --strict -r requirements.txt
+
+# Browser libraries the pages serve from /static/vendor (api/static/vendor/VENDORED.md): fetched
+# from the npm registry at pinned versions, checked against the recorded SHA-256, committed.
+VENDOR_DIR := api/static/vendor
+vendor:
+	@set -euo pipefail; tmp=$$(mktemp -d); trap 'rm -rf "$$tmp"' EXIT; cd "$$tmp"; \
+	npm pack --silent htmx.org@2.0.11 jsqr@1.4.0 >/dev/null; \
+	mkdir htmx jsqr; tar -xzf htmx.org-2.0.11.tgz -C htmx; tar -xzf jsqr-1.4.0.tgz -C jsqr; \
+	cd "$(CURDIR)"; \
+	cp "$$tmp/htmx/package/dist/htmx.min.js" $(VENDOR_DIR)/htmx-2.0.11.min.js; \
+	cp "$$tmp/htmx/package/LICENSE" $(VENDOR_DIR)/htmx.LICENSE; \
+	cp "$$tmp/jsqr/package/dist/jsQR.js" $(VENDOR_DIR)/jsQR-1.4.0.js; \
+	cp "$$tmp/jsqr/package/LICENSE" $(VENDOR_DIR)/jsQR.LICENSE; \
+	cd $(VENDOR_DIR) && grep -oE '^\| [^ ]+\.js \|.*\| [0-9a-f]{64} \|$$' VENDORED.md \
+	  | awk -F'|' '{gsub(/ /,"",$$2); gsub(/ /,"",$$5); print $$5"  "$$2}' | sha256sum -c -

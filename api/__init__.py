@@ -50,6 +50,14 @@ def create_app(config: dict | None = None) -> Flask:
         OPENAPI_SWAGGER_UI_PATH="docs",
         OPENAPI_SWAGGER_UI_URL="https://cdn.jsdelivr.net/npm/swagger-ui-dist/",
         JSON_SORT_KEYS=False,
+        # The console's session cookie (api/console/session.py); the JSON API never sets it.
+        SESSION_COOKIE_NAME="cc_console",
+        SESSION_COOKIE_PATH="/console",
+        SESSION_COOKIE_HTTPONLY=True,
+        SESSION_COOKIE_SAMESITE="Lax",
+        SESSION_COOKIE_SECURE=settings.console_cookie_secure,
+        PERMANENT_SESSION_LIFETIME=settings.console_session_hours * 3600,
+        WTF_CSRF_TIME_LIMIT=settings.console_session_hours * 3600,
     )
     app.config.update(flask_overrides)
 
@@ -164,3 +172,7 @@ def _register_blueprints(app: Flask, api) -> None:
     from api.resources import BLUEPRINTS
     for blueprint in BLUEPRINTS:
         api.register_blueprint(blueprint)
+    # HTML, outside the OpenAPI document: the public page and the console (docs/console.md).
+    from api import console, site
+    app.register_blueprint(site.blueprint)
+    app.register_blueprint(console.blueprint)

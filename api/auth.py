@@ -56,13 +56,20 @@ def finish_authentication():
     authentication, roles, district_scoped = g.pop("authentication")
     user = authentication.user()
     g.user = user
+    authorize(user, roles, district_scoped)
+    return user
+
+
+def authorize(user, roles: frozenset[str] | None, district_scoped: bool) -> None:
+    """403 unless `user` holds one of `roles`; staff scoped to a district reach a staff-only
+    operation only when it is `district_scoped`. The console applies the same rule to each
+    page through the API operation it mirrors (api/console/access.py)."""
     if roles is not None and not user.role_names & roles:
         raise PermissionDenied("Your role does not allow this.", code="role_required")
     if user.staff_region and roles is not None and roles <= set(PRIVILEGED_ROLES) \
             and not district_scoped:
         raise PermissionDenied(f"This operation is for city-wide staff; your role is scoped to "
                                f"district {user.staff_region}.", code="city_wide_only")
-    return user
 
 
 def staff_region() -> str | None:

@@ -97,10 +97,16 @@ def handle_http_exception(error: HTTPException):
     return problem(status, code=code, detail=detail, errors=errors, headers=headers)
 
 
-def handle_domain_error(error: domain.DomainError):
+def status_of(error: domain.DomainError) -> int:
+    """The HTTP status of a domain error, for JSON and HTML answers alike."""
     status = getattr(error, "http_status", None)
     if status is None:
         status = next((s for kind, s in STATUS_BY_ERROR if isinstance(error, kind)), 400)
+    return status
+
+
+def handle_domain_error(error: domain.DomainError):
+    status = status_of(error)
     headers = {}
     if isinstance(error, (domain.RateLimited, domain.ServiceUnavailable)):
         headers["Retry-After"] = str(error.retry_after)

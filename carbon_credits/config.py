@@ -11,10 +11,11 @@ import ipaddress
 import os
 import re
 import secrets
-from urllib.parse import SplitResult, urlsplit
 import zoneinfo
 from pathlib import Path
 from typing import Any, Callable, Mapping
+
+from carbon_credits.origins import normalise_origin
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 INSTANCE_DIR = PROJECT_ROOT / "instance"
@@ -74,6 +75,10 @@ class Settings:
     metrics_allowed_networks: tuple
     metrics_token: str | None
     cors_origins: tuple[str, ...]
+    # The console (docs/console.md): idle and absolute session lifetimes, the cookie's Secure flag.
+    console_idle_timeout_seconds: int
+    console_session_hours: int
+    console_cookie_secure: bool
     # Not a variable: the partner signature window is part of the partner protocol.
     signature_tolerance_seconds: int = 300
 
@@ -175,26 +180,11 @@ def _cors_origin(name: str, part: str, environment: str) -> str:
         if environment == "production":
             raise ConfigError(f"{name} must list exact origins in production, not '*'")
         return part
-    url, port = _split_origin(part)
-    if url is None:
+    origin = normalise_origin(part)
+    if origin is None:
         raise ConfigError(f"{name} entries must be origins like https://app.example.cn "
                           f"(scheme://host[:port], no path or wildcard); got {part!r}")
-    host = f"[{url.hostname}]" if ":" in url.hostname else url.hostname
-    return f"{url.scheme.lower()}://{host}" + (f":{port}" if port is not None else "")
-
-
-def _split_origin(text: str) -> tuple[SplitResult, int | None] | tuple[None, None]:
-    """(url, port) when `text` is scheme://host[:port] and nothing more; else (None, None)."""
-    try:
-        url = urlsplit(text)
-        port = url.port  # raises on a malformed port
-    except ValueError:
-        return None, None
-    extras = (url.path, url.query, url.fragment, url.username, url.password)
-    if (url.scheme.lower() not in ("http", "https") or not url.hostname or any(extras)
-            or "*" in text or "@" in text):
-        return None, None
-    return url, port
+    return origin
 
 
 _RATE_RE = re.compile(r"^\s*(\d+)\s*(?:/|per)\s*(\d+)?\s*(second|minute|hour|day)s?\s*$", re.I)
@@ -293,6 +283,13 @@ def _secret_key(env: Mapping[str, str], name: str, default: None, environment: s
     return secret_key
 
 
+def _secure_cookie(env: Mapping[str, str], name: str, default: None, environment: str) -> bool:
+    """Unset: Secure in production (HTTPS behind the load balancer), not on a laptop's http."""
+    if not _bool(env, name, True, environment) and environment == "production":
+        raise ConfigError(f"{name} cannot be false in production: the console cookie is HTTPS-only")
+    return _bool(env, name, environment == "production", environment)
+
+
 def _timezone(env: Mapping[str, str], name: str, default: str, _carbon_env: str) -> str:
     tz = env.get(name, default)
     try:
@@ -348,6 +345,9 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("public_min_citizens", "PUBLIC_MIN_CITIZENS", 10, _int_between(2, 1000)),
     Setting("metrics_token", "METRICS_TOKEN", None, _metrics_token),
     Setting("cors_origins", "CORS_ORIGINS", (), _cors_origins),
+    Setting("console_idle_timeout_seconds", "CONSOLE_IDLE_TIMEOUT_SECONDS", 1800, _int_between(60, 86400)),
+    Setting("console_session_hours", "CONSOLE_SESSION_HOURS", 12, _int_between(1, 7 * 24)),
+    Setting("console_cookie_secure", "CONSOLE_COOKIE_SECURE", None, _secure_cookie),
 )
 # Every variable load_settings reads: the keys `create_app(config)` takes as the environment.
 ENV_NAMES = frozenset({setting.name for setting in SETTINGS} | {SECRET_KEY_ALIAS})

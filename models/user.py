@@ -183,6 +183,7 @@ class AuthSession(db.Model):
     ip_address: Mapped[str | None] = mapped_column(String(64))
     revoked_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
     # logout | refresh_reuse | password_changed | password_reset | revoked_by_user | erased | suspended
+    # | idle_timeout (a console session left alone too long)
     revoked_reason: Mapped[str | None] = mapped_column(String(32))
 
 

@@ -252,7 +252,7 @@ def _verification_status(latest) -> dict:
             "report_reference": getattr(latest, "report_reference", None)}
 
 
-def _statement_view(statement) -> dict:
+def statement_view(statement) -> dict:
     return {**{name: getattr(statement, name) for name in LotVerificationSchema().fields
                if name != "unlocks_moves"},
             "unlocks_moves": verification_rules.unlocks_moves(statement.opinion)}
@@ -276,7 +276,7 @@ def lot_view(lot, latest=None) -> dict:
     }
 
 
-def _blocks_view(lot, blocks) -> list[dict]:
+def blocks_view(lot, blocks) -> list[dict]:
     names = certificate_service.partner_names(b.holder_partner_id for b in blocks)
     return [{"id": b.id, "serials": certificate_service.serials_of(lot, b), "quantity": b.quantity,
              "status": b.status, "holder_partner_id": b.holder_partner_id,
@@ -287,7 +287,7 @@ def _blocks_view(lot, blocks) -> list[dict]:
 
 def _move_view(move) -> dict:
     return {"lot_id": move.lot.id, "event": move.event, "quantity": move.quantity,
-            "blocks": _blocks_view(move.lot, move.blocks)}
+            "blocks": blocks_view(move.lot, move.blocks)}
 
 
 @blp.route("/admin/certificates/lots", methods=["POST"])
@@ -322,7 +322,7 @@ def get_lot(lot_id: uuid.UUID):
     lot = certificate_service.get_lot_or_raise(lot_id)
     events = certificate_service.lot_events(lot.id)
     return {**lot_view(lot, certificate_service.latest_verification(lot.id)),
-            "holdings": _blocks_view(lot, certificate_service.lot_holdings(lot.id)),
+            "holdings": blocks_view(lot, certificate_service.lot_holdings(lot.id)),
             "events": [{"event": e.event, "serials": certificate_service.serials_of(lot, e),
                         "quantity": e.quantity, "from_partner_id": e.from_partner_id,
                         "to_partner_id": e.to_partner_id, "beneficiary": e.beneficiary,
@@ -349,7 +349,7 @@ def list_lot_actions(args, lot_id: uuid.UUID):
 @blp.response(201, LotVerificationSchema)
 def sign_verification(data, lot_id: uuid.UUID):
     """Sign a verification statement on a lot: a reproducible sample of its actions, findings, opinion."""
-    return _statement_view(certificate_service.sign_verification(lot_id=lot_id,
+    return statement_view(certificate_service.sign_verification(lot_id=lot_id,
                                                                  actor_user_id=g.user.id, **data))
 
 
@@ -362,7 +362,7 @@ def list_verifications(args, lot_id: uuid.UUID):
     after = decode_cursor(args["cursor"], converters=(int,))
     rows, last = certificate_service.list_verifications(lot_id=lot_id, after=after,
                                                         limit=args["limit"])
-    return {"items": [_statement_view(row) for row in rows], "next_cursor": encode_cursor(last)}
+    return {"items": [statement_view(row) for row in rows], "next_cursor": encode_cursor(last)}
 
 
 @blp.route("/admin/certificates/lots/<uuid:lot_id>/transfers", methods=["POST"])

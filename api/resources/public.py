@@ -141,7 +141,8 @@ class PublicLotSchema(PublicCertificateLotSchema):
 PublicLotPageSchema = page_schema(PublicLotSchema, "PublicLotPageSchema")
 
 
-def _public_lot(lot, latest, events, names) -> dict:
+def public_lot(lot, latest, events, names) -> dict:
+    """A lot as the open data shows it (the public page renders the same view)."""
     view = lot_view(lot, latest)
     view["verification"] = view["verification"]["status"]
     view["retired_quantity"] = sum(e.quantity for e in events if e.event == "retire")
@@ -168,7 +169,7 @@ def list_public_lots(args):
     latest = certificate_service.latest_verifications(ids)
     names = certificate_service.partner_names(
         {p for evs in events.values() for e in evs for p in (e.from_partner_id, e.to_partner_id)})
-    items = [_public_lot(lot, latest.get(lot.id), events.get(lot.id, []), names) for lot in lots]
+    items = [public_lot(lot, latest.get(lot.id), events.get(lot.id, []), names) for lot in lots]
     return public_json(PublicLotPageSchema(), {"items": items, "next_cursor": encode_cursor(last)})
 
 

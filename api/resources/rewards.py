@@ -21,6 +21,7 @@ from api.pagination import PageArgsSchema, decode_cursor, encode_cursor, page_sc
 from carbon_credits.config import get_settings
 from carbon_credits.domain import vouchers
 from carbon_credits.services import rewards as reward_service
+from carbon_credits.services.rewards import lookup as voucher_lookup
 from carbon_credits.domain.vocabulary import MAX_PER_CITIZEN_LIMIT, MAX_POINTS_COST, MAX_STOCK
 
 blp = Blueprint("rewards", __name__, url_prefix="/api/v1",
@@ -119,6 +120,35 @@ class ConfirmedRedemptionSchema(Schema):
     points = fields.Integer()
     voucher_code = fields.Function(lambda r: vouchers.display(r.voucher_code))
     redeemed_at = fields.DateTime()
+
+
+class VoucherLookupSchema(Schema):
+    """What merchant staff see of one of their vouchers before confirming it: the holder only
+    masked (first character and two stars), never their e-mail, phone or id."""
+    id = fields.UUID()
+    voucher_code = fields.String(metadata={"example": "ABCDE-12345"})
+    reward_id = fields.UUID()
+    reward_title = fields.String()
+    points = fields.Integer()
+    status = fields.String(metadata={"enum": ["reserved", "redeemed", "cancelled", "expired"]})
+    holder = fields.String(metadata={"description": "The holder's display name, masked",
+                                     "example": "王**"})
+    expires_at = fields.DateTime(metadata={"description": "Valid until (then it is expired)"})
+    reserved_at = fields.DateTime()
+    redeemed_at = fields.DateTime(allow_none=True)
+    confirmable = fields.Boolean(metadata={"description": "Whether confirming it now succeeds"})
+    refusal_code = fields.String(allow_none=True, metadata={
+        "description": "Why not: the 409 code confirming would answer",
+        "enum": ["already_redeemed", "voucher_cancelled", "voucher_expired"]})
+    refusal_detail = fields.String(allow_none=True)
+
+
+VOUCHER_LOOKUP_EXAMPLE = {
+    "id": "6f1c2a9e-3b4d-4e5f-8a7b-9c0d1e2f3a4b", "voucher_code": "ABCDE-12345",
+    "reward_id": "0b7f4c52-8f3e-4a57-9d1c-2f5f6c1d9e11", "reward_title": "Oat latte",
+    "points": 100, "status": "reserved", "holder": "王**",
+    "expires_at": "2026-05-01T10:30:00+00:00", "reserved_at": "2026-05-01T10:00:00+00:00",
+    "redeemed_at": None, "confirmable": True, "refusal_code": None, "refusal_detail": None}
 
 
 SETTLEMENT_DAYS = validate.Range(min=dt.date(2000, 1, 1), max=dt.date(2999, 12, 31))
@@ -248,6 +278,21 @@ def confirm_voucher(data):
     """Honour a citizen's voucher: its points go to my merchant; once only."""
     return reward_service.confirm_redemption(voucher_code=data["voucher_code"],
                                              merchant_user=g.user)
+
+
+@blp.route("/merchant/redemptions/lookup", methods=["POST"])
+@access("merchant")
+@blp.arguments(VoucherConfirmSchema, example={"voucher_code": "ABCDE-12345"})
+@blp.response(200, VoucherLookupSchema, example=VOUCHER_LOOKUP_EXAMPLE)
+def lookup_voucher(data):
+    """Look up one of my merchant's vouchers before confirming it; changes nothing.
+
+    A POST so the code never lands in an access log or a query string. Another merchant's
+    voucher answers 404 like an unknown code. Probing codes is hopeless: a code is 10 Crockford
+    base32 characters drawn with `secrets` (50 bits), so a merchant with N live vouchers needs
+    about 2^50 / N guesses per hit, and a hit reveals a reward and a masked initial, no more.
+    """
+    return voucher_lookup.lookup_voucher(voucher_code=data["voucher_code"], merchant_user=g.user)
 
 
 @blp.route("/merchant/settlements", methods=["GET"])

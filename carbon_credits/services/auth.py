@@ -6,6 +6,7 @@ import datetime as dt
 import logging
 import secrets
 import uuid
+from typing import Callable, TypeVar
 
 import jwt
 from sqlalchemy import bindparam, select, update
@@ -28,6 +29,7 @@ log = logging.getLogger(__name__)
 ALGORITHM = "HS256"  # pinned: never taken from the token header
 LEEWAY_SECONDS = 10
 REQUIRED_CLAIMS = ["exp", "iat", "iss", "aud", "sub", "jti", "typ"]
+T = TypeVar("T")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -120,6 +122,16 @@ def login(*, identifier: str, password: str, client: Client | None = None) -> To
     password, unverified or not: the same 401 after the same work (exactly one argon2 verify).
     Suspended users cannot log in. Throttled per address, per identifier and globally."""
     client = client or Client()
+    return login_with(identifier=identifier, password=password, client=client,
+                      open_session=lambda user: _issue_pair(user, secrets.token_hex(16), utcnow(),
+                                                            client=client))
+
+
+def login_with(*, identifier: str, password: str, client: Client,
+               open_session: Callable[[User], T]) -> T:
+    """The credential check every sign-in shares (the API's tokens, the console's cookie):
+    throttles, one argon2 verify whoever asks, suspension, rehash. `open_session(user)` runs in
+    the same unit of work once the password is right; what it raises rolls everything back."""
     try:
         kind, value = normalise_identifier(identifier)
     except InvalidIdentifier:  # cannot be anyone's identifier: an unknown one, same answer
@@ -136,7 +148,7 @@ def login(*, identifier: str, password: str, client: Client | None = None) -> To
                 raise PermissionDenied("This account is suspended.", code="account_suspended")
             if passwords.needs_rehash(user.password_hash):
                 user.password_hash = passwords.hash_password(password)
-            return _issue_pair(user, secrets.token_hex(16), utcnow(), client=client)
+            return open_session(user)
     except AuthenticationFailed:
         # Rolled back already; the count is its own transaction, so it sticks.
         throttle.hit(throttle.failed_login_rule())
@@ -308,3 +320,12 @@ def authenticate_access_token(token: str) -> tuple[AuthenticatedUser, dict]:
     """Decode a bearer token and find its user (see `begin_authentication`), now."""
     authentication = begin_authentication(token)
     return authentication.user(), authentication.claims
+
+
+def session_user(*, family_id: str, user_id: uuid.UUID) -> AuthenticatedUser:
+    """The user of a live session that carries no token (the console's cookie): the same check
+    as a bearer token's, so suspended, erased and revoked fail the same way."""
+    params = {"jti": "", "fam": family_id, "user_id": user_id}
+    authentication = Authentication(claims={}, user_id=user_id, pending=None)
+    authentication.pending = defer(_AUTHENTICATE, params, check=authentication.check)
+    return authentication.user()

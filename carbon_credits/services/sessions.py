@@ -10,7 +10,8 @@ from sqlalchemy import update
 from models import AuthSession, RefreshToken, db, utcnow
 
 REVOKE_REASONS = ("logout", "refresh_reuse", "password_changed", "password_reset",
-                  "revoked_by_user", "erased", "suspended", "verified_elsewhere")
+                  "revoked_by_user", "erased", "suspended", "verified_elsewhere",
+                  "idle_timeout")
 
 
 def revoke_user_sessions(user_id: uuid.UUID, *, reason: str,

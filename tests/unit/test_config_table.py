@@ -9,11 +9,12 @@ import pytest
 
 from carbon_credits import config
 from carbon_credits.config import (ENV_NAMES, SETTINGS, ConfigError, Settings, _cors_origin,
-                                   _split_origin, load_settings)
+                                   load_settings)
+from carbon_credits.origins import split_origin as _split_origin
 
 GOOD = {"SECRET_KEY": "k" * 40}
 # Defaults that are computed or described in words rather than written as a literal.
-DESCRIBED_DEFAULTS = {"DATABASE_URL", "SECRET_KEY"}
+DESCRIBED_DEFAULTS = {"DATABASE_URL", "SECRET_KEY", "CONSOLE_COOKIE_SECURE"}
 
 
 def test_every_settings_field_has_exactly_one_row():

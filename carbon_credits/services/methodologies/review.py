@@ -49,7 +49,7 @@ def submit_version(*, code: str, version: int, actor_user_id: uuid.UUID) -> Meth
     return row
 
 
-def _authors(code: str, row: MethodologyVersion) -> set[uuid.UUID]:
+def authors_of(code: str, row: MethodologyVersion) -> set[uuid.UUID]:
     """Everyone who drafted, edited or submitted this version (from the audit trail)."""
     entries = db.session.scalars(select(AuditEntry).where(
         AuditEntry.object_type == OBJECT_TYPE, AuditEntry.object_id == code,
@@ -118,7 +118,7 @@ def approve_version(*, code: str, version: int, actor_user_id: uuid.UUID) -> Met
         row = lock_version(methodology, version)
         if row.status != "submitted":
             raise transition_refused(row, "approve")
-        ensure_independent(decider_id=actor_user_id, requester_ids=_authors(code, row),
+        ensure_independent(decider_id=actor_user_id, requester_ids=authors_of(code, row),
                            role="auditor", what="this version (you drafted, edited or submitted it)")
         _supersede(methodology, row, utcnow(), actor_user_id)
         clash = overlapping(scope, row)
