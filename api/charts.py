@@ -98,11 +98,15 @@ def line_chart(title: str, x_labels: Sequence[str],
     found = [v for _, values in series for v in values if v is not None]
     scale = _nice_ceiling(max(found + [0]))
     plot_left = max(_text_width(_number_text(scale)) + 16, 48)
-    plot_width, top, bottom = WIDTH - plot_left - 24, MARGIN + 8, MARGIN + 8 + PLOT_HEIGHT
+    # The latest label is centred on the right edge of the plot: leave room for its half.
+    label_width = max((_text_width(label) for label in x_labels), default=0)
+    plot_width = WIDTH - plot_left - max(24, label_width // 2 + 4)
+    top, bottom = MARGIN + 8, MARGIN + 8 + PLOT_HEIGHT
     parts = _grid_horizontal(plot_left, plot_width, top, bottom, scale, unit)
     step = Decimal(plot_width) / max(len(x_labels) - 1, 1)
     xs = [Decimal(plot_left) + step * i for i in range(len(x_labels))]
-    every = max(1, -(-len(x_labels) * 56 // plot_width))  # label every n-th x: no overlaps
+    # Name every n-th x, n such that two named ones are a label's width and a gap apart.
+    every = max(1, -(-(label_width + 12) // max(int(step), 1)))
     for i, label in enumerate(x_labels):
         if (len(x_labels) - 1 - i) % every == 0:  # counted from the end: the latest is named
             parts.append(f'<text x="{_num(xs[i])}" y="{bottom + 18}" text-anchor="middle">'

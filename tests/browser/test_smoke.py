@@ -17,7 +17,7 @@ def test_the_public_page_loads_without_a_console_error(page):
     # The stylesheet and the scripts came from /static under the CSP (a refused or missing one
     # would be a console error, and fail this test after it).
     assert page.evaluate("typeof window.htmx") == "object"
-    assert screenshot(page, "public-page").stat().st_size > 0
+    assert screenshot(page, "public-page-smoke").stat().st_size > 0
 
 
 def test_a_csp_violation_is_caught(page, page_errors):

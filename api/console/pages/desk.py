@@ -10,16 +10,14 @@ import datetime as dt
 import zoneinfo
 
 from flask import g, redirect, render_template, request, session, url_for
-from marshmallow import ValidationError
 
 from api.console.blueprint import blueprint
+from api.console.forms import load_form
 from api.console.access import console_page
-from api.errors import flatten_messages
 from api.pages import is_fragment_request
 from api.resources.rewards import SettlementArgsSchema, VoucherConfirmSchema
 from carbon_credits.config import get_settings
 from carbon_credits.domain import vouchers
-from carbon_credits.domain.errors import ValidationFailed
 from carbon_credits.services import rewards as reward_service
 from carbon_credits.services.rewards import lookup as voucher_lookup
 
@@ -39,11 +37,7 @@ def desk_time(moment: dt.datetime | None, fmt: str = "%Y-%m-%d %H:%M") -> str:
 
 def _voucher_code() -> str:
     """The submitted code, validated by the API's request schema (same 422 as the API)."""
-    try:
-        data = VoucherConfirmSchema().load({"voucher_code": request.form.get("voucher_code", "")})
-    except ValidationError as error:
-        errors = flatten_messages(error.messages)
-        raise ValidationFailed(errors["voucher_code"][0], errors=errors) from None
+    data = load_form(VoucherConfirmSchema(), {"voucher_code": request.form.get("voucher_code", "")})
     return data["voucher_code"]
 
 
@@ -88,12 +82,7 @@ def desk_confirm():
 def _settlement_range() -> dict:
     """`from`/`to` of the form, checked by the API's schema; none given: this month so far."""
     given = {key: request.args[key] for key in ("from", "to") if request.args.get(key)}
-    try:
-        days = SettlementArgsSchema().load(given)
-    except ValidationError as error:
-        errors = flatten_messages(error.messages)
-        field, messages = next(iter(errors.items()))
-        raise ValidationFailed(f"{field}: {messages[0]}", errors=errors) from None
+    days = load_form(SettlementArgsSchema(), given)
     if not given:
         days["date_from"] = days["date_to"].replace(day=1)
     return days

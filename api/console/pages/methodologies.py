@@ -12,11 +12,12 @@ import datetime as dt
 from decimal import Decimal, InvalidOperation
 
 from flask import flash, g, redirect, render_template, request, url_for
-from marshmallow import Schema, ValidationError, fields
+from marshmallow import Schema, fields
 
 from api.console.blueprint import blueprint
+from api.console.forms import load_form
 from api.console.access import can, console_page
-from api.errors import flatten_messages, status_of
+from api.errors import status_of
 from api.pagination import PageArgsSchema, decode_cursor, encode_cursor
 from api.resources.methodologies import (ActivitySchema, CalculateSchema, RejectSchema,
                                          VersionSchema)
@@ -43,16 +44,6 @@ SAMPLE_DEFAULTS = {
 SAMPLE_FIELDS = tuple(ActivitySchema().fields)  # in the API's order
 
 
-def _load(schema: Schema, data: dict, prefix: str = "") -> dict:
-    """Parse with the API's schema; its messages become the API's 422 (same field names)."""
-    try:
-        return schema.load(data)
-    except ValidationError as error:
-        errors = flatten_messages(error.messages, prefix)
-        field, messages = next(iter(errors.items()))
-        raise ValidationFailed(f"{field}: {messages[0]}", errors=errors) from None
-
-
 def _now() -> dt.datetime:
     return dt.datetime.now(dt.timezone.utc)
 
@@ -63,7 +54,7 @@ def _now() -> dt.datetime:
 @console_page("methodologies.list_all")
 def methodologies():
     """Every methodology code with all its versions (drafts included), in force or not."""
-    args = _load(PageArgsSchema(), {k: v for k, v in request.args.items()
+    args = load_form(PageArgsSchema(), {k: v for k, v in request.args.items()
                                     if k in ("cursor", "limit")})
     rows, last = service.list_methodologies(after=decode_cursor(args["cursor"], converters=(str,)),
                                             limit=args["limit"])
@@ -194,7 +185,7 @@ def approve_methodology_version(code: str, v: int):
 def reject_methodology_version(code: str, v: int):
     """Reject a submitted version with a reason (auditor)."""
     form = {"reason": request.form["reason"]} if "reason" in request.form else {}
-    data = _load(RejectSchema(), form)
+    data = load_form(RejectSchema(), form)
     service.reject_version(code=code, version=v, reason=data["reason"],
                            actor_user_id=g.console_user.id)
     flash(f"{code} version {v} is rejected.", "ok")
@@ -279,7 +270,7 @@ def _sample_credit(code: str, versions: tuple[int, int], form: dict[str, str], c
     """The dry run of the sample under each version, as `POST .../calculate` computes it (the
     same schema and service call); results and errors per version, nothing stored."""
     activity = {name: _json_value(name, text.strip()) for name, text in form.items() if text.strip()}
-    data = _load(CalculateSchema(), {"channel": channel, "activity": activity})
+    data = load_form(CalculateSchema(), {"channel": channel, "activity": activity})
     results = []
     for number in versions:
         try:
@@ -301,7 +292,7 @@ def grams(value) -> str:
 def methodology_diff(code: str):
     """Two versions side by side, changed values marked, and a sample activity's credit under
     each (a dry run: nothing is stored)."""
-    args = _load(DiffArgsSchema(), {k: request.args[k] for k in ("a", "b") if k in request.args})
+    args = load_form(DiffArgsSchema(), {k: request.args[k] for k in ("a", "b") if k in request.args})
     diff = service.diff_versions(code=code, a=args["a"], b=args["b"])
     first = service.get_version_or_raise(code=code, version=args["a"])
     second = service.get_version_or_raise(code=code, version=args["b"])

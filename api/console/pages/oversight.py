@@ -10,11 +10,11 @@ import uuid
 from zoneinfo import ZoneInfo
 
 from flask import flash, g, redirect, render_template, request, url_for
-from marshmallow import ValidationError, fields
+from marshmallow import fields
 
 from api.console.blueprint import blueprint
+from api.console.forms import load_form
 from api.console.access import console_page
-from api.errors import flatten_messages
 from api.pagination import PageArgsSchema, decode_cursor, encode_cursor
 from api.resources.admin_users import AuditEntrySchema, AuditQueryArgsSchema
 from api.resources.certificates import (CertificateEventSchema, CertificateLotActionSchema,
@@ -24,7 +24,6 @@ from api.resources.certificates import (CertificateEventSchema, CertificateLotAc
                                         lot_view)
 from api.resources.ledger import VerifySchema
 from carbon_credits.config import get_settings
-from carbon_credits.domain.errors import ValidationFailed
 from carbon_credits.domain.vocabulary import mg_to_grams
 from carbon_credits.services import admin_queries
 from carbon_credits.services import certificates as certificate_service
@@ -46,12 +45,7 @@ def _load(schema, source) -> dict:
         if raw:
             whole = isinstance(field, fields.Integer) and raw.isascii() and raw.isdigit()
             values[key] = int(raw) if whole else raw
-    try:
-        return schema.load(values)
-    except ValidationError as error:
-        errors = flatten_messages(error.messages)
-        field_name, messages = next(iter(errors.items()))
-        raise ValidationFailed(f"{field_name}: {messages[0]}", errors=errors) from None
+    return load_form(schema, values)
 
 
 def _given(source, names) -> dict:

@@ -11,14 +11,14 @@ import datetime as dt
 from decimal import ROUND_HALF_UP, Decimal
 
 from flask import render_template, request, url_for
-from marshmallow import EXCLUDE, ValidationError
+from marshmallow import EXCLUDE
 
 from api.auth import staff_region
 from api.charts import bar_chart, line_chart
 from api.console.blueprint import blueprint
+from api.console.forms import load_form
 from api.console.access import console_page
 from api.csvexport import csv_response
-from api.errors import flatten_messages
 from api.resources.reports import ReductionReportArgsSchema
 from api.site.content import mass_unit
 from api.site.texts import scene_name
@@ -84,12 +84,7 @@ def _asked() -> dict[str, str]:
 
 def _reductions(asked: dict[str, str]) -> dict:
     """The report, exactly as `GET /api/v1/admin/reports/reductions` computes it."""
-    try:
-        args = ReductionReportArgsSchema().load(asked, unknown=EXCLUDE)
-    except ValidationError as error:
-        errors = flatten_messages(error.messages)
-        first_field, messages = next(iter(errors.items()))
-        raise ValidationFailed(f"{first_field}: {messages[0]}", errors=errors) from None
+    args = load_form(ReductionReportArgsSchema(), asked, unknown=EXCLUDE)
     return report_service.get_reductions_report(
         date_from=args["date_from"], date_to=args["date_to"], group_by=args["group_by"],
         region=args["region"], within=staff_region())

@@ -13,12 +13,11 @@ import uuid
 from zoneinfo import ZoneInfo
 
 from flask import flash, g, redirect, render_template, request, url_for
-from marshmallow import ValidationError
 
 from api.auth import staff_region
 from api.console.blueprint import blueprint
+from api.console.forms import load_form
 from api.console.access import can, console_page
-from api.errors import flatten_messages
 from api.pagination import decode_cursor, encode_cursor
 from api.resources import actions as action_api
 from api.resources import ledger as ledger_api
@@ -36,16 +35,6 @@ WHOLE_NUMBER = re.compile(r"[+-]?[0-9]{1,19}")
 
 
 # --- forms in, the API's schemas decide ---------------------------------------------------------
-
-def _load(schema, data: dict) -> dict:
-    """`data` checked by the API operation's own schema: the same rules, a 422 the same way."""
-    try:
-        return schema.load(data)
-    except ValidationError as error:
-        errors = flatten_messages(error.messages)
-        field, messages = next(iter(errors.items()))
-        raise ValidationFailed(f"{field}: {messages[0]}", errors=errors) from None
-
 
 def _filled(source, *names: str, renamed: dict | None = None) -> dict:
     """The non-blank fields `names` of a form or query string, trimmed; a blank field counts as
@@ -89,7 +78,7 @@ def _queue_filters(args) -> tuple[dict, dict]:
     if shown["to"]:
         query["occurred_to"] = _scheme_midnight(shown["to"], "to", 1)
     query.update(_filled(args, "cursor", "limit"))
-    return shown, _load(action_api.AdminActionQueryArgsSchema(), query)
+    return shown, load_form(action_api.AdminActionQueryArgsSchema(), query)
 
 
 def _as_api_shows(action) -> dict:
@@ -143,7 +132,7 @@ def action_review(action_id: uuid.UUID):
 @console_page("actions.approve_action")
 def action_approve(action_id: uuid.UUID):
     """Approve a pending claim (the decision box's text is the optional note)."""
-    data = _load(action_api.ApproveSchema(), _filled(request.form, "reason",
+    data = load_form(action_api.ApproveSchema(), _filled(request.form, "reason",
                                                      renamed={"reason": "note"}))
     action = action_service.approve_action(action_id=action_id, actor_user_id=g.console_user.id,
                                            note=data["note"], within=staff_region())
@@ -155,7 +144,7 @@ def action_approve(action_id: uuid.UUID):
 @console_page("actions.reject_action")
 def action_reject(action_id: uuid.UUID):
     """Reject a pending claim with a reason."""
-    data = _load(action_api.ActionDecisionReasonSchema(), _filled(request.form, "reason"))
+    data = load_form(action_api.ActionDecisionReasonSchema(), _filled(request.form, "reason"))
     action_service.reject_action(action_id=action_id, actor_user_id=g.console_user.id,
                                  reason=data["reason"], within=staff_region())
     flash("Action rejected; nothing was credited.", "ok")
@@ -167,7 +156,7 @@ def action_reject(action_id: uuid.UUID):
 def action_reverse(action_id: uuid.UUID):
     """Reverse a credited action with a reason. No idempotency key: a second submission finds
     the action reversed already and is refused (409 `already_reversed`), nothing clawed twice."""
-    data = _load(action_api.ActionDecisionReasonSchema(), _filled(request.form, "reason"))
+    data = load_form(action_api.ActionDecisionReasonSchema(), _filled(request.form, "reason"))
     action, reversal = action_service.reverse_action(
         action_id=action_id, actor_user_id=g.console_user.id, reason=data["reason"],
         within=staff_region())
@@ -189,7 +178,7 @@ def adjustment_list():
     """Adjustment requests as `GET /admin/ledger/adjustments` lists them; pending by default."""
     status = (request.args.get("status", "pending") or "").strip()  # none chosen: the queue
     query = {**({"status": status} if status else {}), **_filled(request.args, "cursor", "limit")}
-    args = _load(ledger_api.AdjustmentArgsSchema(), query)
+    args = load_form(ledger_api.AdjustmentArgsSchema(), query)
     items, last = adjustment_service.list_adjustments(
         status=args["status"], after=decode_cursor(args["cursor"], converters=NEWEST_FIRST),
         limit=args["limit"])
@@ -227,7 +216,7 @@ def adjustment_new():
         return render_template("console/reviews/adjustment_form.html", reasons=ADJUSTMENT_REASONS,
                                user_id=(request.args.get("user_id") or "").strip(),
                                external_ref=f"console-{uuid.uuid4()}")
-    data = _load(ledger_api.AdjustmentCreateSchema(), _adjustment_request(request.form))
+    data = load_form(ledger_api.AdjustmentCreateSchema(), _adjustment_request(request.form))
     view = adjustment_service.request_adjustment(actor_user_id=g.console_user.id, **data)
     flash("Adjustment requested; another auditor must approve or reject it.", "ok")
     return _see("console.adjustment_page", adjustment_id=view.id)
@@ -237,7 +226,7 @@ def adjustment_new():
 @console_page("ledger.approve_adjustment")
 def adjustment_approve(adjustment_id: uuid.UUID):
     """Approve someone else's request: posts the `adjustment` transfer."""
-    data = _load(ledger_api.AdjustmentDecisionSchema(), _filled(request.form, "note"))
+    data = load_form(ledger_api.AdjustmentDecisionSchema(), _filled(request.form, "note"))
     view = adjustment_service.approve_adjustment(adjustment_id=adjustment_id,
                                                  actor_user_id=g.console_user.id, note=data["note"])
     flash(f"Adjustment approved: {view.points:+d} points posted.", "ok")
@@ -248,7 +237,7 @@ def adjustment_approve(adjustment_id: uuid.UUID):
 @console_page("ledger.reject_adjustment")
 def adjustment_reject(adjustment_id: uuid.UUID):
     """Reject someone else's request with a reason; nothing is posted."""
-    data = _load(ledger_api.AdjustmentRejectionSchema(), _filled(request.form, "note"))
+    data = load_form(ledger_api.AdjustmentRejectionSchema(), _filled(request.form, "note"))
     adjustment_service.reject_adjustment(adjustment_id=adjustment_id,
                                          actor_user_id=g.console_user.id, note=data["note"])
     flash("Adjustment rejected; nothing was posted.", "ok")

@@ -232,6 +232,7 @@
       .catch(function (error) {
         stopScan();
         say(cameraProblem(error));
+        input.focus();  // the scan button was disabled under the focus: give it back
       });
   }
 
