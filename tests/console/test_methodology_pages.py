@@ -267,6 +267,15 @@ def test_an_overlap_with_another_code_in_force_is_stated_before_the_button(app, 
     assert all_table_counts(app) == before
 
 
+def test_the_overlap_is_stated_on_the_draft_before_anyone_submits_it(app, client, team):
+    seed(app)
+    page = text_of(sign_in(app, team.admin).get(f"{PAGE}/SZ-PT-METRO/versions/1"))
+    assert "SH-METRO version 1" in plain(element(page, "approval-preview"))
+    assert 'id="submit-version"' in page  # submitting stays possible: the note is a warning
+    clear = text_of(sign_in(app, team.admin).get(f"{PAGE}/EVERYDAY-OWN-BAG/versions/1"))
+    assert 'id="approval-preview"' not in clear
+
+
 def test_approving_a_later_version_says_it_ends_the_one_in_force(app, client, team):
     new_code(client, team)
     new_draft(client, team.admin, effective_from="2025-01-01T00:00:00+08:00")

@@ -130,6 +130,8 @@ def _workflow(code: str, row) -> dict:
         missing = None if row.effective_from else \
             "Set effective_from before submitting (the service refuses a draft without it)."
         box["submit"] = Step(shown=can("console.submit_methodology_version"), blocked=missing)
+        if row.effective_from:  # what approval would meet, said before anyone submits
+            box["approval_preview"], box["supersedes"] = _overlap(row)
     elif row.status == "submitted":
         may_approve = can("console.approve_methodology_version")
         refusal = note = None
