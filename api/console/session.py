@@ -14,6 +14,7 @@ from flask import flash, g, request, session
 from flask_wtf.csrf import generate_csrf, validate_csrf
 from wtforms.validators import ValidationError
 
+from api.console.forms import guard_form_body
 from carbon_credits.domain.errors import AuthenticationFailed, DomainError
 from carbon_credits.services import auth as auth_service
 from carbon_credits.services import console_sessions
@@ -33,9 +34,11 @@ def client_info() -> auth_service.Client:
 
 
 def load_console_user() -> None:
-    """before_request: check the CSRF token of a state-changing request, then find the user of
-    the session cookie (g.console_user, and g.user so the API's helpers apply), or nobody."""
+    """before_request: check the body and CSRF token of a state-changing request, then find the
+    user of the session cookie (g.console_user, and g.user so the API's helpers apply), or
+    nobody."""
     if request.method not in SAFE_METHODS:
+        guard_form_body()
         check_csrf()
     g.console_user = None
     family_id, user_id = session.get("sid"), session.get("uid")

@@ -163,14 +163,20 @@ def list_public_lots(args):
     """Certified lots, newest first: serials, methodology, period, verification, and every
     issue, transfer and retirement (open data)."""
     after = decode_cursor(args["cursor"], converters=(dt.datetime.fromisoformat, uuid.UUID))
-    lots, last = certificate_service.list_lots(after=after, limit=args["limit"])
+    items, last = public_lots(after=after, limit=args["limit"])
+    return public_json(PublicLotPageSchema(), {"items": items, "next_cursor": encode_cursor(last)})
+
+
+def public_lots(*, after, limit: int) -> tuple[list[dict], object]:
+    """A page of lots as the open data shows them (the public page renders the same views)."""
+    lots, last = certificate_service.list_lots(after=after, limit=limit)
     ids = [lot.id for lot in lots]
     events = certificate_service.events_by_lot(ids)
     latest = certificate_service.latest_verifications(ids)
     names = certificate_service.partner_names(
         {p for evs in events.values() for e in evs for p in (e.from_partner_id, e.to_partner_id)})
-    items = [public_lot(lot, latest.get(lot.id), events.get(lot.id, []), names) for lot in lots]
-    return public_json(PublicLotPageSchema(), {"items": items, "next_cursor": encode_cursor(last)})
+    return [public_lot(lot, latest.get(lot.id), events.get(lot.id, []), names)
+            for lot in lots], last
 
 
 # --- carbon-neutral events ---------------------------------------------------------------------

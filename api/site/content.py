@@ -11,7 +11,7 @@ from decimal import Decimal
 from api.charts import bar_chart, line_chart
 from api.resources.certificates import lot_view
 # The open data's own shaping of a lot, so the page shows exactly what /public/lots shows.
-from api.resources.public import public_lot
+from api.resources.public import public_lots
 from api.site.texts import district_name, scene_name, texts, word
 from carbon_credits.config import get_settings
 from carbon_credits.domain import certificates as certificate_rules
@@ -150,13 +150,7 @@ def _methodology(methodology, version, lang: str) -> dict:
 
 def lots_section(lang: str) -> dict:
     """The newest lots as `/api/v1/public/lots` shows them, and their retirements."""
-    lots, _ = certificate_service.list_lots(after=None, limit=LOTS_SHOWN)
-    ids = [lot.id for lot in lots]
-    events = certificate_service.events_by_lot(ids)
-    latest = certificate_service.latest_verifications(ids)
-    names = certificate_service.partner_names(
-        {p for evs in events.values() for e in evs for p in (e.from_partner_id, e.to_partner_id)})
-    views = [public_lot(lot, latest.get(lot.id), events.get(lot.id, []), names) for lot in lots]
+    views, _ = public_lots(after=None, limit=LOTS_SHOWN)
     scheme = texts(lang)["scheme_account"]
     retirements = [{"date": local_date(e["at"]), "serials": e["serials"],
                     "quantity": e["quantity"], "holder": e["from_holder"] or scheme,
