@@ -64,8 +64,9 @@ def check_csrf() -> None:
 
 
 def start(opened: console_sessions.ConsoleSession) -> None:
-    """After a sign-in: a fresh cookie (no fixation: nothing of the anonymous one survives)."""
-    session.clear()
+    """After a sign-in: a fresh cookie (no fixation: nothing of the anonymous one survives).
+    A session the cookie named before is revoked, not orphaned."""
+    end()
     session.permanent = True
     session["sid"] = opened.family_id
     session["uid"] = str(opened.user_id)

@@ -194,3 +194,17 @@ def test_sign_in_goes_back_to_the_page_asked_for(app, actors):
     r = browser.post("/console/login", data={"identifier": auditor.email, "next": "/console/reports",
                                              "password": auditor.password, "csrf_token": token})
     assert r.headers["Location"] == "/console/reports"
+
+
+def test_signing_in_again_revokes_the_session_the_cookie_held(app, actors):
+    from models import AuthSession, db
+    auditor, admin = actors.user("auditor"), actors.user("admin")
+    browser = sign_in(app, auditor)
+    r = browser.post("/console/login", data={"identifier": admin.email, "password": admin.password,
+                                             "csrf_token": csrf_token(browser, "/console/")})
+    assert r.status_code == 302
+    with app.app_context():
+        rows = {row.user_id: row.revoked_reason for row in db.session.scalars(
+            select(AuthSession).where(AuthSession.user_agent.like("console: %")))}
+    assert rows == {auditor.id: "logout", admin.id: None}
+    assert admin.email.split("@")[0] in browser.get("/console/").get_data(as_text=True)
