@@ -10,6 +10,7 @@ import contextlib
 import os
 import shutil
 import tempfile
+import time
 import uuid
 import warnings
 
@@ -122,6 +123,19 @@ def _clean_state(request, app):
         assert problems == [], f"invariants broken after test: {problems}"
     _reset_database(app)
     _reset_redis(app)
+
+
+@pytest.fixture
+def steady_throttle_clock(monkeypatch):
+    """Throttles count in fixed windows: a test that makes a dozen attempts against a per-minute
+    limit would see the count restart if a window boundary fell between two of them. Pin the
+    throttle's clock to the middle of the current minute so every attempt lands in one window."""
+    import types
+
+    from carbon_credits.services import throttle
+    pinned = time.time() // 60 * 60 + 30
+    monkeypatch.setattr(throttle, "time", types.SimpleNamespace(time=lambda: pinned))
+    return pinned
 
 
 @pytest.fixture

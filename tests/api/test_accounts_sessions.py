@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime as dt
 
 import jwt
+import pytest
 from sqlalchemy import select, update
 
 from carbon_credits.services import passwords
@@ -156,6 +157,7 @@ def test_password_change_keeps_this_session_and_ends_the_others(client, app, act
     assert "password_changed" in {s.revoked_reason for s in sessions(app, ana.id)}
 
 
+@pytest.mark.usefixtures("steady_throttle_clock")
 def test_wrong_current_passwords_are_throttled(client, actors):
     ana = actors.user("citizen")
     statuses = [client.post(PASSWORD, json={"current_password": "guess", "new_password": "a new long pw"},

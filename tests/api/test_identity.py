@@ -83,6 +83,7 @@ def test_wrong_password_and_unknown_user_get_the_same_401(client):
     assert a.json["detail"] == b.json["detail"]
 
 
+@pytest.mark.usefixtures("steady_throttle_clock")
 def test_login_is_throttled_with_retry_after(client):
     register_and_login(client)
     statuses = [client.post(LOGIN, json={"identifier": "ana@example.test", "password": "bad guess"}).status_code

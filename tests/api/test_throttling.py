@@ -90,6 +90,7 @@ def _away_from_a_window_boundary(window_seconds: int, *, margin: int) -> None:
         time.sleep(left + 1)
 
 
+@pytest.mark.usefixtures("steady_throttle_clock")
 def test_spraying_one_password_over_many_identifiers_from_one_address_is_throttled(
         client, monkeypatch):
     limits(monkeypatch, throttle_address_limit="5 per minute")
@@ -97,6 +98,7 @@ def test_spraying_one_password_over_many_identifiers_from_one_address_is_throttl
     assert statuses == [401] * 5 + [429]
 
 
+@pytest.mark.usefixtures("steady_throttle_clock")
 def test_forwarded_for_headers_do_not_buy_new_addresses(client, monkeypatch):
     limits(monkeypatch, throttle_address_limit="3 per minute")
     statuses = [attempt(client, f"user{i}@example.test",
@@ -104,6 +106,7 @@ def test_forwarded_for_headers_do_not_buy_new_addresses(client, monkeypatch):
     assert statuses == [401] * 3 + [429]
 
 
+@pytest.mark.usefixtures("steady_throttle_clock")
 def test_one_identifier_from_many_addresses_is_throttled(client, actors, monkeypatch):
     ana = actors.user("citizen")
     limits(monkeypatch, login_rate_limit="4 per minute")
@@ -113,6 +116,7 @@ def test_one_identifier_from_many_addresses_is_throttled(client, actors, monkeyp
     assert_problem(attempt(client, ana.email.upper(), address="10.0.1.1"), 429, "rate_limited")
 
 
+@pytest.mark.usefixtures("steady_throttle_clock")
 def test_a_global_ceiling_on_failed_logins(client, actors, monkeypatch):
     ana = actors.user("citizen")
     limits(monkeypatch, throttle_failed_login_limit="3 per minute")
@@ -122,14 +126,16 @@ def test_a_global_ceiling_on_failed_logins(client, actors, monkeypatch):
                    429, "rate_limited")
 
 
+@pytest.mark.usefixtures("steady_throttle_clock")
 def test_a_failed_login_still_counts_although_its_transaction_rolled_back(client, app):
     assert attempt(client, "nobody@example.test").status_code == 401
     with app.app_context():
-        start, _ = throttle._window(throttle.failed_login_rule(), __import__("time").time())
+        start, _ = throttle._window(throttle.failed_login_rule(), throttle.time.time())
         assert throttle._count(throttle.failed_login_rule(), start, increment=False) == 1
         db.session.remove()
 
 
+@pytest.mark.usefixtures("steady_throttle_clock")
 def test_register_verify_and_reset_are_throttled_per_address(client, monkeypatch, sent_messages):
     limits(monkeypatch, throttle_address_limit="2 per minute")
     for path, body in ((REGISTER, lambda i: {"email": f"n{i}@example.test",
@@ -140,6 +146,7 @@ def test_register_verify_and_reset_are_throttled_per_address(client, monkeypatch
         assert statuses[2] == 429 and 429 not in statuses[:2], (path, statuses)
 
 
+@pytest.mark.usefixtures("steady_throttle_clock")
 def test_messages_to_one_identifier_are_throttled(client, monkeypatch, sent_messages):
     limits(monkeypatch, throttle_message_limit="2 per hour")
     statuses = [client.post(RESET, json={"identifier": "ana@example.test"},
@@ -148,6 +155,7 @@ def test_messages_to_one_identifier_are_throttled(client, monkeypatch, sent_mess
     assert statuses == [202, 202, 429]
 
 
+@pytest.mark.usefixtures("steady_throttle_clock")
 def test_code_guessing_is_throttled_per_identifier_across_addresses(client, monkeypatch,
                                                                      sent_messages):
     limits(monkeypatch, throttle_code_limit="3 per 15 minutes")

@@ -78,6 +78,7 @@ def test_refused_sign_ins_open_nothing(app, actors, case):
     assert browser.get("/console/").status_code == 302
 
 
+@pytest.mark.usefixtures("steady_throttle_clock")
 def test_sign_in_is_throttled_like_the_api(app, actors):
     auditor = actors.user("auditor")
     browser = app.test_client()
