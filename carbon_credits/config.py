@@ -15,6 +15,7 @@ import zoneinfo
 from pathlib import Path
 from typing import Any, Callable, Mapping
 
+from carbon_credits.engine_options import engine_options
 from carbon_credits.origins import normalise_origin
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
@@ -79,6 +80,8 @@ class Settings:
     console_idle_timeout_seconds: int
     console_session_hours: int
     console_cookie_secure: bool
+    # Where the public page is reached: retirement certificates' QR codes point there.
+    public_base_url: str
     # Not a variable: the partner signature window is part of the partner protocol.
     signature_tolerance_seconds: int = 300
 
@@ -184,6 +187,13 @@ def _cors_origin(name: str, part: str, environment: str) -> str:
     if origin is None:
         raise ConfigError(f"{name} entries must be origins like https://app.example.cn "
                           f"(scheme://host[:port], no path or wildcard); got {part!r}")
+    return origin
+
+
+def _public_base_url(env: Mapping[str, str], name: str, default: str, environment: str) -> str:
+    origin = normalise_origin((env.get(name) or ("" if environment == "production" else default)).rstrip("/"))
+    if origin is None:
+        raise ConfigError(f"{name} must be an origin like https://carbon.suzhou.gov.cn (required in production)")
     return origin
 
 
@@ -348,21 +358,10 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("console_idle_timeout_seconds", "CONSOLE_IDLE_TIMEOUT_SECONDS", 1800, _int_between(60, 86400)),
     Setting("console_session_hours", "CONSOLE_SESSION_HOURS", 12, _int_between(1, 7 * 24)),
     Setting("console_cookie_secure", "CONSOLE_COOKIE_SECURE", None, _secure_cookie),
+    Setting("public_base_url", "PUBLIC_BASE_URL", "http://localhost:5000", _public_base_url),
 )
 # Every variable load_settings reads: the keys `create_app(config)` takes as the environment.
 ENV_NAMES = frozenset({setting.name for setting in SETTINGS} | {SECRET_KEY_ALIAS})
-
-
-def engine_options(url: str) -> dict:
-    if url.startswith("sqlite"):
-        return {"connect_args": {"timeout": 30}}
-    # No pool_pre_ping (a round trip per request): api/reconnect.py runs a request again instead.
-    return {
-        "pool_size": 10,
-        "max_overflow": 20,
-        # A stuck transaction must not hold row locks forever (reliability.md).
-        "connect_args": {"options": "-c idle_in_transaction_session_timeout=30000"},
-    }
 
 
 def _instance_secret() -> str:

@@ -19,7 +19,9 @@ from .household import Household, HouseholdMember, MeterReading  # noqa: F401
 from .reward import Redemption, Reward, RewardClaim  # noqa: F401
 from .insights import ReportExport  # noqa: F401
 from .certificate import (CertificateBlock, CertificateEvent, CertificateLot,  # noqa: F401
-                          CertificateLotAction, CertificateLotVerification,
-                          CertificateSerialCounter)
+                          CertificateLotAction, CertificateLotManifest,
+                          CertificateLotVerification, CertificateSerialCounter,
+                          RetirementCertificate, RetirementCertificateBlock)
 from .event import CarbonEvent, CarbonEventRetirement  # noqa: F401
 from .donation import Donation, PublicProject  # noqa: F401
+from .signing import SignedChainHead, SigningKey  # noqa: F401

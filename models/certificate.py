@@ -17,7 +17,7 @@ import datetime as dt
 import uuid
 
 from sqlalchemy import (JSON, BigInteger, Boolean, CheckConstraint, Date, ForeignKey, Index,
-                        Integer, String, Text, UniqueConstraint, Uuid)
+                        Integer, LargeBinary, String, Text, UniqueConstraint, Uuid)
 from sqlalchemy.orm import Mapped, mapped_column
 
 from carbon_credits.domain.verification import MAX_SAMPLE_SIZE, SAMPLE_METHODS
@@ -194,3 +194,45 @@ class CertificateLotVerification(db.Model):
     report_reference: Mapped[str] = mapped_column(String(200))
     verifier_user_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("users.id"))
     signed_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class CertificateLotManifest(db.Model):
+    """The Merkle root over a lot's salted leaves, fixed when the lot is issued
+    (docs/verification.md). `leaf_secret` keys each action's salt and is never published:
+    only an action's owner gets its salt, in the lot proof."""
+
+    __tablename__ = "certificate_lot_manifests"
+    __table_args__ = (CheckConstraint("tree_size >= 1", name="tree_not_empty"),)
+
+    lot_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("certificate_lots.id"), primary_key=True)
+    leaf_secret: Mapped[bytes] = mapped_column(LargeBinary)
+    tree_size: Mapped[int] = mapped_column(Integer)
+    root_hash: Mapped[str] = mapped_column(String(64))
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class RetirementCertificate(db.Model):
+    """One retirement (one request) of a lot's serials, as the signed certificate names it:
+    beneficiary, purpose, serials and grams. Append-only; its blocks are listed in
+    `retirement_certificate_blocks`."""
+
+    __tablename__ = "retirement_certificates"
+    __table_args__ = (CheckConstraint(f"quantity BETWEEN 1 AND {MAX_UNITS}", name="quantity_range"),
+                      Index("ix_retirement_certificates_lot_id", "lot_id"))
+
+    id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True, default=uuid.uuid4)
+    lot_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("certificate_lots.id"))
+    beneficiary: Mapped[str] = mapped_column(String(200))
+    purpose: Mapped[str] = mapped_column(Text)
+    quantity: Mapped[int] = mapped_column(BigInteger)
+    retired_at: Mapped[dt.datetime] = mapped_column(UTCDateTime)
+
+
+class RetirementCertificateBlock(db.Model):
+    """A retired block belongs to exactly one certificate."""
+
+    __tablename__ = "retirement_certificate_blocks"
+
+    block_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("certificate_blocks.id"), primary_key=True)
+    certificate_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("retirement_certificates.id"),
+                                                      index=True)

@@ -27,7 +27,8 @@ from typing import Iterator
 from sqlalchemy import exc, text
 from sqlalchemy.orm import Session
 
-from carbon_credits.config import engine_options, get_settings
+from carbon_credits.config import get_settings
+from carbon_credits.engine_options import engine_options
 from carbon_credits.services.uow import in_unit_of_work
 from models import db
 

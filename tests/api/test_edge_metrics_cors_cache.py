@@ -225,7 +225,7 @@ def test_configured_origins_may_call_the_api_and_others_may_not(app, actors):
 
 def test_cors_origins_are_validated_at_start():
     base = {"SECRET_KEY": TEST_SECRET, "CARBON_ENV": "production",
-            "DATABASE_URL": "postgresql://u@db/cc"}
+            "DATABASE_URL": "postgresql://u@db/cc", "PUBLIC_BASE_URL": "https://carbon.example.cn"}
     assert load_settings(base).cors_origins == ()
     parsed = load_settings({**base, "CORS_ORIGINS": "https://App.Example.cn, http://localhost:5173,"
                                                     "https://[::1]:8443"})

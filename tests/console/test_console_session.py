@@ -43,7 +43,8 @@ def test_the_cookie_is_secure_when_configured(app, actors, monkeypatch):
 def test_production_refuses_an_insecure_console_cookie():
     from carbon_credits.config import ConfigError, load_settings
     env = {"CARBON_ENV": "production", "SECRET_KEY": "x" * 40,
-           "DATABASE_URL": "postgresql://db/x", "CONSOLE_COOKIE_SECURE": "false"}
+           "DATABASE_URL": "postgresql://db/x", "CONSOLE_COOKIE_SECURE": "false",
+           "PUBLIC_BASE_URL": "https://carbon.example.cn"}
     with pytest.raises(ConfigError, match="CONSOLE_COOKIE_SECURE"):
         load_settings(env)
     env.pop("CONSOLE_COOKIE_SECURE")

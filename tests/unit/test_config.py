@@ -45,3 +45,13 @@ def test_factory_refuses_bad_config():
     from api import create_app
     with pytest.raises(ConfigError):
         create_app({"DATABASE_URL": "oracle://nope", "SECRET_KEY": "k" * 40})
+
+
+def test_production_requires_the_public_base_url():
+    base = {"CARBON_ENV": "production", "SECRET_KEY": "x" * 40, "DATABASE_URL": "postgresql://db/x"}
+    with pytest.raises(ConfigError, match="PUBLIC_BASE_URL"):
+        load_settings(base)
+    assert load_settings({**base, "PUBLIC_BASE_URL": "https://Carbon.Example.cn/"}).public_base_url \
+        == "https://carbon.example.cn"
+    with pytest.raises(ConfigError, match="PUBLIC_BASE_URL"):
+        load_settings({**base, "PUBLIC_BASE_URL": "https://carbon.example.cn/a/path"})
