@@ -51,6 +51,7 @@ def service_env(database_url: str, redis_url: str, **extra) -> dict:
     env = dict(os.environ)
     env.update({"DATABASE_URL": database_url, "REDIS_URL": redis_url, "CARBON_ENV": "production",
                 "SECRET_KEY": "bench-secret-key-0123456789abcdef0123456789",
+                "PUBLIC_BASE_URL": "http://127.0.0.1:8000",
                 "LOGIN_RATE_LIMIT": "100000 per minute", "THROTTLE_ADDRESS_LIMIT": "100000 per minute",
                 "THROTTLE_MESSAGE_LIMIT": "100000 per hour", "PYTHONUNBUFFERED": "1"})
     env.update({k: str(v) for k, v in extra.items()})
