@@ -12,6 +12,7 @@ from api.resources import regions
 from api.resources import households
 from api.resources import donations
 from api.resources import public
+from api.resources import proofs, public_certificates
 
 BLUEPRINTS = [
     health.blp,
@@ -32,4 +33,6 @@ BLUEPRINTS = [
     events.blp,
     donations.blp,
     public.blp,
+    proofs.blp,
+    public_certificates.blp,
 ]
