@@ -87,3 +87,7 @@ CLI_GROUPS.append(ledger_cli)
 from api.cli_jobs import jobs_cli  # noqa: E402
 
 CLI_GROUPS.append(jobs_cli)
+
+from api.cli_keys import keys_cli  # noqa: E402
+
+CLI_GROUPS.append(keys_cli)

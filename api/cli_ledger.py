@@ -34,3 +34,28 @@ def seal(batch, rescan):
     from carbon_credits.services.ledger import seal_all
     sealed = seal_all(batch=batch, rescan=rescan)
     click.echo(f"sealed: {sealed}")
+
+
+@ledger_cli.command("export-heads")
+@click.option("--day", type=click.DateTime(formats=["%Y-%m-%d"]), default=None,
+              help="Scheme day (default: yesterday in the scheme's time zone).")
+@click.option("--out", "out_dir", type=click.Path(file_okay=False), default=".", show_default=True)
+def export_heads(day, out_dir):
+    """Write the chain heads signed on a scheme day as open data (chain-heads-DAY.jsonl)."""
+    import datetime as dt
+    import pathlib
+
+    from carbon_credits.domain.errors import DomainError
+    from carbon_credits.services.leaderboards import scheme_today
+    from carbon_credits.services.ledger import heads
+    chosen = day.date() if day else scheme_today() - dt.timedelta(days=1)
+    try:
+        body = heads.daily_file(chosen)
+    except DomainError as error:
+        click.echo(f"export-heads: {error}", err=True)
+        sys.exit(1)
+    path = pathlib.Path(out_dir) / f"chain-heads-{chosen.isoformat()}.jsonl"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_bytes(body)
+    lines = body.count(b"\n")
+    click.echo(f"{path}: {lines} head(s)")

@@ -19,6 +19,7 @@ from carbon_credits.domain.vocabulary import mg_to_grams
 from carbon_credits.services import methodologies as methodology_service
 from carbon_credits.services.audit import record_audit
 from carbon_credits.services.certificates.blocks import OBJECT_TYPE, new_block, record_event
+from carbon_credits.services.certificates.manifests import fix_manifest
 from carbon_credits.services.uow import unit_of_work
 from models import Action, CertificateLot, CertificateLotAction, CertificateSerialCounter, db, utcnow
 
@@ -118,6 +119,7 @@ def issue_lot(*, methodology_code: str, version: int, period_from: dt.date, peri
         db.session.add(lot)
         db.session.flush()
         _add_members(lot, rows)
+        fix_manifest(lot, [(r.id, r.credited_mg) for r in rows])
         block = new_block(lot, first, last, holder=None)
         record_event(lot, block, "issue", actor_user_id=actor_user_id)
         record_audit(action="certificate.issue", object_type=OBJECT_TYPE, object_id=lot.id,

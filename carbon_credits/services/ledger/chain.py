@@ -1,6 +1,6 @@
 """The hash chain: `seal_pending` appends unsealed transfers, each link a hash over the one
-before and the transfer's sealed fields. Postings never touch the chain; only the sealer locks
-its head, later and off the hot path."""
+before and the transfer's sealed fields, and signs the new head (heads.py). Postings never
+touch the chain; only the sealer locks its head, later and off the hot path."""
 from __future__ import annotations
 
 import datetime as dt
@@ -10,6 +10,7 @@ from sqlalchemy import exists, func, insert, select, update
 from carbon_credits.domain import ledger as rules
 from carbon_credits.domain.ledger import SEALED_FIELDS
 from carbon_credits.services.ledger.core import HEAD, SEALS, TRANSFERS, dialect_insert
+from carbon_credits.services.ledger.heads import sign_head
 from carbon_credits.services.uow import unit_of_work
 from models import db, utcnow
 
@@ -49,6 +50,7 @@ def seal_pending(*, batch: int = 1000, settle_seconds: int = 300,
             prev = link
         if seals:
             db.session.execute(insert(SEALS), seals)
+            sign_head(position=position, hash_=prev, transfers_sealed=len(seals), sealed_at=now)
         ceiling = unsealed[-1].seq if len(unsealed) == batch else None
         mark = select(func.max(TRANSFERS.c.seq)).where(
             TRANSFERS.c.seq > head.watermark_seq,
