@@ -95,8 +95,12 @@ def rotate_key(*, reason: str = "rotation") -> SigningKey:
                 raise Conflict("The signing key changed meanwhile; try again.",
                                code="key_rotation_conflict")
         new = _new_key_row()
-        db.session.add(new)
-        db.session.flush()
+        try:
+            with db.session.begin_nested():
+                db.session.add(new)
+        except IntegrityError:  # a rotation that committed while we waited activated its key
+            raise Conflict("Another rotation activated a new key meanwhile.",
+                           code="key_rotation_conflict") from None
         record_audit(action="signing_key.rotated", object_type="signing_key", object_id=new.kid,
                      actor_user_id=None,
                      details={"retired": old.kid if old else None, "reason": reason[:200]})
