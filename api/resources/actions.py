@@ -18,9 +18,11 @@ from carbon_credits.domain import actions as rules
 from carbon_credits.domain import methodology as method_domain
 from carbon_credits.services import actions as action_service
 from carbon_credits.services import methodologies as methodology_service
+from carbon_credits.services import receipts as receipt_service
 from carbon_credits.services import regions as region_service
-from carbon_credits.domain.vocabulary import (ACTION_STATUSES, ACTION_TYPES, EVERYDAY_SCENES, TRANSIT_MODES,
-                                            WASTE_CATEGORIES, mg_to_grams, scope_mode_fields)
+from carbon_credits.domain.vocabulary import (ACTION_STATUSES, ACTION_TYPES, EVERYDAY_SCENES,
+                                            PRIVILEGED_ROLES, TRANSIT_MODES, WASTE_CATEGORIES,
+                                            mg_to_grams, scope_mode_fields)
 from carbon_credits.domain.clock import utcnow
 
 blp = Blueprint("actions", __name__, url_prefix="/api/v1", description="Green actions")
@@ -201,6 +203,30 @@ class ActionSchema(Schema):
                        "instant; null: none", "example": "320505"})
 
 
+RECEIPT_EXAMPLE = {
+    "type": "carbon-credits/receipt/v1", "action_id": "0f7c2a51-9d3e-4b8a-a1c2-5e6f7a8b9c0d",
+    "action_type": "transit", "occurred_at": "2026-11-03T08:10:00+00:00",
+    "inputs": {"mode": "metro", "distance_km": "10", "started_at": "2026-11-03T07:50:00+00:00",
+               "ended_at": "2026-11-03T08:10:00+00:00"},
+    "methodology": {"code": "SH-METRO", "version": 1},
+    "credited_mg": 970000, "credited_g": "970.000", "points": 970,
+    "credited_at": "2026-11-03T08:10:02.000001+00:00",
+    "ledger_entry": {"transfer_id": "5b1d9e0a-7c2f-4e3a-9b8d-1f2e3d4c5b6a", "seq": 5123},
+    "chain": {"position": 4411, "hash": "9f2c" + "0" * 60,
+              "sealed_at": "2026-11-03T08:15:00.123456+00:00"}}
+
+
+class ActionReceiptSchema(Schema):
+    action_id = fields.UUID()
+    document = fields.String(metadata={
+        "description": "Compact JWS (EdDSA, `kid` of a key in /.well-known/carbon-credits-keys) "
+                       "over the canonical JSON of `receipt` (docs/verification.md)"})
+    receipt = fields.Dict(metadata={
+        "description": "The signed payload. `chain` is null until the sealer has put the earn in "
+                       "the hash chain (ask again later); `ledger_entry` is null when the credit "
+                       "came to less than one point", "example": RECEIPT_EXAMPLE})
+
+
 class AdminActionSchema(ActionSchema):
     user_id = fields.UUID()
     partner_id = fields.UUID(allow_none=True)
@@ -322,6 +348,21 @@ def list_my_actions(args):
 def get_my_action(action_id: uuid.UUID):
     """One of my actions with its methodology version and full breakdown."""
     return action_view(action_service.get_own_action_or_raise(user_id=g.user.id, action_id=action_id))
+
+
+@blp.route("/actions/<uuid:action_id>/receipt", methods=["GET"])
+@access("citizen", "admin", "auditor", "verifier", district_scoped=True)
+@blp.response(200, ActionReceiptSchema)
+@blp.alt_response(409, description="`action_not_credited`: pending, rejected, duplicate, "
+                                   "reversed, or credited 0 g")
+def get_action_receipt(action_id: uuid.UUID):
+    """The signed receipt of a credited action: for its owner, and for the staff who read
+    actions (admins, auditors, verifiers; district staff only their district's, else 404)."""
+    receipt = receipt_service.get_receipt(
+        action_id=action_id, reader_id=g.user.id,
+        as_staff=bool(g.user.role_names & set(PRIVILEGED_ROLES)), within=staff_region())
+    return {"action_id": receipt.action_id, "document": receipt.document,
+            "receipt": receipt.payload}
 
 
 @blp.route("/partner/actions", methods=["POST"])

@@ -17,11 +17,11 @@ import secrets
 import uuid
 from typing import Iterator
 
-from sqlalchemy import delete, or_, select, update
+from sqlalchemy import Select, delete, or_, select, update
 
 from carbon_credits.config import get_settings
 from carbon_credits.domain.errors import Conflict, NotFound, PermissionDenied
-from carbon_credits.services import keys, ledger, rewards, throttle
+from carbon_credits.services import keys, ledger, receipts, rewards, signing, throttle
 from carbon_credits.services import methodologies as methodology_service
 from carbon_credits.services.audit import record_audit
 from carbon_credits.services.households.membership import leave_on_erasure
@@ -88,7 +88,7 @@ def _snapshot_options() -> dict:
 
 
 def _sections(user_id: uuid.UUID, account_id: int | None):
-    """(name, query, row -> dict) for each list in the export, in order."""
+    """(name, query or rows, row -> dict) for each list in the export, in order."""
     actions = Action.__table__
     yield "bindings", (select(Binding.__table__, Partner.name.label("partner_name"))
                        .join(Partner, Partner.id == Binding.partner_id)
@@ -117,6 +117,9 @@ def _sections(user_id: uuid.UUID, account_id: int | None):
                             .order_by(transfers.c.seq)), entry
     else:
         yield "statement", None, _row
+    # Built and signed page by page (docs/verification.md, section 5), not a single query.
+    yield "receipts", receipts.user_receipts(user_id), (
+        lambda receipt: {"action_id": receipt.action_id, "document": receipt.document})
     yield "redemptions", (select(Redemption.__table__, Reward.title.label("reward_title"))
                           .join(Reward, Reward.id == Redemption.reward_id)
                           .where(Redemption.user_id == user_id)
@@ -157,9 +160,21 @@ def _profile(user: User, account) -> dict:
     }
 
 
+def _rows(source):
+    """A section's rows: a query read `EXPORT_PAGE` at a time, or rows the section pages itself."""
+    if source is None:
+        return ()
+    if isinstance(source, Select):
+        return db.session.execute(source.execution_options(yield_per=EXPORT_PAGE))
+    return source
+
+
 def export_personal_data(*, user_id: uuid.UUID, now: dt.datetime | None = None) -> Iterator[str]:
     """Everything held about the citizen as one JSON document, yielded in chunks from one
     consistent snapshot; rows are read `EXPORT_PAGE` at a time."""
+    # The receipts are signed inside the read-only snapshot: the first key of a new deployment
+    # is created (and committed) before it starts.
+    signing.active_key()
     db.session.rollback()  # end the request's transaction: the export reads its own snapshot
     db.session.connection(execution_options=_snapshot_options())
     try:
@@ -175,15 +190,14 @@ def export_personal_data(*, user_id: uuid.UUID, now: dt.datetime | None = None) 
         for name, query, convert in _sections(user_id, account.id if account else None):
             buffer.append(f',"{name}":[')
             first = True
-            if query is not None:
-                for row in db.session.execute(query.execution_options(yield_per=EXPORT_PAGE)):
-                    text = _dumps(convert(row))
-                    buffer.append(text if first else "," + text)
-                    size += len(text) + 1
-                    first = False
-                    if size >= _FLUSH_CHARS:
-                        yield "".join(buffer)
-                        buffer, size = [], 0
+            for row in _rows(query):
+                text = _dumps(convert(row))
+                buffer.append(text if first else "," + text)
+                size += len(text) + 1
+                first = False
+                if size >= _FLUSH_CHARS:
+                    yield "".join(buffer)
+                    buffer, size = [], 0
             buffer.append("]")
         buffer.append("}\n")
         yield "".join(buffer)
