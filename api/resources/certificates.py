@@ -151,6 +151,8 @@ class CertificateMoveSchema(Schema):
 class CertificateRetirementSchema(CertificateMoveSchema):
     event_id = fields.UUID(allow_none=True, metadata={
         "description": "The carbon-neutral event the retirement counts for; null: none"})
+    certificate_id = fields.UUID(metadata={
+        "description": "The signed retirement certificate: GET /api/v1/public/certificates/{id}"})
 
 
 class PublicCertificateLotSchema(Schema):
@@ -383,7 +385,7 @@ def transfer(data, lot_id: uuid.UUID):
 def retire(data, lot_id: uuid.UUID):
     """Retire serials for an offset claim or a carbon-neutral event (after a positive verification)."""
     move = certificate_service.retire_serials(lot_id=lot_id, actor_user_id=g.user.id, **data)
-    return {**_move_view(move), "event_id": data["event_id"]}
+    return {**_move_view(move), "event_id": data["event_id"], "certificate_id": move.certificate_id}
 
 
 @blp.route("/certificates/serials/<string:serial>", methods=["GET"])

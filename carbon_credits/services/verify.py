@@ -9,9 +9,12 @@ from typing import Callable
 
 from carbon_credits.services.adjustments import check_adjustment_invariants
 from carbon_credits.services.bindings import check_partner_record_invariants
-from carbon_credits.services.certificates import check_registry_invariants
+from carbon_credits.services.certificates import (check_registry_invariants,
+                                                  check_retirement_certificates)
+from carbon_credits.services.certificates.manifests import check_manifests
 from carbon_credits.services.events import check_event_invariants
 from carbon_credits.services.ledger import VerifyReport, verify_ledger
+from carbon_credits.services.ledger.heads import check_signed_heads
 from carbon_credits.services.methodologies import check_methodology_invariants
 from carbon_credits.services.partitions import check_keys
 from carbon_credits.services.rewards import check_rewards
@@ -28,6 +31,13 @@ CHECKERS: tuple[Callable[[], list[str]], ...] = (
     check_methodology_invariants,
     # The certified-reduction registry: issued <= verified, one lot per action, serials.
     check_registry_invariants,
+    # Retirement certificates: each retirement on exactly one certificate, which names its
+    # blocks, beneficiary, purpose and quantity as they were retired.
+    check_retirement_certificates,
+    # Published proofs: every signed chain head names a link the chain still holds, and every
+    # lot's Merkle root still matches its membership (docs/verification.md).
+    check_signed_heads,
+    check_manifests,
     # Carbon-neutral events: each retirement counted for an event is a retired block of the
     # event's buyer, for the grams of its serials.
     check_event_invariants,

@@ -24,8 +24,11 @@ def _count_users() -> int:
 
 
 # Created by later revisions: 0018 (the filing guard), 0019 (events, append-only; PostgreSQL
-# names one trigger per table, SQLite two).
-LATER_TRIGGERS = {"methodology_versions_filing",
+# names one trigger per table, SQLite two), 0021 (the verifiability tables, append-only).
+VERIFIABILITY_TABLES = ("signed_chain_heads", "certificate_lot_manifests", "retirement_certificates",
+                        "retirement_certificate_blocks")
+LATER_TRIGGERS = {f"{table}_{suffix}" for table in VERIFIABILITY_TABLES
+                  for suffix in ("append_only", "no_update", "no_delete")} | {"methodology_versions_filing",
                   "carbon_events_append_only", "carbon_events_no_update", "carbon_events_no_delete",
                   "carbon_event_retirements_append_only", "carbon_event_retirements_no_update",
                   "carbon_event_retirements_no_delete"}
@@ -65,5 +68,6 @@ def test_down_and_up_again_keeps_triggers_and_rows(app, actors):
     # 0017 rebuilds nothing: going down to 0016 loses only the triggers later revisions
     # created (0018's filing guard, 0019's append-only tables), and coming back restores every one.
     assert triggers_down == triggers_before - LATER_TRIGGERS
+    assert LATER_TRIGGERS & triggers_before
     assert triggers_after == triggers_before
     assert users_after == users_before

@@ -9,7 +9,9 @@ serials, verify a serial publicly, and check the registry's invariants. See docs
                    list_verifications, latest_verifications, refuse_unless_verified
     lookup.py      lots, their actions, holdings and events; the public serial lookup
     reversals.py   refuse_reversal_inside_lot, which `reverse_action` asks
-    invariants.py  check_registry_invariants, run by `ledger verify`
+    retirement_certificates.py  certify_retirement (with each retirement), signed_certificate
+                   (the signed retirement certificate, docs/verification.md section 8)
+    invariants.py  check_registry_invariants, check_retirement_certificates, run by `ledger verify`
     blocks.py      writing blocks and events, naming serials, locking a lot
 Pure rules (units, serials, carving, periods, invariants' arithmetic): domain/certificates.py;
 the verification sample and which opinion unlocks a lot: domain/verification.py.
@@ -25,12 +27,14 @@ locks the lot. Reversals lock the action
 first and then only read membership, so no cycle exists.
 """
 from carbon_credits.services.certificates.blocks import LIVE_STATUSES, OBJECT_TYPE, serials_of
-from carbon_credits.services.certificates.invariants import check_registry_invariants
+from carbon_credits.services.certificates.invariants import (check_registry_invariants,
+                                                             check_retirement_certificates)
 from carbon_credits.services.certificates.issuance import UNIT_MG, issue_lot, last_settled_day
 from carbon_credits.services.certificates.lookup import (events_by_lot, get_lot_or_raise,
                                                          list_lots, lot_actions, lot_events,
                                                          lot_holdings, partner_names,
                                                          verify_serial)
+from carbon_credits.services.certificates.retirement_certificates import signed_certificate
 from carbon_credits.services.certificates.reversals import refuse_reversal_inside_lot
 from carbon_credits.services.certificates.transfers import (RegistryMove, retire_serials,
                                                             transfer_serials)
@@ -41,9 +45,10 @@ from carbon_credits.services.certificates.verifications import (latest_verificat
 
 __all__ = [
     "events_by_lot",
-    "LIVE_STATUSES", "OBJECT_TYPE", "UNIT_MG", "RegistryMove", "check_registry_invariants",
+    "LIVE_STATUSES", "OBJECT_TYPE", "UNIT_MG", "RegistryMove",
+    "check_registry_invariants", "check_retirement_certificates",
     "get_lot_or_raise", "issue_lot", "last_settled_day", "latest_verification",
     "latest_verifications", "list_lots", "list_verifications", "lot_actions", "lot_events",
     "lot_holdings", "partner_names", "refuse_reversal_inside_lot", "retire_serials", "serials_of",
-    "sign_verification", "transfer_serials", "verify_serial",
+    "sign_verification", "signed_certificate", "transfer_serials", "verify_serial",
 ]

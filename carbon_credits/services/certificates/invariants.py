@@ -1,16 +1,18 @@
 """The registry's invariants, checked by `ledger verify` and after every test: issued <= verified,
 no action in two lots or outside its lot's terms, no lot covering a day not settled when it was
-issued, disjoint serials, holdings that add up to each lot, retired blocks as they were retired."""
+issued, disjoint serials, holdings that add up to each lot, retired blocks as they were retired,
+each retirement on exactly one certificate that names it as it was retired."""
 from __future__ import annotations
 
 import uuid
 
-from sqlalchemy import func, select
+from sqlalchemy import exists, func, select
 
 from carbon_credits.domain import certificates as rules
 from carbon_credits.services.certificates.issuance import last_settled_day
 from carbon_credits.services.certificates.lookup import lot_events, lot_holdings
-from models import Action, CertificateLot, CertificateLotAction, CertificateSerialCounter, db
+from models import (Action, CertificateBlock, CertificateLot, CertificateLotAction,
+                    CertificateSerialCounter, RetirementCertificate, RetirementCertificateBlock, db)
 
 
 def check_registry_invariants() -> list[str]:
@@ -103,4 +105,40 @@ def _check_holdings(lot: CertificateLot) -> list[str]:
         if e is None or (e.serial_start, e.serial_end, e.beneficiary, e.purpose) != (
                 b.serial_start, b.serial_end, b.beneficiary, b.purpose):
             problems.append(f"registry: retired block {b.id} differs from its retirement record")
+    return problems
+
+
+def check_retirement_certificates() -> list[str]:
+    """Every retired block is on a retirement certificate (at most one: the primary key), and
+    every certificate lists retired blocks of its lot, with its beneficiary, purpose and time,
+    adding up to its quantity."""
+    uncertified = db.session.scalars(select(CertificateBlock.id).where(
+        CertificateBlock.status == "retired",
+        ~exists().where(RetirementCertificateBlock.block_id == CertificateBlock.id)))
+    problems = [f"registry: retired block {block_id} is on no retirement certificate"
+                for block_id in uncertified]
+    rows = db.session.execute(
+        select(RetirementCertificate, CertificateBlock)
+        .outerjoin(RetirementCertificateBlock,
+                   RetirementCertificateBlock.certificate_id == RetirementCertificate.id)
+        .outerjoin(CertificateBlock, CertificateBlock.id == RetirementCertificateBlock.block_id))
+    blocks_of: dict[uuid.UUID, tuple[RetirementCertificate, list[CertificateBlock]]] = {}
+    for certificate, block in rows:
+        listed = blocks_of.setdefault(certificate.id, (certificate, []))[1]
+        if block is not None:
+            listed.append(block)
+    for certificate, blocks in blocks_of.values():
+        problems.extend(_check_certificate(certificate, blocks))
+    return problems
+
+
+def _check_certificate(certificate: RetirementCertificate, blocks: list[CertificateBlock]) -> list[str]:
+    claim = (certificate.lot_id, certificate.beneficiary, certificate.purpose, certificate.retired_at)
+    problems = [f"registry: retirement certificate {certificate.id} lists block {b.id}, which it "
+                "did not retire" for b in blocks
+                if b.status != "retired" or (b.lot_id, b.beneficiary, b.purpose, b.retired_at) != claim]
+    if sum(b.quantity for b in blocks) != certificate.quantity:
+        problems.append(f"registry: retirement certificate {certificate.id} is for "
+                        f"{certificate.quantity} serials, its blocks hold "
+                        f"{sum(b.quantity for b in blocks)}")
     return problems

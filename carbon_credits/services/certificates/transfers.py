@@ -19,6 +19,7 @@ from carbon_credits.services import events as event_service
 from carbon_credits.services.audit import record_audit
 from carbon_credits.services.certificates.blocks import (LIVE_STATUSES, OBJECT_TYPE, lock_lot,
                                                          new_block, record_event, serials_of)
+from carbon_credits.services.certificates.retirement_certificates import certify_retirement
 from carbon_credits.services.certificates.verifications import refuse_unless_verified
 from carbon_credits.services.partners import get_partner_or_raise
 from carbon_credits.services.uow import unit_of_work
@@ -27,11 +28,13 @@ from models import CertificateBlock, CertificateLot, Partner, db, utcnow
 
 @dataclasses.dataclass
 class RegistryMove:
-    """What a transfer or retirement did: the lot and the new blocks it created."""
+    """What a transfer or retirement did: the lot and the new blocks it created (and, for a
+    retirement, the certificate naming them)."""
 
     lot: CertificateLot
     event: str
     blocks: list[CertificateBlock]
+    certificate_id: uuid.UUID | None = None
 
     @property
     def quantity(self) -> int:
@@ -169,8 +172,9 @@ def retire_serials(*, lot_id: uuid.UUID, beneficiary: str, purpose: str, actor_u
                    last_serial: str | None = None, holder_partner_id: uuid.UUID | None = None,
                    event_id: uuid.UUID | None = None) -> RegistryMove:
     """Retire (cancel for an offset claim) active serials of a holder; they never move again.
-    With `event_id`, the holder must be the event's buyer, and each retired block is counted
-    for the event in the same transaction (docs/events.md)."""
+    The retirement gets one certificate listing every block it retired (docs/verification.md,
+    section 8). With `event_id`, the holder must be the event's buyer, and each retired block is
+    counted for the event in the same transaction (docs/events.md)."""
     _check_amount(quantity, first_serial, last_serial)
     with unit_of_work():
         _holder_or_raise(holder_partner_id)
@@ -181,6 +185,9 @@ def retire_serials(*, lot_id: uuid.UUID, beneficiary: str, purpose: str, actor_u
                      last_serial=last_serial, actor_user_id=actor_user_id, event="retire",
                      retirement={"beneficiary": beneficiary, "purpose": purpose, "retired_at": now,
                                  "retired_by": actor_user_id})
+        move.certificate_id = certify_retirement(lot=move.lot, blocks=move.blocks,
+                                                 beneficiary=beneficiary, purpose=purpose,
+                                                 retired_at=now).id
         if event is not None:
             event_service.count_for_event(event=event, lot=move.lot, blocks=move.blocks)
         record_audit(action="certificate.retire", object_type=OBJECT_TYPE, object_id=lot_id,
@@ -188,5 +195,6 @@ def retire_serials(*, lot_id: uuid.UUID, beneficiary: str, purpose: str, actor_u
                      details={"holder_partner_id": str(holder_partner_id) if holder_partner_id else None,
                               "quantity": move.quantity, "beneficiary": beneficiary, "purpose": purpose,
                               "serials": [serials_of(move.lot, b) for b in move.blocks],
-                              "event_id": str(event_id) if event_id else None})
+                              "event_id": str(event_id) if event_id else None,
+                              "certificate_id": str(move.certificate_id)})
     return move
