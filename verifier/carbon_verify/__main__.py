@@ -1,0 +1,3 @@
+from carbon_verify.cli import main
+
+raise SystemExit(main())
