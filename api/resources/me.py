@@ -99,6 +99,8 @@ EXPORT_EXAMPLE = {
                  "breakdown": [{"step": "baseline", "value": "1240.000"}], "points": 1240}],
     "statement": [{"seq": 17, "kind": "earn", "amount": 1240, "change": 1240,
                    "balance_after": 1240, "action_id": "9a4c2f10-1d2e-4b3c-8f5a-7e6d5c4b3a21"}],
+    "receipts": [{"action_id": "9a4c2f10-1d2e-4b3c-8f5a-7e6d5c4b3a21",
+                  "document": "eyJhbGciOiJFZERTQSIsImtpZCI6Ii4uLiJ9.eyJ0eXBlIjoi..."}],
     "redemptions": [], "adjustments": [],
     "region_history": [{"region": "320505", "valid_from": "2026-03-02T08:20:00+00:00",
                         "valid_until": None}],
