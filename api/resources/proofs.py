@@ -4,6 +4,7 @@ is public and cacheable; every document is a JWS anyone can check with the publi
 from __future__ import annotations
 
 import datetime as dt
+import re
 import uuid
 
 from flask import g
@@ -89,9 +90,13 @@ def daily_chain_heads(day: str):
     return public_response(body, "application/x-ndjson", filename=f"chain-heads-{day}.jsonl")
 
 
+_DAY = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
+
+
 def parse_day(text: str) -> dt.date:
+    """Exactly YYYY-MM-DD (Python 3.11 would also take week dates and compact forms)."""
     try:
-        if len(text) != 10:
+        if not _DAY.fullmatch(text):
             raise ValueError(text)
         return dt.date.fromisoformat(text)
     except ValueError:

@@ -10,6 +10,8 @@ import uuid
 
 import jwt
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from sqlalchemy import select, text
 
 from carbon_credits.domain import proofs
@@ -163,7 +165,8 @@ def test_the_daily_file_holds_a_finished_days_heads(client, app, seeded, operato
     assert yesterday.mimetype == "application/x-ndjson"
 
 
-@pytest.mark.parametrize("day", ["2026-13-01", "yesterday", "2026-1-01", "20261201", "2026-12-01x"])
+@pytest.mark.parametrize("day", ["2026-13-01", "yesterday", "2026-1-01", "20261201", "2026-12-01x",
+                                 "2026-W01-1", "２０２６-12-01"])
 def test_a_malformed_day_is_404_and_changes_nothing(client, app, day):
     before = all_table_counts(app)
     assert_problem(client.get(f"{HEADS}/daily/{day}"), 404, "day_not_found")
@@ -304,3 +307,18 @@ def test_a_changed_membership_no_longer_matches_the_root(client, app, lot):
                "WHERE action_id = :a", {"a": member.action_id.hex if not IS_POSTGRES else member.action_id})
         assert any("manifest root" in p for p in check_manifests())
         db.session.remove()
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.text(max_size=24) | st.dates().map(dt.date.isoformat))
+def test_a_day_in_the_path_is_a_real_iso_date_or_404(text_):
+    """The daily file's day: exactly YYYY-MM-DD naming a real date, else NotFound (never a 500,
+    never a different day than the one written)."""
+    from api.resources.proofs import parse_day
+    from carbon_credits.domain.errors import NotFound
+    try:
+        day = parse_day(text_)
+    except NotFound as error:
+        assert error.code == "day_not_found"
+    else:
+        assert day.isoformat() == text_
