@@ -23,8 +23,11 @@ migrate: $(VENV)/.installed
 seed: migrate
 	$(FLASK) seed
 
+# RUN_SCHEDULER=1: gunicorn also runs the due jobs every SCHEDULER_INTERVAL_SECONDS (30) in a
+# `flask jobs loop` process it starts and stops (gunicorn.conf.py); RUN_SCHEDULER=0 to leave out.
+RUN_SCHEDULER ?= 1
 run: seed
-	$(BIN)/gunicorn --config gunicorn.conf.py --bind $(HOST):$(PORT) wsgi:app
+	RUN_SCHEDULER=$(RUN_SCHEDULER) $(BIN)/gunicorn --config gunicorn.conf.py --bind $(HOST):$(PORT) wsgi:app
 
 test: $(VENV)/.installed
 	$(BIN)/pytest $(PYTEST_ARGS)

@@ -1,6 +1,8 @@
 """Production gunicorn settings; the worker count comes from the environment."""
 import multiprocessing
 import os
+import subprocess
+import sys
 
 workers = int(os.environ.get("WEB_CONCURRENCY", min(4, multiprocessing.cpu_count() * 2)))
 threads = int(os.environ.get("GUNICORN_THREADS", "1"))
@@ -34,3 +36,29 @@ def child_exit(server, worker):
     if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
         from prometheus_client import multiprocess
         multiprocess.mark_process_dead(worker.pid)
+
+
+# `make run` sets RUN_SCHEDULER=1: the master starts `flask jobs loop` beside the workers, so the
+# embedded default runs its due work (report exports, expiries, the ledger seal, webhooks)
+# without cron or Redis, and stops it on shutdown. Production leaves it unset and runs
+# `make worker` + `make scheduler` (docs/operations.md, "Running background jobs").
+_scheduler = None
+
+
+def when_ready(server):
+    global _scheduler
+    if os.environ.get("RUN_SCHEDULER") != "1":
+        return
+    interval = os.environ.get("SCHEDULER_INTERVAL_SECONDS", "30")
+    _scheduler = subprocess.Popen(  # nosec B603: our own interpreter and command, no shell
+        [sys.executable, "-m", "flask", "--app", "wsgi", "jobs", "loop", "--interval", interval])
+    server.log.info("scheduler: jobs loop every %s s (pid %s)", interval, _scheduler.pid)
+
+
+def on_exit(server):
+    if _scheduler is not None and _scheduler.poll() is None:
+        _scheduler.terminate()
+        try:
+            _scheduler.wait(timeout=graceful_timeout)
+        except subprocess.TimeoutExpired:
+            _scheduler.kill()

@@ -34,3 +34,29 @@ def partitions(ensure: bool):
         click.echo(f"{p.table}\t{p.name}\t{p.bounds}\t~{p.estimated_rows} rows")
     for table, rows in monthly.rows_in_default_partitions().items():
         click.echo(f"{table}: {rows} rows in the DEFAULT partition")
+
+
+@jobs_cli.command("loop")
+@click.option("--interval", type=click.IntRange(1, 3600), default=30, show_default=True,
+              help="Seconds between runs.")
+def loop(interval: int):
+    """Run every due job every INTERVAL seconds until SIGTERM or Ctrl-C (what `make run` starts
+    beside the web server; production uses `make worker` and `make scheduler`)."""
+    import signal
+    import threading
+
+    from carbon_credits.jobs import run_every
+
+    stop = threading.Event()
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(signum, lambda *_: stop.set())
+
+    def report(results: dict) -> None:
+        busy = {name: count for name, count in results.items() if count != 0}
+        if busy:  # quiet when there was nothing to do
+            click.echo(", ".join(f"{name}: {'failed' if count is None else count}"
+                                 for name, count in busy.items()))
+
+    click.echo(f"jobs loop: every {interval} s; stop with SIGTERM or Ctrl-C")
+    runs = run_every(interval, stop=stop, on_run=report)
+    click.echo(f"jobs loop: stopped after {runs} runs")

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
+import threading
 from typing import Callable
 
 from carbon_credits.services import (idempotency, leaderboards, ledger, partitions, privacy, reports,
@@ -59,3 +60,26 @@ def run_due(*, now: dt.datetime | None = None) -> dict[str, int | None]:
             db.session.rollback()
             results[name] = None
     return results
+
+
+def run_every(interval_seconds: float, *, stop: threading.Event,
+              on_run: Callable[[dict[str, int | None]], None] | None = None) -> int:
+    """Run every due job, then wait `interval_seconds`, until `stop` is set; returns the number
+    of runs. The embedded default's scheduler (`flask jobs loop`, started by `make run`): one
+    process, no Redis, no cron. A run that raises is logged and the loop goes on."""
+    from models import db
+    runs = 0
+    while not stop.is_set():
+        try:
+            results = run_due()
+        except Exception:  # a broken connection, say: the next run starts afresh
+            log.exception("due jobs run failed")
+            db.session.rollback()
+        else:
+            if on_run is not None:
+                on_run(results)
+        finally:
+            db.session.remove()
+        runs += 1
+        stop.wait(interval_seconds)
+    return runs
