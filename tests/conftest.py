@@ -17,6 +17,36 @@ import warnings
 import pytest
 from sqlalchemy import text
 
+
+def _isolate_xdist_worker() -> None:
+    """Under pytest-xdist (`-n 2`, what .ci/run uses) each worker gets a database and a Redis
+    database of its own, so workers never truncate or flush each other's state: worker gwN
+    uses PostgreSQL database `<name>_gwN` (created here, dropped when its session ends) and
+    Redis database `<n> - N`. Set in the environment, so subprocesses the tests start inherit
+    them. SQLite needs nothing: every session already has its own temporary file."""
+    worker = os.environ.get("PYTEST_XDIST_WORKER")
+    if not worker:
+        return
+    index = int(worker.removeprefix("gw"))
+    url = os.environ.get("DATABASE_URL") or ""
+    if url.startswith(("postgres", "postgresql")):
+        base, _, name = url.rpartition("/")
+        own = f"{name}_{worker}"
+        import psycopg
+        with psycopg.connect(url.replace("postgresql+psycopg://", "postgresql://"),
+                             autocommit=True) as conn:
+            conn.execute(f'DROP DATABASE IF EXISTS "{own}" WITH (FORCE)')
+            conn.execute(f'CREATE DATABASE "{own}"')
+        os.environ["DATABASE_URL"] = f"{base}/{own}"
+        os.environ["CC_TEST_BASE_DATABASE_URL"] = url
+    redis_url = os.environ.get("REDIS_URL") or ""
+    if redis_url:
+        prefix, _, db_number = redis_url.rpartition("/")
+        number = int(db_number) if db_number.isdigit() else 0
+        os.environ["REDIS_URL"] = f"{prefix}/{(number - index) % 16}"
+
+
+_isolate_xdist_worker()
 DATABASE_URL = os.environ.get("DATABASE_URL") or None
 REDIS_URL = os.environ.get("REDIS_URL") or None
 IS_POSTGRES = bool(DATABASE_URL and DATABASE_URL.startswith(("postgres", "postgresql")))
@@ -28,6 +58,22 @@ def pytest_configure(config):
     config.addinivalue_line("markers", "redis: needs a real Redis (skipped without REDIS_URL)")
     config.addinivalue_line("markers", "no_verify: the test breaks invariants on purpose")
     config.addinivalue_line("markers", "fuzz: schemathesis over the OpenAPI document (bounded)")
+
+
+def pytest_sessionfinish(session, exitstatus):
+    """An xdist worker drops the PostgreSQL database `_isolate_xdist_worker` made for it."""
+    base = os.environ.get("CC_TEST_BASE_DATABASE_URL")
+    if not base or not os.environ.get("PYTEST_XDIST_WORKER"):
+        return
+    own = DATABASE_URL.rpartition("/")[2]
+    with contextlib.suppress(Exception):  # the CI script drops leftovers too
+        from models import db
+        with contextlib.suppress(Exception):
+            db.session.remove()
+        import psycopg
+        with psycopg.connect(base.replace("postgresql+psycopg://", "postgresql://"),
+                             autocommit=True) as conn:
+            conn.execute(f'DROP DATABASE IF EXISTS "{own}" WITH (FORCE)')
 
 
 def pytest_report_header(config):
