@@ -47,6 +47,7 @@ from carbon_credits.services.reviews import (approve_action, reject_action,  # n
 from carbon_credits.services.bulk_rows import copy_rows
 from carbon_credits.services.statements import run_one
 from carbon_credits.services.uow import unit_of_work
+from carbon_credits.services.webhooks import emit_many, payloads as webhook_payloads
 from models import Action, ActionKey, MethodologyVersion, db, utcnow
 
 ACTIONS = Action.__table__
@@ -261,6 +262,8 @@ def _write(plans: list[Plan], superseded: dict[uuid.UUID, uuid.UUID], daily: dic
     outcomes = [Outcome(p.sub.index, p.status, p.sub.external_id, action_id=p.id,
                         reduction_mg=p.reduction_mg, points=p.points, reasons=p.reasons,
                         duplicate_of=p.duplicate_of) for p in plans]
+    # Deferred, so the events leave with the daily-cap update: no round trip of their own.
+    emit_many(webhook_payloads.stored_action_events(action_rows))
     daily_caps.count_credits(daily.values())
     copy_rows(ACTIONS, action_rows)
     for old_id, new_id in superseded.items():

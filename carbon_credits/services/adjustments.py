@@ -27,6 +27,7 @@ from carbon_credits.domain.vocabulary import (ADJUSTMENT_REASONS, ADJUSTMENT_STA
                                             STAFF_ROLES)
 from carbon_credits.services import ledger
 from carbon_credits.services.audit import record_audit
+from carbon_credits.services.webhooks.payloads import emit_adjustment
 from carbon_credits.services.duties import ensure_independent
 from carbon_credits.services.pagination import keyset_after, take_page
 from carbon_credits.services.uow import unit_of_work
@@ -194,6 +195,7 @@ def _decide(row: LedgerAdjustment, status: str, actor_user_id: uuid.UUID, note: 
     record_audit(action=f"ledger.adjustment_{status}", object_type=OBJECT_TYPE, object_id=row.id,
                  actor_user_id=actor_user_id,
                  details={"note": note, "transfer_id": str(transfer_id) if transfer_id else None})
+    emit_adjustment(row, status=status, note=note)
 
 
 def _ref_conflict(ref: str) -> Conflict:

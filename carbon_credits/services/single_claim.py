@@ -30,6 +30,7 @@ from carbon_credits.services.claims import Outcome
 from carbon_credits.services.methodologies import in_force
 from carbon_credits.services.statements import Statement, defer, run_together
 from carbon_credits.services.uow import after_commit
+from carbon_credits.services.webhooks import payloads as webhook_payloads
 from models import Action
 
 ACTIONS = Action.__table__
@@ -103,6 +104,9 @@ def _write(plan: Plan, row: dict, daily: dict, superseded: dict, account) -> Non
     calls = [daily_caps.count_call(daily.values()),
              (_INSERT_ACTION, {f"b_{c}": row[c] for c in _ROW_COLUMNS}),
              (_SUPERSEDE, [{"b_old": old, "b_new": new} for old, new in superseded.items()])]
+    event = webhook_payloads.stored_action_call(row)  # before the earn: its balance comes last
+    if event is not None:
+        calls.append(event)
     earn = None
     if plan.points > 0:
         s = plan.sub

@@ -394,7 +394,8 @@ def test_an_app_credit_costs_a_fixed_small_number_of_statements(client, app, see
                             headers={**rider.headers, "Idempotency-Key": "k1"})
     assert r.status_code == 201 and r.json["status"] == "credited" and r.json["points"] > 0, r.json
     listing = "\n".join(sql.split("\n")[0][:120] for sql, _ in seen.statements)
-    assert len(seen.statements) <= 12, listing
+    # 13: the webhook outbox's INSERT ... WHERE EXISTS joins the last group (docs/webhooks.md)
+    assert len(seen.statements) <= 13, listing
     if app.config["SQLALCHEMY_DATABASE_URI"].startswith("postgresql"):
         assert seen.round_trips <= 3 and seen.commits_with_group == 1, (seen.round_trips, listing)
 

@@ -18,6 +18,7 @@ from carbon_credits.domain.errors import Conflict, ValidationFailed
 from carbon_credits.domain.vocabulary import mg_to_grams
 from carbon_credits.services import methodologies as methodology_service
 from carbon_credits.services.audit import record_audit
+from carbon_credits.services.webhooks.payloads import emit_lot
 from carbon_credits.services.certificates.blocks import OBJECT_TYPE, new_block, record_event
 from carbon_credits.services.certificates.manifests import fix_manifest
 from carbon_credits.services.uow import unit_of_work
@@ -124,4 +125,7 @@ def issue_lot(*, methodology_code: str, version: int, period_from: dt.date, peri
         record_event(lot, block, "issue", actor_user_id=actor_user_id)
         record_audit(action="certificate.issue", object_type=OBJECT_TYPE, object_id=lot.id,
                      actor_user_id=actor_user_id, details=lot.summary)
+        emit_lot("lot.issued", lot, quantity=quantity, vintage_year=year,
+                 period_from=period_from.isoformat(), period_to=period_to.isoformat(),
+                 serial_start=first, serial_end=last)
     return lot

@@ -17,6 +17,7 @@ from carbon_credits.domain import certificates as rules
 from carbon_credits.domain.errors import Conflict, ValidationFailed
 from carbon_credits.services import events as event_service
 from carbon_credits.services.audit import record_audit
+from carbon_credits.services.webhooks.payloads import emit_lot
 from carbon_credits.services.certificates.blocks import (LIVE_STATUSES, OBJECT_TYPE, lock_lot,
                                                          new_block, record_event, serials_of)
 from carbon_credits.services.certificates.retirement_certificates import certify_retirement
@@ -197,4 +198,7 @@ def retire_serials(*, lot_id: uuid.UUID, beneficiary: str, purpose: str, actor_u
                               "serials": [serials_of(move.lot, b) for b in move.blocks],
                               "event_id": str(event_id) if event_id else None,
                               "certificate_id": str(move.certificate_id)})
+        emit_lot("lot.retired", move.lot, quantity=move.quantity, partner_id=holder_partner_id,
+                 holder_partner_id=holder_partner_id, beneficiary=beneficiary, purpose=purpose,
+                 certificate_id=move.certificate_id)
     return move

@@ -40,6 +40,7 @@ from carbon_credits.services.daily_caps import count_credits, credit_on_row, loc
 from carbon_credits.services.households.membership import members_at
 from carbon_credits.services.partners import lock_partner, require_data_partner, scope_pairs_at
 from carbon_credits.services.uow import unit_of_work
+from carbon_credits.services.webhooks import emit_many, payloads as webhook_payloads
 from models import Action, Binding, Household, MeterReading, db, utcnow
 
 ACTION_TYPE = "household_energy"
@@ -232,7 +233,7 @@ def _credit_members(outcome: ReadingOutcome, reading: ReadingIn, binding, quanti
     weights = [(m.user_id, 1 if equal else m.share) for m in members]
     shares = metering.split_mg(outcome.reduction_mg, weights)
     daily = lock_daily_rows({(user_id, scope, day) for user_id, _ in weights})
-    earns, board = [], []
+    earns, board, stored = [], [], []
     for n, (user_id, weight) in enumerate(weights, start=1):
         credit = credit_on_row(daily[(user_id, scope, day)], reduction_mg=shares[user_id],
                                cap_mg=version.daily_cap_mg, points_per_gram=settings.points_per_gram)
@@ -241,6 +242,7 @@ def _credit_members(outcome: ReadingOutcome, reading: ReadingIn, binding, quanti
                                 whole=sum(w for _, w in weights), credit=credit, scope=scope,
                                 instant=instant, day=day, settings=settings, now=now)
         db.session.add(action)
+        stored.append(action)
         outcome.credited_mg += credit.credited_mg
         outcome.points += credit.points
         if credit.points:
@@ -253,6 +255,7 @@ def _credit_members(outcome: ReadingOutcome, reading: ReadingIn, binding, quanti
     count_credits(daily.values())
     if earns:
         ledger.post_earns(earns)
+    emit_many(webhook_payloads.stored_action_events(stored))
     leaderboards.record_after_commit(board)
 
 

@@ -12,6 +12,7 @@ from sqlalchemy import select
 from carbon_credits.domain import vouchers
 from carbon_credits.services import ledger
 from carbon_credits.services.audit import record_audit
+from carbon_credits.services.webhooks.payloads import emit_redemption
 from carbon_credits.services.rewards.redemptions import give_back, refreshed, transition
 from carbon_credits.services.uow import unit_of_work
 from models import Redemption, db, utcnow
@@ -47,6 +48,7 @@ def release_expired_reservations(*, now: dt.datetime | None = None, batch: int =
                          object_id=redemption_id, actor_user_id=None,
                          details={"reward_id": str(redemption.reward_id),
                                   "points": redemption.points})
+            emit_redemption("voucher.expired", redemption)
             released += 1
     return released
 

@@ -21,6 +21,7 @@ from carbon_credits.domain.vocabulary import MAX_STOCK
 from carbon_credits.services import ledger
 from carbon_credits.services.accounts import require_verified
 from carbon_credits.services.audit import record_audit
+from carbon_credits.services.webhooks.payloads import emit_redemption
 from carbon_credits.services.pagination import newest_first_page
 from carbon_credits.services.rewards.catalogue import (available_now, live_merchants,
                                                        merchant_partner_id)
@@ -140,6 +141,7 @@ def redeem_reward(*, user_id: uuid.UUID, reward_id: uuid.UUID,
                      object_id=redemption_id, actor_user_id=user_id,
                      details={"reward_id": str(reward_id), "points": taken.points_cost,
                               "hold_id": str(hold.id), "expires_at": expires_at.isoformat()})
+        emit_redemption("voucher.reserved", redemption)
     return redemption
 
 
@@ -210,4 +212,5 @@ def confirm_redemption(*, voucher_code: str, merchant_user: User,
                      object_id=redemption_id, actor_user_id=merchant_user.id,
                      details={"reward_id": str(redemption.reward_id), "points": redemption.points,
                               "partner_id": str(partner_id)})
+        emit_redemption("voucher.redeemed", redemption)
     return redemption
