@@ -23,6 +23,7 @@ from carbon_credits.config import get_settings
 from carbon_credits.domain.errors import Conflict, NotFound, PermissionDenied
 from carbon_credits.services import keys, ledger, receipts, rewards, signing, throttle
 from carbon_credits.services import methodologies as methodology_service
+from carbon_credits.services import notifications as notification_service
 from carbon_credits.services.audit import record_audit
 from carbon_credits.services.households.membership import leave_on_erasure
 from carbon_credits.services.leaderboards import leaderboard_pseudonym
@@ -133,6 +134,7 @@ def _sections(user_id: uuid.UUID, account_id: int | None):
                           .order_by(LedgerAdjustment.requested_at, LedgerAdjustment.id)), _row
     yield "region_history", (select(UserRegion.__table__).where(UserRegion.user_id == user_id)
                              .order_by(UserRegion.valid_from, UserRegion.id)), _row
+    yield "notifications", notification_service.export_query(user_id), _row
     yield "role_grants", (select(RoleGrant.__table__).where(RoleGrant.user_id == user_id)
                           .order_by(RoleGrant.requested_at, RoleGrant.id)), _row
     yield "sessions", (select(AuthSession.__table__).where(AuthSession.user_id == user_id)
@@ -292,6 +294,7 @@ def _erase(user_id: uuid.UUID, seen_hash: str, now: dt.datetime) -> Erasure:
         db.session.execute(update(AuthSession).where(AuthSession.user_id == user_id)
                            .values(ip_address=None, user_agent=None))
         db.session.execute(delete(OneTimeCode).where(OneTimeCode.user_id == user_id))
+        notification_service.delete_for_user(user_id=user_id)
         # Where they lived goes too; their actions keep the district they counted for.
         db.session.execute(delete(UserRegion).where(UserRegion.user_id == user_id))
         user.region = user.region_since = None
@@ -342,7 +345,8 @@ def _forfeit_late_balances(now: dt.datetime) -> int:
 def purge_expired_personal_data(*, now: dt.datetime | None = None) -> int:
     """Due job: delete one-time codes a day after they expired or were used, sessions (and
     their refresh tokens) `SESSION_RETENTION_DAYS` after they were revoked or expired, expired
-    throttle counters and expired entries of the access-token denylist; forfeit points that
+    throttle counters, expired entries of the access-token denylist and notifications past
+    their retention (docs/notifications.md); forfeit points that
     reached an erased account late. Returns the rows deleted (plus accounts swept)."""
     now = now or utcnow()
     kept_until = now - dt.timedelta(days=get_settings().session_retention_days)
@@ -361,5 +365,6 @@ def purge_expired_personal_data(*, now: dt.datetime | None = None) -> int:
                                       .where(ThrottleCounter.expires_at < now)).rowcount
         deleted += db.session.execute(delete(RevokedAccessToken)
                                       .where(RevokedAccessToken.expires_at < now)).rowcount
+    deleted += notification_service.purge_notifications(now=now)
     return deleted + _forfeit_late_balances(now)
 

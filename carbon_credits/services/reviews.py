@@ -21,7 +21,9 @@ from carbon_credits.services.audit import record_audit
 from carbon_credits.services.claims import missing_inputs_reason, submission_from_action
 from carbon_credits.services.daily_caps import count_credits, credit_on_row, lock_daily_rows
 from carbon_credits.services.regions import in_district
+from carbon_credits.services import notifications
 from carbon_credits.services.uow import unit_of_work
+from carbon_credits.services.webhooks import payloads as webhook_payloads
 from models import Action, MethodologyVersion, db, utcnow
 
 
@@ -75,6 +77,8 @@ def approve_action(*, action_id: uuid.UUID, actor_user_id: uuid.UUID, note: str 
         leaderboards.record_after_commit([(action.user_id, action.scheme_day, credit.credited_mg)])
         record_audit(action="action.approve", object_type="action", object_id=action.id,
                      actor_user_id=actor_user_id, details={"points": credit.points, "note": note})
+        webhook_payloads.emit_review(action, decision="approved", reason=note)
+        _tell_citizen(action, "review_decided", decision="approved")  # the note is the staff's
     return action
 
 
@@ -127,6 +131,8 @@ def reject_action(*, action_id: uuid.UUID, actor_user_id: uuid.UUID, reason: str
         action.reviewed_by, action.reviewed_at, action.review_reason = actor_user_id, utcnow(), reason
         record_audit(action="action.reject", object_type="action", object_id=action.id,
                      actor_user_id=actor_user_id, details={"reason": reason})
+        webhook_payloads.emit_review(action, decision="rejected", reason=reason)
+        _tell_citizen(action, "review_decided", decision="rejected", reason=reason)
     return action
 
 
@@ -153,4 +159,16 @@ def reverse_action(*, action_id: uuid.UUID, actor_user_id: uuid.UUID, reason: st
                      details={"reason": reason, "points": action.points,
                               "clawed_back": getattr(reversal, "clawed_back", 0),
                               "shortfall": getattr(reversal, "shortfall", 0)})
+        webhook_payloads.emit_action("action.reversed", action, reversal_reason=reason,
+                                     clawed_back=getattr(reversal, "clawed_back", 0))
+        _tell_citizen(action, "action_reversed", reason=reason,
+                      clawed_back=getattr(reversal, "clawed_back", 0))
     return action, reversal
+
+
+def _tell_citizen(action: Action, kind: str, **facts) -> None:
+    """The citizen's notification of a decision on their action, in the decision's unit of work
+    (docs/notifications.md); once per action and kind."""
+    notifications.notify(user_id=action.user_id, kind=kind, dedupe_key=f"{kind}:{action.id}",
+                         data={"action_id": str(action.id), "action_type": action.action_type,
+                               "status": action.status, "points": action.points or 0, **facts})
