@@ -45,6 +45,8 @@ class StatementEntrySchema(Schema):
     redemption_id = fields.UUID(allow_none=True)
     donation_id = fields.UUID(allow_none=True, metadata={"description": "A `donate` entry's "
                                                          "receipt (GET /me/donations/{id})"})
+    campaign_id = fields.UUID(allow_none=True, metadata={
+        "description": "A `bonus` entry's campaign: incentive points, no reduction behind them"})
     event_time = fields.DateTime()
     created_at = fields.DateTime()
 
@@ -116,12 +118,48 @@ class AdjustmentArgsSchema(PageArgsSchema):
 
 AdjustmentPageSchema = page_schema(AdjustmentSchema, "AdjustmentPageSchema")
 
+# Examples for the API document.
+USER_ID = "de2a67fb-5cd7-4395-b7c0-ba1377ac266a"
+EARN_ENTRY = {"id": "5b1d9e0a-7c2f-4e3a-9b8d-1f2e3d4c5b6a", "kind": "earn",
+              "reason": "action:25c014e7-8963-487e-ad5a-d7abe5920563", "amount": 1202,
+              "points": 1202, "balance_after": 1530,
+              "action_id": "25c014e7-8963-487e-ad5a-d7abe5920563", "redemption_id": None,
+              "donation_id": None, "campaign_id": None,
+              "event_time": "2026-12-01T00:31:00+00:00",
+              "created_at": "2026-12-01T02:10:05.112233+00:00"}
+CURSOR = "NTEyMw"
+ADJUSTMENT_REQUEST = {"user_id": USER_ID, "points": 200, "reason": "goodwill",
+                      "note": "Gate fault at People's Square on 1 Dec: trips not recorded.",
+                      "external_ref": "TICKET-2026-1201-0042"}
+PENDING_ADJUSTMENT = {**ADJUSTMENT_REQUEST, "id": "8e3f1c2a-4b5d-4e6f-9a0b-1c2d3e4f5a6b",
+                      "status": "pending", "requested_by": "0a1b2c3d-4e5f-4a6b-8c7d-9e0f1a2b3c4d",
+                      "requested_at": "2026-12-02T09:00:00+00:00", "decided_by": None,
+                      "decided_at": None, "decision_note": None, "transfer": None}
+APPROVED_ADJUSTMENT = {
+    **PENDING_ADJUSTMENT, "status": "approved",
+    "decided_by": "1b2c3d4e-5f6a-4b7c-9d8e-0f1a2b3c4d5e",
+    "decided_at": "2026-12-02T10:30:00+00:00", "decision_note": "Gate log confirms the fault.",
+    "transfer": {**EARN_ENTRY, "id": "6c2e0f1b-8d3a-4f4b-0c9e-2a3f4e5d6c7b", "kind": "adjustment",
+                 "reason": "goodwill", "amount": 200, "points": 200, "balance_after": 1730,
+                 "action_id": None, "event_time": "2026-12-02T10:30:00+00:00",
+                 "created_at": "2026-12-02T10:30:00+00:00"}}
+REJECTED_ADJUSTMENT = {**PENDING_ADJUSTMENT, "status": "rejected",
+                       "decided_by": "1b2c3d4e-5f6a-4b7c-9d8e-0f1a2b3c4d5e",
+                       "decided_at": "2026-12-02T10:30:00+00:00",
+                       "decision_note": "The gate log shows the trips were recorded."}
+
 
 @blp.route("/me/balance", methods=["GET"])
 @access("citizen")
-@blp.response(200, BalanceSchema)
+@blp.response(200, BalanceSchema, example={
+    "available": 1530, "reserved": 300,
+    "expiring": [{"points": 330, "expires_at": "2027-01-31T16:00:00+00:00"},
+                 {"points": 1500, "expires_at": "2028-12-01T02:10:05+00:00"}]})
 def balance():
-    """My available and reserved points and what expires when."""
+    """My available and reserved points and what expires when.
+
+    Points earned expire after `POINTS_EXPIRY_MONTHS` (first in, first out); `expiring` lists
+    the live lots soonest first. `reserved` is held by vouchers not yet confirmed or expired."""
     result = ledger_service.get_balance(user_id=g.user.id)
     return {"available": result.available, "reserved": result.reserved,
             "expiring": [{"points": p, "expires_at": at} for p, at in result.expiring]}
@@ -130,9 +168,13 @@ def balance():
 @blp.route("/me/ledger", methods=["GET"])
 @access("citizen")
 @blp.arguments(StatementArgsSchema, location="query")
-@blp.response(200, StatementPageSchema)
+@blp.response(200, StatementPageSchema, example={"items": [EARN_ENTRY], "next_cursor": CURSOR})
 def statement(args):
-    """My ledger entries, newest first, filtered by kind, action, redemption or time."""
+    """My ledger entries, newest first, filtered by kind, action, redemption or time.
+
+    Every change of my points is an entry: `earn`, `reserve`/`release`/`redeem` for vouchers,
+    `expire`, `reversal`, `adjustment`, `donate`, and `bonus` (incentive points, with no
+    reduction behind them). Keyset pages: pass `next_cursor` back as `cursor`."""
     after = decode_cursor(args["cursor"], converters=(int,))
     items, last = ledger_service.list_statement(
         user_id=g.user.id, kind=args["kind"], action_id=args["action_id"],
@@ -143,28 +185,39 @@ def statement(args):
 
 @blp.route("/admin/ledger/verify", methods=["GET"])
 @access("auditor", "admin")
-@blp.response(200, VerifySchema)
+@blp.response(200, VerifySchema, example={
+    "ok": True, "entries_checked": 48211, "chain_head": "9f2c" + "0" * 60, "sealed": 48190,
+    "pending_seal": 21, "problems": []})
 def verify():
-    """Check the books: double entry, balances, holds, lots and the hash chain."""
+    """Check the books: double entry, balances, holds, lots and the hash chain.
+
+    Auditors and admins. `ok` is false with one line per finding in `problems`; transfers the
+    sealer has not reached yet are counted in `pending_seal` and are not a problem."""
     return verify_system()
 
 
 @blp.route("/admin/ledger/adjustments", methods=["POST"])
 @access("auditor", "admin")
 @idempotent
-@blp.arguments(AdjustmentCreateSchema)
-@blp.response(201, AdjustmentSchema)
+@blp.arguments(AdjustmentCreateSchema, example=ADJUSTMENT_REQUEST)
+@blp.response(201, AdjustmentSchema, example=PENDING_ADJUSTMENT)
 def request_adjustment(data):
-    """Request a correction of a citizen's points; another auditor approves or rejects it."""
+    """Request a correction of a citizen's points; another auditor approves or rejects it.
+
+    Nothing is posted until a second person approves (four-eyes). `external_ref` makes a
+    retried request count once; `points` > 0 credits the citizen, < 0 takes points back."""
     return adjustment_service.request_adjustment(actor_user_id=g.user.id, **data)
 
 
 @blp.route("/admin/ledger/adjustments", methods=["GET"])
 @access("auditor", "admin")
 @blp.arguments(AdjustmentArgsSchema, location="query")
-@blp.response(200, AdjustmentPageSchema)
+@blp.response(200, AdjustmentPageSchema,
+              example={"items": [PENDING_ADJUSTMENT], "next_cursor": None})
 def list_adjustments(args):
-    """Adjustment requests, newest first; `status=pending` is the review queue."""
+    """Adjustment requests, newest first; `status=pending` is the review queue.
+
+    Keyset pages: pass `next_cursor` back as `cursor` (null: the last page)."""
     after = decode_cursor(args["cursor"], converters=(dt.datetime.fromisoformat, uuid.UUID))
     items, last = adjustment_service.list_adjustments(status=args["status"], after=after,
                                                       limit=args["limit"])
@@ -173,19 +226,24 @@ def list_adjustments(args):
 
 @blp.route("/admin/ledger/adjustments/<uuid:adjustment_id>", methods=["GET"])
 @access("auditor", "admin")
-@blp.response(200, AdjustmentSchema)
+@blp.response(200, AdjustmentSchema, example=APPROVED_ADJUSTMENT)
 def get_adjustment(adjustment_id: uuid.UUID):
-    """One adjustment request, its decision and, once approved, its transfer."""
+    """One adjustment request, its decision and, once approved, its transfer.
+
+    An unknown id is a 404."""
     return adjustment_service.get_adjustment_or_raise(adjustment_id)
 
 
 @blp.route("/admin/ledger/adjustments/<uuid:adjustment_id>/approve", methods=["POST"])
 @access("auditor")
 @idempotent
-@blp.arguments(AdjustmentDecisionSchema)
-@blp.response(200, AdjustmentSchema)
+@blp.arguments(AdjustmentDecisionSchema, example={"note": "Gate log confirms the fault."})
+@blp.response(200, AdjustmentSchema, example=APPROVED_ADJUSTMENT)
 def approve_adjustment(data, adjustment_id: uuid.UUID):
-    """Approve someone else's request: posts the `adjustment` transfer (four-eyes)."""
+    """Approve someone else's request: posts the `adjustment` transfer (four-eyes).
+
+    Auditors only, and never the requester. A request already decided is a 409
+    (`adjustment_not_pending`)."""
     return adjustment_service.approve_adjustment(
         adjustment_id=adjustment_id, actor_user_id=g.user.id, note=data["note"])
 
@@ -193,9 +251,13 @@ def approve_adjustment(data, adjustment_id: uuid.UUID):
 @blp.route("/admin/ledger/adjustments/<uuid:adjustment_id>/reject", methods=["POST"])
 @access("auditor")
 @idempotent
-@blp.arguments(AdjustmentRejectionSchema)
-@blp.response(200, AdjustmentSchema)
+@blp.arguments(AdjustmentRejectionSchema,
+               example={"note": "The gate log shows the trips were recorded."})
+@blp.response(200, AdjustmentSchema, example=REJECTED_ADJUSTMENT)
 def reject_adjustment(data, adjustment_id: uuid.UUID):
-    """Reject someone else's request, with a reason (four-eyes); nothing is posted."""
+    """Reject someone else's request, with a reason (four-eyes); nothing is posted.
+
+    Auditors only, and never the requester. A request already decided is a 409
+    (`adjustment_not_pending`)."""
     return adjustment_service.reject_adjustment(
         adjustment_id=adjustment_id, actor_user_id=g.user.id, note=data["note"])

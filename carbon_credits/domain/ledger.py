@@ -33,6 +33,8 @@ TRANSFER_SHAPES = {
     "forfeit": ("citizen", "forfeiture"),
     # Points given to a public-good project (POST /me/donations); nothing moves them again.
     "donate": ("citizen", "project"),
+    # A campaign bonus claimed by a citizen (docs/engagement.md): no grams behind it.
+    "bonus": ("incentive", "citizen"),
 }
 # A manual correction goes either way between issuance and a citizen.
 ADJUSTMENT_SHAPES = {("issuance", "citizen"), ("citizen", "issuance")}
@@ -281,7 +283,7 @@ def _sinks_never_negative(a: AccountFigures) -> str | None:
 
 
 def _issuance_never_positive(a: AccountFigures) -> str | None:
-    if a.kind == "issuance" and a.derived > 0:
+    if a.kind in ("issuance", "incentive") and a.derived > 0:
         return f"{a.name}: issuance account is positive ({a.derived})"
     return None
 

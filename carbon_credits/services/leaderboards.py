@@ -249,3 +249,29 @@ def get_leaderboard(*, period: str, limit: int = 10, now: dt.datetime | None = N
              for rank, (_, name, mg) in enumerate(top, start=1)]
     return {"period": period, "from": start, "to": end - dt.timedelta(days=1),
             "timezone": get_settings().scheme_timezone, "source": source, "items": items}
+
+
+def get_my_rank(*, user_id: uuid.UUID, period: str, now: dt.datetime | None = None) -> dict:
+    """The citizen's place on the current board, as `get_leaderboard` orders it (grams, then
+    the tie-break of both read paths): 1 + the listed citizens above. Read from the database
+    (the truth), so it works without Redis. A citizen who is not listed (hidden, suspended)
+    still sees where they would stand; with no credited grams this period they have no rank."""
+    start, end = period_bounds(period, scheme_today(now))
+    totals = _totals_query(start, end).subquery()
+    listed = select(func.count()).select_from(totals).join(User, User.id == totals.c.user_id) \
+        .where(*_listable())
+    with read_session() as session:
+        mine = session.execute(select(func.coalesce(func.sum(Action.credited_mg), 0)).where(
+            Action.user_id == user_id, Action.status == "credited", Action.scheme_day >= start,
+            Action.scheme_day < end)).scalar_one()
+        mine = int(mine)
+        size = session.execute(listed).scalar_one()
+        above = session.execute(listed.where(
+            (totals.c.total_mg > mine)
+            | ((totals.c.total_mg == mine) & (totals.c.user_id > user_id)))).scalar_one() \
+            if mine > 0 else None
+    shown = db.session.execute(select(func.count()).select_from(User).where(
+        User.id == user_id, *_listable())).scalar_one() == 1
+    return {"period": period, "from": start, "to": end - dt.timedelta(days=1),
+            "timezone": get_settings().scheme_timezone, "rank": None if above is None else above + 1,
+            "reduction_g": mg_to_grams(mine), "board_size": size, "listed": shown}

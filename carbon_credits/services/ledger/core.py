@@ -75,6 +75,7 @@ class StatementEntry:
     event_time: dt.datetime
     created_at: dt.datetime
     donation_id: uuid.UUID | None = None
+    campaign_id: uuid.UUID | None = None  # a `bonus` entry's campaign (docs/engagement.md)
 
 
 def ref_conflict(ref: str) -> Conflict:

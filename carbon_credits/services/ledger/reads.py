@@ -12,6 +12,7 @@ import uuid
 
 from sqlalchemy import func, select
 
+from carbon_credits.services.ledger.bonuses import campaign_of_ref
 from carbon_credits.services.ledger.core import ACCOUNTS, LOTS, Balance, StatementEntry
 from carbon_credits.services.pagination import descending_key_page, where_given
 from carbon_credits.services.replica import read_session
@@ -71,7 +72,8 @@ def statement_entry(t: LedgerTransfer, account_id: int | None = None) -> Stateme
                           balance_after=t.balance_after, action_id=t.action_id,
                           redemption_id=t.redemption_id, hold_id=t.hold_id,
                           event_time=t.event_time, created_at=t.recorded_at,
-                          donation_id=_donation_of(t))
+                          donation_id=_donation_of(t),
+                          campaign_id=campaign_of_ref(t.external_ref) if t.kind == "bonus" else None)
 
 
 def _donation_of(t: LedgerTransfer) -> uuid.UUID | None:

@@ -38,6 +38,8 @@ def verify_ledger() -> VerifyReport:
     problems = walk.problems + walk.double_entry_problems()
     problems += _verify_accounts(accounts, walk)
     problems += _verify_holds() + _verify_reversals() + _verify_projects(walk)
+    from carbon_credits.services.ledger.bonuses import bonus_problems
+    problems += bonus_problems()  # every bonus is a campaign claim's (docs/engagement.md)
     sealed, head_hash, chain_problems = _verify_chain()
     problems += chain_problems
     return VerifyReport(ok=not problems, entries_checked=walk.count, chain_head=head_hash,
