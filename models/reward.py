@@ -9,10 +9,12 @@ from sqlalchemy import (BigInteger, Boolean, CheckConstraint, ForeignKey, Index,
                         Text, Uuid)
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from carbon_credits.domain.vocabulary import (MAX_PER_CITIZEN_LIMIT, MAX_POINTS_COST, MAX_STOCK,
-                                            REDEMPTION_STATUSES, sql_in)
+from carbon_credits.domain.vocabulary import (MAX_IMAGE_URL_LENGTH, MAX_PER_CITIZEN_LIMIT,
+                                            MAX_POINTS_COST, MAX_STOCK, REDEMPTION_STATUSES,
+                                            REWARD_CATEGORIES, sql_in)
 
 from .base import UTCDateTime, db, utcnow
+from .partner import Partner  # noqa: F401 (the relationship's target)
 
 
 class Reward(db.Model):
@@ -25,6 +27,9 @@ class Reward(db.Model):
         CheckConstraint(f"per_citizen_limit BETWEEN 1 AND {MAX_PER_CITIZEN_LIMIT}",
                         name="per_citizen_limit_bounded"),
         CheckConstraint("valid_until > valid_from", name="window_ordered"),
+        CheckConstraint(sql_in("category", REWARD_CATEGORIES), name="known_category"),
+        # The service checks the whole URL (domain/merchants.py); this is the last line.
+        CheckConstraint("image_url IS NULL OR image_url LIKE 'https://%'", name="image_url_https"),
         Index("ix_rewards_catalog", "active", "created_at", "id"),
         Index("ix_rewards_partner", "partner_id", "created_at", "id"),
     )
@@ -39,8 +44,18 @@ class Reward(db.Model):
     valid_until: Mapped[dt.datetime] = mapped_column(UTCDateTime)
     per_citizen_limit: Mapped[int] = mapped_column(Integer, default=1)
     active: Mapped[bool] = mapped_column(Boolean, default=True)
+    category: Mapped[str] = mapped_column(String(16), default="other", server_default="other")
+    image_url: Mapped[str | None] = mapped_column(String(MAX_IMAGE_URL_LENGTH))
     created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
     updated_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+    # Loaded on access (never joined by default: a reward locked FOR UPDATE must not lock its
+    # merchant's row); lists that show the merchant's name ask for it joined.
+    merchant: Mapped["Partner"] = relationship(lazy="select")
+
+    @property
+    def merchant_name(self) -> str:
+        return self.merchant.name
 
 
 class RewardClaim(db.Model):

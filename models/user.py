@@ -5,7 +5,7 @@ import datetime as dt
 import uuid
 
 from sqlalchemy import (BigInteger, CheckConstraint, ForeignKey, Index, String, Text,
-                        Uuid, Boolean, text)
+                        Uuid, Boolean, false, text)
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from carbon_credits.domain.regions import REGION_CODES
@@ -30,6 +30,7 @@ class User(AccountState, db.Model):
         CheckConstraint(sql_in("leaderboard_visibility", LEADERBOARD_VISIBILITIES),
                         name="known_leaderboard_visibility"),
         CheckConstraint(_KNOWN_REGION, name="known_region"),
+        CheckConstraint("NOT merchant_lead OR partner_id IS NOT NULL", name="lead_has_merchant"),
     )
 
     id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True, default=uuid.uuid4)
@@ -39,6 +40,8 @@ class User(AccountState, db.Model):
     password_hash: Mapped[str] = mapped_column(String(255))
     # Merchant staff belong to exactly one merchant partner.
     partner_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("partners.id"))
+    # The merchant's lead: manages the merchant's staff (docs/merchants.md); set by an admin.
+    merchant_lead: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
     suspended_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
     created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
     # Set when the owner proved they receive mail or SMS at the identifier (POST /auth/verify);

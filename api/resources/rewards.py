@@ -22,7 +22,9 @@ from carbon_credits.config import get_settings
 from carbon_credits.domain import vouchers
 from carbon_credits.services import rewards as reward_service
 from carbon_credits.services.rewards import lookup as voucher_lookup
-from carbon_credits.domain.vocabulary import MAX_PER_CITIZEN_LIMIT, MAX_POINTS_COST, MAX_STOCK
+from carbon_credits.domain.merchants import image_url_problem
+from carbon_credits.domain.vocabulary import (MAX_IMAGE_URL_LENGTH, MAX_PER_CITIZEN_LIMIT,
+                                            MAX_POINTS_COST, MAX_STOCK, REWARD_CATEGORIES)
 
 blp = Blueprint("rewards", __name__, url_prefix="/api/v1",
                 description="Rewards catalog, redemptions and vouchers, merchant settlement")
@@ -38,8 +40,13 @@ def _cursor(args):
 class RewardSchema(Schema):
     id = fields.UUID()
     partner_id = fields.UUID()
+    merchant_name = fields.String(metadata={"description": "The merchant's name",
+                                            "example": "Green Leaf Tea House"})
     title = fields.String()
     description = fields.String()
+    category = fields.String(metadata={"enum": list(REWARD_CATEGORIES)})
+    image_url = fields.String(allow_none=True, metadata={
+        "example": "https://cdn.example.com/rewards/oat-latte.jpg"})
     points_cost = fields.Integer()
     stock = fields.Integer(metadata={"description": "Units left to reserve"})
     valid_from = fields.DateTime()
@@ -48,6 +55,12 @@ class RewardSchema(Schema):
     active = fields.Boolean()
     created_at = fields.DateTime()
     updated_at = fields.DateTime()
+
+
+def _image_url(value):
+    problem = image_url_problem(value) if value else None
+    if problem:
+        raise ValidationError(problem)
 
 
 def _reward_fields(required: bool) -> dict:
@@ -64,6 +77,12 @@ def _reward_fields(required: bool) -> dict:
                                             validate=validate.Range(1, MAX_PER_CITIZEN_LIMIT),
                                             **({"load_default": 1} if required else {})),
         "active": StrictBoolean(**({"load_default": True} if required else {})),
+        "category": fields.String(validate=validate.OneOf(REWARD_CATEGORIES),
+                                  **({"load_default": "other"} if required else {})),
+        "image_url": fields.String(allow_none=True, validate=[
+            validate.Length(max=MAX_IMAGE_URL_LENGTH), _image_url],
+            metadata={"description": "https:// only, no credentials; null or \"\" removes it"},
+            **({"load_default": None} if required else {})),
     }
 
 
@@ -77,6 +96,10 @@ class _WindowCheck(Schema):
 RewardCreateSchema = type("RewardCreateSchema", (_WindowCheck,), _reward_fields(True))
 RewardUpdateSchema = type("RewardUpdateSchema", (_WindowCheck,), _reward_fields(False))
 RewardPageSchema = page_schema(RewardSchema, "RewardPageSchema")
+
+
+class RewardQueryArgsSchema(PageArgsSchema):
+    category = fields.String(load_default=None, validate=validate.OneOf(REWARD_CATEGORIES))
 
 
 class RedemptionCreateSchema(Schema):
@@ -202,17 +225,74 @@ def _settlement_out(settlement: dict):
                         filename=f"settlement-{settlement['from']}-{settlement['to']}.csv")
 
 
+class SettlementLinesArgsSchema(SettlementArgsSchema):
+    limit = fields.Integer(load_default=200, validate=validate.Range(min=1, max=1000))
+    cursor = fields.String(load_default=None, validate=validate.Length(max=512))
+
+
+class AdminSettlementLinesArgsSchema(SettlementLinesArgsSchema):
+    partner_id = fields.UUID(required=True)
+
+
+class SettlementVoucherLineSchema(Schema):
+    redemption_id = fields.UUID()
+    voucher_code = fields.String(metadata={"example": "ABCDE-12345"})
+    reward_id = fields.UUID()
+    reward_title = fields.String()
+    points = fields.Integer()
+    redeemed_at = fields.DateTime()
+    confirmed_by = fields.UUID(metadata={"description": "The staff member who confirmed it"})
+    holder = fields.String(metadata={"description": "The holder's display name, masked",
+                                     "example": "王**"})
+
+
+class SettlementLinesSchema(Schema):
+    partner_id = fields.UUID()
+    date_from = fields.Date(data_key="from", attribute="from")
+    date_to = fields.Date(data_key="to", attribute="to")
+    timezone = fields.String()
+    items = fields.List(fields.Nested(SettlementVoucherLineSchema))
+    next_cursor = fields.String(allow_none=True)
+    total_vouchers_confirmed = fields.Integer(metadata={"description": "Of the whole period"})
+    total_points_redeemed = fields.Integer(metadata={"description": "Of the whole period"})
+
+
+SETTLEMENT_LINE_COLUMNS = ["redemption_id", "voucher_code", "reward_id", "reward_title", "points",
+                           "redeemed_at", "confirmed_by", "holder"]
+
+
+def _lines_period(args) -> dict:
+    """The service's arguments: a page after the cursor, or with `Accept: text/csv` all."""
+    period = {"date_from": args["date_from"], "date_to": args["date_to"]}
+    if wants_csv():
+        return {**period, "whole_period": True}
+    return {**period, "limit": args["limit"], "after": decode_cursor(
+        args["cursor"], converters=(dt.datetime.fromisoformat, uuid.UUID))}
+
+
+def _lines_out(lines: dict):
+    if not wants_csv():
+        return {**lines, "next_cursor": encode_cursor(lines["next_cursor"])}
+    rows = ([str(line["redemption_id"]), line["voucher_code"], str(line["reward_id"]),
+             line["reward_title"], line["points"], line["redeemed_at"].isoformat(),
+             str(line["confirmed_by"]), line["holder"]] for line in lines["items"])
+    return csv_response(SETTLEMENT_LINE_COLUMNS, rows,
+                        filename=f"settlement-lines-{lines['from']}-{lines['to']}.csv")
+
+
 # ---------------------------------------------------------------------------------------------
 # Public catalog
 
 
 @blp.route("/rewards", methods=["GET"])
 @access.public
-@blp.arguments(PageArgsSchema, location="query")
+@blp.arguments(RewardQueryArgsSchema, location="query")
 @blp.response(200, RewardPageSchema)
 def catalog(args):
-    """Rewards a citizen can reserve now: active, in stock, in their validity window."""
-    items, last = reward_service.list_catalog(after=_cursor(args), limit=args["limit"])
+    """Rewards a citizen can reserve now: active, in stock, in their validity window, with
+    their merchant's name; `category` narrows to one category."""
+    items, last = reward_service.list_catalog(after=_cursor(args), limit=args["limit"],
+                                              category=args["category"])
     return {"items": items, "next_cursor": encode_cursor(last)}
 
 
@@ -315,6 +395,29 @@ def admin_settlement(args):
     """Any merchant's settlement, per day and reward (`Accept: text/csv` for CSV)."""
     return _settlement_out(reward_service.get_partner_settlement(
         partner_id=args["partner_id"], date_from=args["date_from"], date_to=args["date_to"]))
+
+
+@blp.route("/merchant/settlements/lines", methods=["GET"])
+@access("merchant")
+@blp.arguments(SettlementLinesArgsSchema, location="query")
+@blp.response(200, SettlementLinesSchema)
+@blp.doc(**csv_doc(SettlementLinesSchema))
+def merchant_settlement_lines(args):
+    """One line per voucher my merchant confirmed in the period, oldest first, cursor-paged
+    (`limit` up to 1000); `Accept: text/csv` gives every line of the period (at most 100,000)."""
+    return _lines_out(reward_service.get_merchant_settlement_lines(merchant_user=g.user,
+                                                                   **_lines_period(args)))
+
+
+@blp.route("/admin/settlements/lines", methods=["GET"])
+@access("admin", "auditor")
+@blp.arguments(AdminSettlementLinesArgsSchema, location="query")
+@blp.response(200, SettlementLinesSchema)
+@blp.doc(**csv_doc(SettlementLinesSchema))
+def admin_settlement_lines(args):
+    """Any merchant's per-voucher lines (as the merchant's; `Accept: text/csv` for CSV)."""
+    return _lines_out(reward_service.get_partner_settlement_lines(partner_id=args["partner_id"],
+                                                                  **_lines_period(args)))
 
 
 # ---------------------------------------------------------------------------------------------

@@ -457,7 +457,7 @@ def test_settlement_per_scheme_day_and_reward_matches_the_ledger_to_the_point(cl
 
     r = client.get(SETTLEMENTS + query, headers={**staff.headers, "Accept": "text/csv"})
     assert r.status_code == 200 and r.mimetype == "text/csv"
-    rows = list(csv.reader(io.StringIO(r.get_data(as_text=True))))
+    rows = list(csv.reader(io.StringIO(r.get_data().decode("utf-8-sig"))))
     assert rows[0] == ["date", "reward_id", "reward_title", "vouchers_confirmed", "points_redeemed"]
     assert [(row[0], row[2], int(row[3]), int(row[4])) for row in rows[1:]] == \
         [(d, "'" + t if t.startswith("=") else t, n, p) for d, t, n, p in lines]

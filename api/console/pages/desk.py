@@ -23,6 +23,8 @@ from carbon_credits.services.rewards import lookup as voucher_lookup
 
 # The last confirmation, kept in the session across the redirect so the page can show it.
 CONFIRMED_KEY = "desk_confirmed"
+# The settlement page lists the period's first vouchers; the API pages (or CSVs) the rest.
+SETTLEMENT_LINES_SHOWN = 200
 
 
 @blueprint.app_template_filter("desk_time")
@@ -94,4 +96,7 @@ def settlement():
     days = _settlement_range()
     result = reward_service.get_merchant_settlement(
         merchant_user=g.console_user, date_from=days["date_from"], date_to=days["date_to"])
-    return render_template("console/desk/settlement.html", settlement=result)
+    lines = reward_service.get_merchant_settlement_lines(
+        merchant_user=g.console_user, date_from=days["date_from"], date_to=days["date_to"],
+        limit=SETTLEMENT_LINES_SHOWN)
+    return render_template("console/desk/settlement.html", settlement=result, lines=lines)

@@ -4,7 +4,7 @@ confirmation, voucher expiry and settlement. Rules and how each is proven: docs/
     catalogue.py    merchant staff's rewards (create, edit with ETags, list), public catalogue
     redemptions.py  reserve, cancel, confirm a voucher; the citizen's redemptions
     expiry.py       voucher expiry (the due-work job) and erasure's closing of open vouchers
-    settlement.py   vouchers confirmed and points redeemed per day and reward
+    settlement.py   vouchers confirmed and points redeemed per day and reward, per-voucher lines
     invariants.py   check_rewards, run by `ledger verify`
 Pure rules (voucher codes, the expiry instant, which hold agrees with a status):
 domain/vouchers.py.
@@ -25,15 +25,19 @@ from carbon_credits.services.rewards.redemptions import (VOUCHER_ATTEMPTS, cance
                                                          confirm_redemption,
                                                          get_redemption_or_raise, list_redemptions,
                                                          redeem_reward)
-from carbon_credits.services.rewards.settlement import (MAX_SETTLEMENT_DAYS, get_merchant_settlement,
-                                                        get_partner_settlement, get_settlement,
+from carbon_credits.services.rewards.settlement import (MAX_CSV_LINES, MAX_SETTLEMENT_DAYS,
+                                                        get_merchant_settlement,
+                                                        get_merchant_settlement_lines,
+                                                        get_partner_settlement,
+                                                        get_partner_settlement_lines,
+                                                        get_settlement, get_settlement_lines,
                                                         settlement_bounds)
 
 __all__ = [
-    "MAX_SETTLEMENT_DAYS", "REWARD_FIELDS", "VOUCHER_ATTEMPTS", "cancel_open_redemptions",
+    "MAX_CSV_LINES", "MAX_SETTLEMENT_DAYS", "REWARD_FIELDS", "VOUCHER_ATTEMPTS", "cancel_open_redemptions",
     "cancel_redemption", "check_rewards", "confirm_redemption", "create_reward",
     "get_catalog_reward_or_raise", "get_merchant_reward_or_raise", "get_merchant_settlement",
-    "get_partner_settlement", "get_redemption_or_raise", "get_settlement", "list_catalog",
+    "get_merchant_settlement_lines", "get_partner_settlement", "get_partner_settlement_lines", "get_redemption_or_raise", "get_settlement", "get_settlement_lines", "list_catalog",
     "list_merchant_rewards", "list_redemptions", "merchant_partner_id", "redeem_reward",
     "release_expired_reservations", "reward_etag", "settlement_bounds", "update_reward",
 ]

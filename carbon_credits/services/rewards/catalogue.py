@@ -7,7 +7,9 @@ import hashlib
 import uuid
 
 from sqlalchemy import select
+from sqlalchemy.orm import joinedload
 
+from carbon_credits.domain.merchants import reward_category, reward_image_url
 from carbon_credits.domain.errors import NotFound, PermissionDenied, StaleRevision, ValidationFailed
 from carbon_credits.services.audit import record_audit
 from carbon_credits.services.pagination import newest_first_page
@@ -15,7 +17,9 @@ from carbon_credits.services.uow import unit_of_work
 from models import Partner, Reward, User, db, utcnow
 
 REWARD_FIELDS = ("title", "description", "points_cost", "stock", "valid_from", "valid_until",
-                 "per_citizen_limit", "active")
+                 "per_citizen_limit", "active", "category", "image_url")
+# How each field a merchant sends is checked and stored (None: as the HTTP schema loaded it).
+_FIELD_RULES = {"category": reward_category, "image_url": reward_image_url}
 
 
 def _jsonable(value):
@@ -44,19 +48,26 @@ def _check_window(valid_from: dt.datetime, valid_until: dt.datetime) -> None:
                                errors={"valid_until": ["Must be after valid_from."]})
 
 
+def _checked(changes: dict) -> dict:
+    return {field: _FIELD_RULES[field](value) if field in _FIELD_RULES else value
+            for field, value in changes.items()}
+
+
 def create_reward(*, merchant_user: User, title: str, description: str = "", points_cost: int,
                   stock: int, valid_from: dt.datetime, valid_until: dt.datetime,
-                  per_citizen_limit: int = 1, active: bool = True) -> Reward:
+                  per_citizen_limit: int = 1, active: bool = True, category: str | None = None,
+                  image_url: str | None = None) -> Reward:
     """A new reward of the staff user's own merchant."""
     _check_window(valid_from, valid_until)
+    category, image_url = reward_category(category), reward_image_url(image_url)
     with unit_of_work():
         partner_id = merchant_partner_id(merchant_user)
         now = utcnow()
         reward = Reward(id=uuid.uuid4(), partner_id=partner_id, title=title,
                         description=description, points_cost=points_cost, stock=stock,
                         valid_from=valid_from, valid_until=valid_until,
-                        per_citizen_limit=per_citizen_limit, active=active, created_at=now,
-                        updated_at=now)
+                        per_citizen_limit=per_citizen_limit, active=active, category=category,
+                        image_url=image_url, created_at=now, updated_at=now)
         db.session.add(reward)
         db.session.flush()
         record_audit(action="reward.create", object_type="reward", object_id=reward.id,
@@ -93,6 +104,7 @@ def update_reward(*, merchant_user: User, reward_id: uuid.UUID, changes: dict,
     unknown = set(changes) - set(REWARD_FIELDS)
     if unknown:
         raise ValidationFailed("Unknown fields.", errors={f: ["Unknown field."] for f in unknown})
+    changes = _checked(changes)
     with unit_of_work():
         reward = _own_reward(merchant_user, reward_id, lock=True)
         if if_match is not None and if_match.strip() not in (reward_etag(reward), "*"):
@@ -116,6 +128,7 @@ def update_reward(*, merchant_user: User, reward_id: uuid.UUID, changes: dict,
 def list_merchant_rewards(*, merchant_user: User, after: tuple | None, limit: int):
     partner_id = merchant_partner_id(merchant_user)
     query = (select(Reward).where(Reward.partner_id == partner_id)
+             .options(joinedload(Reward.merchant, innerjoin=True))
              .order_by(Reward.created_at.desc(), Reward.id.desc()))
     return newest_first_page(query, Reward.created_at, Reward.id, after=after, limit=limit)
 
@@ -133,9 +146,14 @@ def available_now(now: dt.datetime):
             Reward.valid_until > now, Reward.partner_id.in_(live_merchants()))
 
 
-def list_catalog(*, after: tuple | None, limit: int, now: dt.datetime | None = None):
-    """Active, in-stock, in-window rewards of active merchants, newest first."""
-    query = (select(Reward).where(*available_now(now or utcnow()))
+def list_catalog(*, after: tuple | None, limit: int, now: dt.datetime | None = None,
+                 category: str | None = None):
+    """Active, in-stock, in-window rewards of active merchants, newest first, with their
+    merchant's name (one query); `category` narrows to one category."""
+    query = select(Reward).where(*available_now(now or utcnow()))
+    if category is not None:
+        query = query.where(Reward.category == reward_category(category))
+    query = (query.options(joinedload(Reward.merchant, innerjoin=True))
              .order_by(Reward.created_at.desc(), Reward.id.desc()))
     return newest_first_page(query, Reward.created_at, Reward.id, after=after, limit=limit)
 
@@ -144,7 +162,8 @@ def get_catalog_reward_or_raise(reward_id: uuid.UUID) -> Reward:
     """An active reward of an active merchant (sold out or not yet open still shows)."""
     reward = db.session.scalars(select(Reward).where(
         Reward.id == reward_id, Reward.active.is_(True),
-        Reward.partner_id.in_(live_merchants()))).one_or_none()
+        Reward.partner_id.in_(live_merchants()))
+        .options(joinedload(Reward.merchant, innerjoin=True))).one_or_none()
     if reward is None:
         raise NotFound("Reward not found.")
     return reward

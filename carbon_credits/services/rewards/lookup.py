@@ -14,6 +14,7 @@ from carbon_credits.config import get_settings
 from carbon_credits.domain import vouchers
 from carbon_credits.domain.actions import scheme_day
 from carbon_credits.domain.errors import NotFound, ValidationFailed
+from carbon_credits.domain.merchants import mask_holder
 from carbon_credits.services.rewards.catalogue import merchant_partner_id
 from carbon_credits.services.rewards.settlement import get_settlement, settlement_bounds
 from models import Redemption, User, db, utcnow
@@ -26,12 +27,6 @@ REFUSALS = {
     "voucher_cancelled": "This voucher was cancelled.",
     "voucher_expired": "This voucher has expired.",
 }
-
-
-def mask_holder(display_name: str | None) -> str:
-    """The holder as the till may show them: the name's first character and two stars (王**);
-    never an e-mail, phone or id."""
-    return (display_name or "")[:1] + "**"
 
 
 def refusal_of(redemption: Redemption, now: dt.datetime) -> str | None:
