@@ -13,8 +13,9 @@ $(BIN)/activate:
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
 
-$(VENV)/.installed: requirements.txt | $(BIN)/activate
+$(VENV)/.installed: requirements.txt requirements-assets.txt | $(BIN)/activate
 	$(BIN)/pip install --quiet -r requirements.txt
+	$(BIN)/pip install --quiet --no-deps -r requirements-assets.txt
 	touch $@
 
 migrate: $(VENV)/.installed

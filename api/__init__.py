@@ -47,8 +47,8 @@ def create_app(config: dict | None = None) -> Flask:
         OPENAPI_VERSION="3.0.3",
         OPENAPI_URL_PREFIX="/api",
         OPENAPI_JSON_PATH="v1/openapi.json",
-        OPENAPI_SWAGGER_UI_PATH="docs",
-        OPENAPI_SWAGGER_UI_URL="https://cdn.jsdelivr.net/npm/swagger-ui-dist/",
+        # Swagger UI (/api/docs) and ReDoc (/api/docs/redoc) are served by api/docs_assets.py
+        # from a pinned package, not by flask-smorest from a CDN.
         JSON_SORT_KEYS=False,
         # The console's session cookie (api/console/session.py); the JSON API never sets it.
         SESSION_COOKIE_NAME="cc_console",
@@ -82,7 +82,10 @@ def create_app(config: dict | None = None) -> Flask:
         api.spec.components.security_scheme(name, {"type": "apiKey", "in": "header", "name": header})
     register_error_handlers(app)
     _register_hooks(app)
+    from api import claim_union, openapi_headers
+    openapi_headers.install(app, api.spec)
     _register_blueprints(app, api)
+    claim_union.register_components(api.spec)
 
     with app.app_context():
         _configure_engine(db.engine)
@@ -173,6 +176,7 @@ def _register_blueprints(app: Flask, api) -> None:
     for blueprint in BLUEPRINTS:
         api.register_blueprint(blueprint)
     # HTML, outside the OpenAPI document: the public page and the console (docs/console.md).
-    from api import console, site
+    from api import console, docs_assets, site
+    app.register_blueprint(docs_assets.blueprint)
     app.register_blueprint(site.blueprint)
     app.register_blueprint(console.blueprint)

@@ -1,4 +1,7 @@
-"""CSV downloads for report endpoints: `Accept: text/csv` chooses CSV over JSON."""
+"""CSV downloads for report endpoints: `Accept: text/csv` chooses CSV over JSON.
+
+Every CSV the service sends is built here and starts with a UTF-8 byte-order mark, so that
+spreadsheet programs (Excel) read Chinese titles and district names as UTF-8, not as GBK."""
 from __future__ import annotations
 
 import csv
@@ -6,6 +9,7 @@ import io
 
 from flask import Response, request
 
+UTF8_BOM = "\ufeff"
 
 
 def csv_doc(schema) -> dict:
@@ -13,6 +17,8 @@ def csv_doc(schema) -> dict:
     return {"responses": {"200": {"description": "JSON, or CSV with `Accept: text/csv`",
                                   "content": {"application/json": {"schema": schema},
                                               "text/csv": {"schema": {"type": "string"}}}}}}
+
+
 _FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
 
 
@@ -29,7 +35,9 @@ def _cell(value):
 
 
 def csv_response(header: list[str], rows, *, filename: str) -> Response:
+    """`header` and `rows` as a UTF-8 CSV attachment that starts with a byte-order mark."""
     buffer = io.StringIO()
+    buffer.write(UTF8_BOM)
     writer = csv.writer(buffer, lineterminator="\r\n")
     writer.writerow(header)
     for row in rows:

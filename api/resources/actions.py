@@ -9,9 +9,11 @@ from flask import g
 from marshmallow import Schema, ValidationError, fields, validate, validates_schema
 
 from api.auth import access, staff_region
+from api.claim_union import ClaimUnion, publish
 from api.extensions import Blueprint
 from api.fields import AwareDateTime, GramsString, RegionCode, StrictDecimal
 from api.idempotency import idempotent, refer_to
+from api.resources import action_examples as ex
 from api.pagination import PageArgsSchema, decode_cursor, encode_cursor, page_schema
 from api.partner_records import compile_loader
 from carbon_credits.domain import actions as rules
@@ -156,12 +158,41 @@ class PartnerRecordSchema(ActionCreateSchema):
 # What PartnerRecordSchema().load gives, without its per-record machinery (api/partner_records).
 load_partner_record = compile_loader(PartnerRecordSchema())
 
+# One valid claim per action type: the document's examples (tests send each of them).
+CLAIM_EXAMPLES = {
+    "transit": {"action_type": "transit", "mode": "metro",
+                "started_at": "2026-12-01T08:02:00+08:00",
+                "ended_at": "2026-12-01T08:31:00+08:00", "distance_km": 12.4},
+    "ev_charging": {"action_type": "ev_charging", "started_at": "2026-12-01T19:00:00+08:00",
+                    "ended_at": "2026-12-01T20:00:00+08:00", "energy_kwh": 30,
+                    "station_id": "CHG-0042"},
+    "waste_sorting": {"action_type": "waste_sorting", "occurred_at": "2026-12-01T09:15:00+08:00",
+                      "category": "paper", "weight_kg": 2.5, "station_id": "BIN-0007"},
+    "everyday": {"action_type": "everyday", "scene": "own_bag", "events": 1,
+                 "occurred_at": "2026-12-01T18:40:00+08:00", "station_id": "SHOP-7"},
+}
+RECORD_KEYS = {"transit": ("TRIP-2026-12-01-000123", "6230 1234 5678 9012"),
+               "ev_charging": ("SESSION-88231", "EV-CARD-5521"),
+               "waste_sorting": ("DROP-20261201-0042", "BIN-CARD-1207"),
+               "everyday": ("TILL-7-20261201-0193", "MEMBER-1")}
+CLAIMS = publish(ClaimUnion(
+    ActionCreateSchema, name="ActionClaim", type_fields=TYPE_FIELDS, scope_fields=SCOPE_FIELDS,
+    examples=CLAIM_EXAMPLES, description=CLAIM_DESCRIPTION))
+PARTNER_RECORDS = publish(ClaimUnion(
+    PartnerRecordSchema, name="PartnerRecord", type_fields=TYPE_FIELDS, scope_fields=SCOPE_FIELDS,
+    examples={t: {**e, "external_id": RECORD_KEYS[t][0], "external_ref": RECORD_KEYS[t][1]}
+              for t, e in CLAIM_EXAMPLES.items()},
+    description="A partner's record: a claim as in `ActionClaim` plus your own record id "
+                "(`external_id`, resending it is harmless) and the card or account as you know it "
+                "(`external_ref`, bound to a citizen). An invalid record is answered as `rejected` "
+                "with its field errors; the others in the batch go on.",
+    lists=(("PartnerBatch", "records"),)))
+
 
 class PartnerBatchSchema(Schema):
     records = fields.List(fields.Raw(), required=True, validate=validate.Length(min=1, max=1000),
-                          metadata={"description": "Up to 1000 records, each an ActionCreate "
-                                    "claim plus `external_id` and `external_ref`; the inputs "
-                                    "each needs are in `x-required-inputs`"})
+                          metadata={"description": "Up to 1000 records (`PartnerRecord`); the "
+                                    "inputs each scope needs are in `x-required-inputs`"})
 
 
 class MethodologyRefSchema(Schema):
@@ -321,10 +352,17 @@ def rebuild_action_response(action_id: str) -> dict:
 @access("citizen")
 @idempotent(rebuild=rebuild_action_response)
 @blp.arguments(ActionCreateSchema)
-@blp.response(201, ActionSchema)
-@blp.doc(**{"x-required-inputs": required_inputs_doc()})
+@blp.response(201, ActionSchema, example=ex.PENDING_ACTION)
+@blp.doc(requestBody=CLAIMS.request_body("A claim"),
+         **{"x-required-inputs": required_inputs_doc()})
 def create_action(data):
-    """Report a green action from the app; it is verified, quantified and credited if it may be."""
+    """Report a green action from the app; it is verified, quantified and credited if it may be.
+
+    The body is one claim of the type named by `action_type` (see `ActionClaim`). The answer is
+    the stored action: `credited` with its points, `pending_review` when its scope wants an
+    auditor (self-reported metro trips do), or `rejected`/`duplicate` with `reasons`. A claim
+    the methodology in force cannot quantify (a missing input) is a 422 and stores nothing.
+    Send an `Idempotency-Key` to retry safely: the same key and body replay the first answer."""
     action = action_service.record_app_action(
         user_id=g.user.id, submission=_submission(data),
         citizen_region=region_service.CitizenRegion(g.user.region, g.user.region_since))
@@ -336,28 +374,38 @@ def create_action(data):
 @blp.route("/actions", methods=["GET"])
 @access("citizen")
 @blp.arguments(ActionQueryArgsSchema, location="query")
-@blp.response(200, ActionPageSchema)
+@blp.response(200, ActionPageSchema, example=ex.page(ex.CREDITED_ACTION))
 def list_my_actions(args):
-    """My actions, newest first, filtered by type, status and date."""
+    """My actions, newest first, filtered by type, status and date.
+
+    Keyset pages: pass the answer's `next_cursor` as `cursor` for the next page (null: the
+    last page). `occurred_from`/`occurred_to` bound the action's instant (aware times)."""
     return _page(args, g.user.id)
 
 
 @blp.route("/actions/<uuid:action_id>", methods=["GET"])
 @access("citizen")
-@blp.response(200, ActionSchema)
+@blp.response(200, ActionSchema, example=ex.CREDITED_ACTION)
 def get_my_action(action_id: uuid.UUID):
-    """One of my actions with its methodology version and full breakdown."""
+    """One of my actions with its methodology version and full breakdown.
+
+    `breakdown` shows each step of the calculation with its parameter's source, so the
+    citizen can see how the grams were reached; another citizen's action is a 404."""
     return action_view(action_service.get_own_action_or_raise(user_id=g.user.id, action_id=action_id))
 
 
 @blp.route("/actions/<uuid:action_id>/receipt", methods=["GET"])
 @access("citizen", "admin", "auditor", "verifier", district_scoped=True)
-@blp.response(200, ActionReceiptSchema)
+@blp.response(200, ActionReceiptSchema, example={
+    "action_id": ex.ACTION_ID, "document": ex.RECEIPT_DOCUMENT, "receipt": RECEIPT_EXAMPLE})
 @blp.alt_response(409, description="`action_not_credited`: pending, rejected, duplicate, "
                                    "reversed, or credited 0 g")
 def get_action_receipt(action_id: uuid.UUID):
-    """The signed receipt of a credited action: for its owner, and for the staff who read
-    actions (admins, auditors, verifiers; district staff only their district's, else 404)."""
+    """The signed receipt of a credited action.
+
+    For its owner, and for the staff who read actions (admins, auditors, verifiers; district
+    staff only their district's, else 404). `document` is a compact JWS anyone can check
+    offline against the published keys (docs/verification.md)."""
     receipt = receipt_service.get_receipt(
         action_id=action_id, reader_id=g.user.id,
         as_staff=bool(g.user.role_names & set(PRIVILEGED_ROLES)), within=staff_region())
@@ -368,11 +416,16 @@ def get_action_receipt(action_id: uuid.UUID):
 @blp.route("/partner/actions", methods=["POST"])
 @access.partner
 @idempotent
-@blp.arguments(PartnerBatchSchema)
-@blp.response(200, BatchResultSchema)
+@blp.arguments(PartnerBatchSchema, example={"records": list(PARTNER_RECORDS.examples.values())})
+@blp.response(200, BatchResultSchema, example=ex.BATCH_RESULT)
 @blp.doc(**{"x-required-inputs": required_inputs_doc()})
 def ingest_partner_actions(data):
-    """A signed batch of up to 1000 operator records; one result per record."""
+    """A signed batch of up to 1000 operator records; one result per record.
+
+    Signed with `X-Partner-Key`, `X-Timestamp` and `X-Signature` (docs/partners.md, with a
+    worked example). Each record is judged alone: an invalid one is `rejected` with its field
+    errors, one whose card is not bound is `unbound`, a resent `external_id` is `duplicate`;
+    the others are credited, held for review or rejected with reasons."""
     valid, results = [], []
     for index, raw in enumerate(data["records"]):
         try:
@@ -401,37 +454,48 @@ def ingest_partner_actions(data):
 @blp.route("/admin/actions", methods=["GET"])
 @access("auditor", "admin", "verifier", district_scoped=True)
 @blp.arguments(AdminActionQueryArgsSchema, location="query")
-@blp.response(200, AdminActionPageSchema)
+@blp.response(200, AdminActionPageSchema, example=ex.page(ex.admin_view(ex.PENDING_ACTION)))
 def list_all_actions(args):
-    """All actions (e.g. `status=pending_review` for the review queue), newest first; district
-    staff see their district's only."""
+    """All actions, newest first (`status=pending_review` is the review queue).
+
+    District staff see their district's only; `region` narrows an admin's view to one
+    district. Keyset pages as in `GET /api/v1/actions`."""
     return _page(args, None, staff_region())
 
 
 @blp.route("/admin/actions/<uuid:action_id>", methods=["GET"])
 @access("auditor", "admin", "verifier", district_scoped=True)
-@blp.response(200, AdminActionSchema)
+@blp.response(200, AdminActionSchema, example=ex.admin_view(ex.PENDING_ACTION))
 def get_any_action(action_id: uuid.UUID):
-    """Any action, with who reported it (district staff: their district's, else 404)."""
+    """Any action, with who reported it.
+
+    District staff read their district's actions only; another district's is a 404."""
     return action_view(action_service.get_action_or_raise(action_id, within=staff_region()))
 
 
 @blp.route("/admin/actions/<uuid:action_id>/approve", methods=["POST"])
 @access("auditor", district_scoped=True)
-@blp.arguments(ApproveSchema)
-@blp.response(200, AdminActionSchema)
+@blp.arguments(ApproveSchema, example={"note": "Card tap-out matches."})
+@blp.response(200, AdminActionSchema, example=ex.admin_view(ex.CREDITED_ACTION))
 def approve_action(data, action_id: uuid.UUID):
-    """Approve a pending claim: credited with the methodology in force when it happened."""
+    """Approve a pending claim: credited with the methodology in force when it happened.
+
+    Auditors only. It is credited within the daily cap of the scheme day it happened; a claim
+    no longer pending is a 409 (`action_not_pending`)."""
     return action_view(action_service.approve_action(action_id=action_id, actor_user_id=g.user.id,
                                                      note=data["note"], within=staff_region()))
 
 
 @blp.route("/admin/actions/<uuid:action_id>/reject", methods=["POST"])
 @access("auditor", district_scoped=True)
-@blp.arguments(ActionDecisionReasonSchema)
-@blp.response(200, AdminActionSchema)
+@blp.arguments(ActionDecisionReasonSchema,
+               example={"reason": "No tap-out at the destination station."})
+@blp.response(200, AdminActionSchema, example=ex.admin_view(ex.REJECTED_ACTION))
 def reject_action(data, action_id: uuid.UUID):
-    """Reject a pending claim with a reason."""
+    """Reject a pending claim with a reason.
+
+    Auditors only; the reason is stored on the action for the citizen to read. A claim no
+    longer pending is a 409 (`action_not_pending`)."""
     return action_view(action_service.reject_action(action_id=action_id, actor_user_id=g.user.id,
                                                     reason=data["reason"], within=staff_region()))
 
@@ -439,10 +503,15 @@ def reject_action(data, action_id: uuid.UUID):
 @blp.route("/admin/actions/<uuid:action_id>/reverse", methods=["POST"])
 @access("auditor", district_scoped=True)
 @idempotent
-@blp.arguments(ActionDecisionReasonSchema)
-@blp.response(200, AdminActionSchema)
+@blp.arguments(ActionDecisionReasonSchema,
+               example={"reason": "The same trip was reported twice by the operator."})
+@blp.response(200, AdminActionSchema, example=ex.admin_view(ex.REVERSED_ACTION))
 def reverse_action(data, action_id: uuid.UUID):
-    """Reverse a credited action: its points are clawed back by a compensating ledger entry."""
+    """Reverse a credited action: its points are clawed back by a compensating ledger entry.
+
+    Auditors only, for fraud found after credit. The ledger is append-only: the claw-back is a
+    new entry. Only a credited action can be reversed (409 otherwise), and not one whose grams
+    are in a certified lot."""
     action, _ = action_service.reverse_action(action_id=action_id, actor_user_id=g.user.id,
                                               reason=data["reason"], within=staff_region())
     return action_view(action)

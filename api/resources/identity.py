@@ -128,6 +128,13 @@ class TokenPairSchema(Schema):
     expires_in = fields.Integer(required=True)
 
 
+# Examples for the API document (made-up, shortened tokens).
+TOKEN_PAIR_EXAMPLE = {
+    "access_token": "eyJhbGciOiJIUzI1NiIsInR5cCI6IkpXVCJ9.eyJzdWIiOiJkZTJhNjdmYiJ9.c2ln",  # nosec B105
+    "refresh_token": "rt_2f7d0c9a4b1e4e8f9a6b3c5d7e1f0a2b.9c8d7e6f5a4b3c2d1e0f",  # nosec B105
+    "token_type": "Bearer", "expires_in": 900}  # nosec B105
+
+
 @blp.route("/register", methods=["POST"])
 @access.public
 @blp.arguments(RegisterSchema, example={"email": "ana@example.org",
@@ -136,7 +143,11 @@ class TokenPairSchema(Schema):
 @blp.response(202, AccountAcceptedSchema, example=REGISTER_ACCEPTED)
 @blp.alt_response(429, description="Too many attempts (Retry-After)")
 def register(data):
-    """Register a citizen account; the same 202 whether or not the identifier is known."""
+    """Register a citizen account; the same 202 whether or not the identifier is known.
+
+    An email address or a mainland phone number (or both), a password of 10 to 128 characters
+    and a display name. A code is sent to the identifier; `POST /auth/verify` with it before
+    logging in. The answer never tells whether the identifier already had an account."""
     account_service.register_citizen(email=data.get("email"), phone=data.get("phone"),
                                      password=data["password"], display_name=data["display_name"],
                                      client=client_info())
@@ -152,7 +163,10 @@ def register(data):
                                    "(`invalid_code`, one message for all)")
 @blp.alt_response(429, description="Too many attempts (Retry-After)")
 def verify(data):
-    """Verify an email address or phone number with the code sent to it."""
+    """Verify an email address or phone number with the code sent to it.
+
+    Codes expire after `ONE_TIME_CODE_TTL_MINUTES` and are spent on use; tries are throttled
+    per identifier and per address (429 with `Retry-After`)."""
     account_service.verify_identifier(identifier=data["identifier"], code=data["code"],
                                       password=data.get("password"), client=client_info())
     return {"status": "verified"}
@@ -164,7 +178,10 @@ def verify(data):
 @blp.response(202, AccountAcceptedSchema, example=RESET_ACCEPTED)
 @blp.alt_response(429, description="Too many attempts (Retry-After)")
 def password_reset(data):
-    """Ask for a password reset code; the same 202 whether or not the account exists."""
+    """Ask for a password reset code; the same 202 whether or not the account exists.
+
+    The code goes to the identifier given; confirm it with `POST /auth/password-reset/confirm`.
+    Messages per identifier are limited (`THROTTLE_MESSAGE_LIMIT`)."""
     account_service.request_password_reset(identifier=data["identifier"], client=client_info())
     return RESET_ACCEPTED
 
@@ -178,7 +195,9 @@ def password_reset(data):
 @blp.alt_response(422, description="Wrong, expired or spent code (`invalid_code`)")
 @blp.alt_response(429, description="Too many attempts (Retry-After)")
 def password_reset_confirm(data):
-    """Set a new password with a reset code; verifies the account and ends every session."""
+    """Set a new password with a reset code; verifies the account and ends every session.
+
+    The answer is 204 without a body; log in again with the new password."""
     account_service.confirm_password_reset(identifier=data["identifier"], code=data["code"],
                                            new_password=data["new_password"],
                                            client=client_info())
@@ -188,20 +207,26 @@ def password_reset_confirm(data):
 @access.public
 @blp.arguments(LoginSchema, example={"identifier": "13900139000",
                                      "password": EXAMPLE_PASSWORD})
-@blp.response(200, TokenPairSchema)
+@blp.response(200, TokenPairSchema, example=TOKEN_PAIR_EXAMPLE)
 @blp.alt_response(429, description="Too many attempts (Retry-After)")
 def login(data):
-    """Exchange credentials for an access and a refresh token (a new session)."""
+    """Exchange credentials for an access and a refresh token (a new session).
+
+    Send the access token as `Authorization: Bearer <token>`; it lives `expires_in` seconds.
+    Failed logins are limited per identifier across addresses (`LOGIN_RATE_LIMIT`)."""
     return auth_service.login(identifier=data["identifier"], password=data["password"],
                               client=client_info())
 
 
 @blp.route("/refresh", methods=["POST"])
 @access.public
-@blp.arguments(RefreshSchema)
-@blp.response(200, TokenPairSchema)
+@blp.arguments(RefreshSchema, example={"refresh_token": TOKEN_PAIR_EXAMPLE["refresh_token"]})
+@blp.response(200, TokenPairSchema, example=TOKEN_PAIR_EXAMPLE)
 def refresh(data):
-    """Rotate a refresh token for a new pair; a reused refresh token revokes its family."""
+    """Rotate a refresh token for a new pair; a reused refresh token revokes its family.
+
+    Each refresh token works once: keep the new one. Presenting a spent one again is taken as
+    theft and ends the whole session (401)."""
     return auth_service.refresh(refresh_token=data["refresh_token"])
 
 
@@ -209,5 +234,7 @@ def refresh(data):
 @access(*ROLES)
 @blp.response(204)
 def logout():
-    """Revoke this access token and its refresh-token family."""
+    """Revoke this access token and its refresh-token family.
+
+    204 without a body; the tokens of the user's other sessions keep working."""
     auth_service.logout(claims=g.claims)

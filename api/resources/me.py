@@ -160,11 +160,26 @@ class BindingListSchema(Schema):
     items = fields.List(fields.Nested(BindingSchema))
 
 
+BINDING_EXAMPLE = {
+    "id": "5d1e0c7a-3b9f-4f64-8d0e-6c2b9a7f1e22", "partner_id": "7c9e6679-7425-40de-944b-e07fc1f90ae7",
+    "status": "active", "external_ref_hint": "9012", "purpose": "Credit your metro and bus trips",
+    "scopes": ["transit"], "notice_version": "2026-01", "expires_at": None,
+    "granted_at": "2026-03-02T09:00:00+00:00", "covers_from": "2026-03-02T09:00:00+00:00",
+    "ended_at": None, "withdrawn_at": None, "household_id": None,
+    "created_at": "2026-03-02T08:58:00+00:00"}
+BINDING_REQUESTED_EXAMPLE = {
+    **BINDING_EXAMPLE, "status": "pending", "granted_at": None, "covers_from": None,
+    "expires_at": "2026-03-02T09:13:00+00:00", "confirmation_code": "482913"}
+
+
 @blp.route("", methods=["GET"])
 @access(*ROLES)
-@blp.response(200, ProfileSchema)
+@blp.response(200, ProfileSchema, example=PROFILE_EXAMPLE)
 def profile():
-    """My profile, balance and lifetime reduction."""
+    """My profile, balance and lifetime reduction.
+
+    For every role; `balance` is the available balance (GET /api/v1/me/balance has the
+    reserved points and expiries), `total_reduction_g` the grams CO2e credited so far."""
     return get_profile(user=g.user)
 
 
@@ -174,8 +189,10 @@ def profile():
                                              "region": "320505"})
 @blp.response(200, ProfileSchema, example=PROFILE_EXAMPLE)
 def edit_profile(data):
-    """Change my display name, how I appear on leaderboards (named, pseudonym, hidden) or my
-    district (from now on; earlier actions keep theirs)."""
+    """Change my display name, leaderboard visibility or district.
+
+    Send only what changes. Leaderboards show me `named`, as a stable `pseudonym` or not at
+    all (`hidden`); a new district applies from now on, earlier actions keep theirs."""
     return get_profile(user=update_profile(user_id=g.user.id, changes=data))
 
 
@@ -184,8 +201,11 @@ def edit_profile(data):
 @blp.response(200, description="Everything held about me, as one JSON document (an attachment, "
                                "streamed from one consistent snapshot)", example=EXPORT_EXAMPLE)
 def export_my_data():
-    """Download everything held about me: profile, bindings and consent history, actions with
-    their inputs and calculation, statement, vouchers, sessions and audit entries."""
+    """Download everything held about me (PIPL art. 45).
+
+    Profile, bindings and consent history, actions with their inputs and calculation,
+    statement, vouchers, sessions and audit entries, as one JSON attachment streamed from one
+    consistent snapshot (docs/privacy.md)."""
     day = dt.date.today().isoformat()
     chunks = privacy_service.export_personal_data(user_id=g.user.id)
     return Response(stream_with_context(chunks), mimetype="application/json", headers={
@@ -198,29 +218,38 @@ def export_my_data():
 @blp.arguments(EraseSchema, example={"password": EXAMPLE_PASSWORD})
 @blp.response(200, ErasureSchema, example=ERASURE_EXAMPLE)
 def erase_me(data):
-    """Erase me (citizens; password re-entered): identifiers, name and card references removed,
-    sessions ended, open vouchers cancelled, remaining points forfeited. Actions and ledger stay
-    for audit, no longer linked to me. Staff accounts are closed by an administrator (403)."""
+    """Erase me (citizens; password re-entered).
+
+    Identifiers, name and card references removed, sessions ended, open vouchers cancelled,
+    remaining points forfeited. Actions and ledger stay for audit, no longer linked to me.
+    Staff accounts are closed by an administrator (403)."""
     return privacy_service.erase_user(user_id=g.user.id, password=data["password"])
 
 
 @blp.route("/bindings", methods=["GET"])
 @access("citizen")
-@blp.response(200, BindingListSchema)
+@blp.response(200, BindingListSchema, example={"items": [BINDING_EXAMPLE]})
 def list_bindings():
-    """My cards and accounts, with their consent history (pending, active, ended, withdrawn)."""
+    """My cards and accounts, with their consent history.
+
+    Each binding is also the consent record: what it is for (`purpose`), the action types
+    consented to (`scopes`), the notice shown, and when it was granted or withdrawn."""
     return {"items": binding_service.list_bindings(user_id=g.user.id)}
 
 
 @blp.route("/bindings", methods=["POST"])
 @access("citizen")
-@blp.arguments(BindingCreateSchema)
-@blp.response(201, BindingRequestedSchema)
+@blp.arguments(BindingCreateSchema, example={
+    "partner_id": "7c9e6679-7425-40de-944b-e07fc1f90ae7", "external_ref": "6230 1234 5678 9012",
+    "scopes": ["transit"]})
+@blp.response(201, BindingRequestedSchema, example=BINDING_REQUESTED_EXAMPLE)
 @blp.alt_response(200, schema=BindingRequestedSchema,
                   description="This card is already actively bound to me: that binding")
 def create_binding(data):
-    """Ask to bind a transit card, charging account or recycling card: a pending binding and a
-    one-time code for the operator, who confirms it; only then do its records reach me."""
+    """Ask to bind a transit card, charging account or recycling card.
+
+    The answer is a pending binding and a one-time code for the operator, who confirms it
+    (`POST /api/v1/partner/bindings/confirm`); only then do its records reach me."""
     requested = binding_service.request_binding(user_id=g.user.id, partner_id=data["partner_id"],
                                                 external_ref=data["external_ref"],
                                                 scopes=data.get("scopes"),
@@ -236,7 +265,10 @@ def create_binding(data):
 
 @blp.route("/bindings/<uuid:binding_id>", methods=["DELETE"])
 @access("citizen")
-@blp.response(200, BindingSchema)
+@blp.response(200, BindingSchema, example={**BINDING_EXAMPLE, "status": "withdrawn",
+                                           "withdrawn_at": "2026-05-01T12:00:00+00:00"})
 def delete_binding(binding_id: uuid.UUID):
-    """Withdraw my consent now: the binding receives no more records; its history is kept."""
+    """Withdraw my consent now: the binding receives no more records; its history is kept.
+
+    The answer is the binding as it now stands (`withdrawn`)."""
     return binding_service.withdraw_binding(user_id=g.user.id, binding_id=binding_id)

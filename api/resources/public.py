@@ -110,8 +110,7 @@ def get_totals(args):
                 for i in report["items"]]
         csv = csv_response(["period", args["group_by"], *disclosure.MEASURES, "suppressed"], rows,
                            filename="totals.csv")
-        # A byte-order mark, so spreadsheet programs read the names as UTF-8.
-        return _cached(b"\xef\xbb\xbf" + csv.get_data(), "text/csv",
+        return _cached(csv.get_data(), "text/csv",  # with its byte-order mark (api/csvexport)
                        f"totals-{args['group_by']}-{report['from']}-{report['to']}.csv")
     return public_json(TotalsSchema(), report)
 

@@ -128,7 +128,7 @@ def test_month_csv_report_matches_the_json_and_the_ledger(client, app, activity)
                    headers={**headers, "Accept": "text/csv"})
     assert r.status_code == 200 and r.mimetype == "text/csv"
     assert "attachment" in r.headers["Content-Disposition"]
-    rows = list(csv.DictReader(io.StringIO(r.get_data(as_text=True))))
+    rows = list(csv.DictReader(io.StringIO(r.get_data().decode("utf-8-sig"))))
     total = rows[-1]
     assert total["period_start"] == "TOTAL"
     assert int(total["points"]) == json_report["totals"]["points"]

@@ -48,6 +48,11 @@ CURSOR = st.one_of(
 )
 
 
+def _some_value(schema: dict) -> str:
+    """A well-formed value for a required query parameter (e.g. a merchant's id)."""
+    return {"uuid": str(uuid.uuid4()), "date": "2026-01-01"}.get(schema.get("format"), "x")
+
+
 @pytest.fixture
 def paged(app, actors):
     """Every GET operation documenting a `cursor` parameter, with a token for a role it allows."""
@@ -55,6 +60,10 @@ def paged(app, actors):
     with app.app_context():
         seed_all()
     users = actors.one_of_each_role()
+    # The merchant is their merchant's lead, so the staff list (lead only) is paged too.
+    made_lead = app.test_client().post(f"/api/v1/admin/users/{users['merchant'].id}/merchant-lead",
+                                       json={"lead": True}, headers=users["admin"].headers)
+    assert made_lead.status_code == 200, made_lead.get_data()
     spec = app.test_client().get("/api/v1/openapi.json").get_json()
     code = app.test_client().get("/api/v1/methodologies").get_json()["items"][0]["code"]
     endpoints = []
@@ -67,7 +76,9 @@ def paged(app, actors):
         url = "/api" + path if not path.startswith("/api") else path
         url = re.sub(r"\{code\}", code, url)
         url = re.sub(r"\{[a-z_]+\}", str(uuid.uuid4()), url)
-        endpoints.append((url, users[role].headers if role else {}))
+        required = {p["name"]: _some_value(p.get("schema", {})) for p in get.get("parameters", [])
+                    if p.get("required") and p["in"] == "query"}
+        endpoints.append((url, users[role].headers if role else {}, required))
     assert len(endpoints) >= 12, endpoints
     return endpoints
 
@@ -81,8 +92,8 @@ def paged(app, actors):
 @example(cursor=crafted([str(2 ** 64)]))
 @example(cursor=base64.urlsafe_b64encode(b"[" * 300).decode())
 def test_any_cursor_is_a_page_or_a_422(client, paged, cursor):
-    for url, headers in paged:
-        response = client.get(url, query_string={"cursor": cursor}, headers=headers)
+    for url, headers, required in paged:
+        response = client.get(url, query_string={**required, "cursor": cursor}, headers=headers)
         assert response.status_code in (200, 400, 404, 422), (url, cursor, response.get_data()[:300])
         if response.status_code == 400:  # a raw NUL in the query string, refused at the edge
             assert_problem(response, 400, "malformed_query")
@@ -99,5 +110,6 @@ def test_a_cursor_the_service_made_still_works(client, paged):
     assert decode_cursor(encode_cursor([moment, ident]),
                          converters=(dt.datetime.fromisoformat, uuid.UUID)) == (moment, ident)
     assert decode_cursor(encode_cursor([42]), converters=(int,)) == (42,)
-    for url, headers in paged:
-        assert client.get(url, query_string={"limit": 1}, headers=headers).status_code in (200, 404)
+    for url, headers, required in paged:
+        assert client.get(url, query_string={**required, "limit": 1},
+                          headers=headers).status_code in (200, 404)

@@ -38,8 +38,6 @@ GROUP_NOUNS = {"action_type": "scene", "methodology": "methodology", "day": "day
 GROUP_CHOICES = {"action_type": "Scene (action type)", "methodology": "Methodology",
                  "day": "Day", "week": "Week (Monday to Sunday)", "month": "Month",
                  "partner": "Partner (channel)", "region": "District"}
-# Excel reads a CSV as the local code page unless it starts with a UTF-8 byte order mark.
-UTF8_BOM = "\ufeff".encode()
 SHOWN = Decimal("0.001")  # kg to the gram, t to the kilogram: the CSV keeps every milligram
 
 
@@ -62,12 +60,10 @@ def reports():
 @blueprint.get("/reports.csv")
 @console_page("reports.reductions")
 def report_csv():
-    """The same report as the API's CSV, with a BOM so that spreadsheets read it as UTF-8."""
+    """The same report as the API's CSV (with its BOM, so spreadsheets read it as UTF-8)."""
     report = _reductions(_asked())
     header, rows = report_service.report_rows(report)
-    response = csv_response(header, rows, filename=report_service.report_filename(report))
-    response.set_data(UTF8_BOM + response.get_data())
-    return response
+    return csv_response(header, rows, filename=report_service.report_filename(report))
 
 
 # --- the query --------------------------------------------------------------------------------
