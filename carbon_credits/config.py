@@ -14,7 +14,7 @@ from carbon_credits.config_readers import (DEFAULT_METRICS_NETWORKS, ENVIRONMENT
                                            INSTANCE_DIR, PROJECT_ROOT, SECRET_KEY_ALIAS,
                                            ConfigError, Reader, _bool, _choice_of, _cors_origin,
                                            _cors_origins, _database_url, _environment, _int,
-                                           _int_between, _metrics_token, _networks,
+                                           _int_between, _metrics_token, _networks, _private_targets,
                                            _public_base_url, _rate, _redis_url, _replica_url,
                                            _secret_key, _secure_cookie, _text, _text_or_default,
                                            _timezone, normalise_database_url, parse_rate)
@@ -71,6 +71,14 @@ class Settings:
     console_cookie_secure: bool
     # Where the public page is reached: retirement certificates' QR codes point there.
     public_base_url: str
+    # Citizens are reminded of points lapsing within this many days (docs/notifications.md).
+    notify_points_expiring_days: int
+    # Outbound webhooks (docs/webhooks.md): attempts per delivery, consecutive failed attempts
+    # that disable a subscription, whether private addresses may be called, outbox retention.
+    webhook_max_attempts: int
+    webhook_disable_after: int
+    webhook_allow_private_targets: bool
+    webhook_retention_days: int
     # Not a variable: the partner signature window is part of the partner protocol.
     signature_tolerance_seconds: int = 300
 
@@ -143,6 +151,11 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("console_session_hours", "CONSOLE_SESSION_HOURS", 12, _int_between(1, 7 * 24)),
     Setting("console_cookie_secure", "CONSOLE_COOKIE_SECURE", None, _secure_cookie),
     Setting("public_base_url", "PUBLIC_BASE_URL", "http://localhost:5000", _public_base_url),
+    Setting("webhook_max_attempts", "WEBHOOK_MAX_ATTEMPTS", 10, _int_between(1, 50)),
+    Setting("webhook_disable_after", "WEBHOOK_DISABLE_AFTER", 20, _int_between(1, 1000)),
+    Setting("webhook_allow_private_targets", "WEBHOOK_ALLOW_PRIVATE_TARGETS", True, _private_targets),
+    Setting("webhook_retention_days", "WEBHOOK_RETENTION_DAYS", 30, _int_between(1, 3650)),
+    Setting("notify_points_expiring_days", "NOTIFY_POINTS_EXPIRING_DAYS", 30, _int_between(1, 365)),
 )
 # Every variable load_settings reads: the keys `create_app(config)` takes as the environment.
 ENV_NAMES = frozenset({setting.name for setting in SETTINGS} | {SECRET_KEY_ALIAS})

@@ -239,3 +239,9 @@ def _timezone(env: Mapping[str, str], name: str, default: str, _carbon_env: str)
     return tz
 
 
+def _private_targets(env: Mapping[str, str], name: str, default: bool, environment: str) -> bool:
+    """Unset: webhooks may post to private addresses on a laptop or in tests, never in
+    production (an admin session must not reach the metadata service or the intranet)."""
+    return _bool(env, name, default and environment != "production", environment)
+
+

@@ -14,6 +14,8 @@ from typing import Callable
 
 from carbon_credits.services import (idempotency, leaderboards, ledger, partitions, privacy, reports,
                                      rewards)
+from carbon_credits.services.notifications import notify_expiring
+from carbon_credits.services.webhooks import dispatch as webhook_dispatch
 
 log = logging.getLogger(__name__)
 
@@ -23,6 +25,8 @@ DUE_JOBS: list[tuple[str, Callable[..., int]]] = [
     ("release_expired_reservations", rewards.release_expired_reservations),
     ("expire_due_holds", ledger.expire_due_holds),
     ("expire_due_lots", ledger.expire_due_lots),
+    # Reminders (docs/notifications.md): points lapsing soon, vouchers expiring within the hour.
+    ("notify_expiring", notify_expiring),
     # Insights: each rebuilds or produces from the database, so a rerun is harmless.
     ("rebuild_leaderboards", leaderboards.rebuild_current),
     ("run_pending_report_exports", reports.run_pending_exports),
@@ -33,6 +37,9 @@ DUE_JOBS: list[tuple[str, Callable[..., int]]] = [
     ("seal_ledger", lambda *, now=None: ledger.seal_all()),
     # Monthly partitions, months ahead of the rows that will need them (PostgreSQL).
     ("ensure_partitions", partitions.ensure_partitions),
+    # Outbound webhooks (docs/webhooks.md): deliver what is due, then forget old events.
+    ("dispatch_webhooks", webhook_dispatch.dispatch_due),
+    ("purge_webhook_events", webhook_dispatch.purge_expired_events),
 ]
 
 

@@ -25,3 +25,7 @@ from .certificate import (CertificateBlock, CertificateEvent, CertificateLot,  #
 from .event import CarbonEvent, CarbonEventRetirement  # noqa: F401
 from .donation import Donation, PublicProject  # noqa: F401
 from .signing import SignedChainHead, SigningKey  # noqa: F401
+from .webhook import (WebhookDelivery, WebhookDeliveryAttempt, WebhookEvent,  # noqa: F401
+                      WebhookSubscription, WebhookSubscriptionEvent)
+from .notification import Notification  # noqa: F401
+from .engagement import Campaign, CampaignClaim, CheckIn  # noqa: F401

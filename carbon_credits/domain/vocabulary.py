@@ -66,12 +66,13 @@ SELF_REPORT_POLICIES = ("allowed", "review", "refused")
 
 # --- ledger ---------------------------------------------------------------------------------
 # `forfeiture` receives the balance of an erased account (DELETE /me).
-SYSTEM_ACCOUNT_KINDS = ("issuance", "holds", "expiry", "forfeiture")
+# `incentive` issues campaign bonuses (docs/engagement.md): points with no grams behind them.
+SYSTEM_ACCOUNT_KINDS = ("issuance", "holds", "expiry", "forfeiture", "incentive")
 # A public-good project's account receives donations; like the system accounts it keeps no
 # running balance (its total is the project's `donated_points`, never locked by a donor).
 ACCOUNT_KINDS = ("citizen", "merchant", *SYSTEM_ACCOUNT_KINDS, "project")
 TRANSFER_KINDS = ("earn", "reserve", "release", "redeem", "expire", "reversal", "adjustment",
-                  "forfeit", "donate")
+                  "forfeit", "donate", "bonus")
 HOLD_STATUSES = ("pending", "posted", "voided", "expired")
 # open: takes donations; completed: its target is met; closed: an admin ended it early.
 PROJECT_STATUSES = ("open", "completed", "closed")
@@ -80,6 +81,9 @@ ADJUSTMENT_REASONS = ("goodwill", "correction")
 
 # --- rewards, insights, certificates --------------------------------------------------------
 REDEMPTION_STATUSES = ("reserved", "redeemed", "cancelled", "expired")
+# What a reward is, for the catalogue's filter (docs/merchants.md); `other` by default.
+REWARD_CATEGORIES = ("food_drink", "transport", "retail", "culture", "services", "other")
+MAX_IMAGE_URL_LENGTH = 500
 REPORT_EXPORT_STATUSES = ("pending", "running", "done", "failed")
 BLOCK_STATUSES = ("active", "superseded", "retired")
 REGISTRY_EVENTS = ("issue", "transfer", "retire")
