@@ -73,6 +73,9 @@ class Settings:
     public_base_url: str
     # Citizens are reminded of points lapsing within this many days (docs/notifications.md).
     notify_points_expiring_days: int
+    # The most campaign bonus points one citizen's claims may be paid in a scheme month, across
+    # every campaign (docs/engagement.md); 0 pays no bonuses at all.
+    bonus_monthly_cap_points: int
     # Outbound webhooks (docs/webhooks.md): attempts per delivery, consecutive failed attempts
     # that disable a subscription, whether private addresses may be called, outbox retention.
     webhook_max_attempts: int
@@ -156,6 +159,7 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("webhook_allow_private_targets", "WEBHOOK_ALLOW_PRIVATE_TARGETS", True, _private_targets),
     Setting("webhook_retention_days", "WEBHOOK_RETENTION_DAYS", 30, _int_between(1, 3650)),
     Setting("notify_points_expiring_days", "NOTIFY_POINTS_EXPIRING_DAYS", 30, _int_between(1, 365)),
+    Setting("bonus_monthly_cap_points", "BONUS_MONTHLY_CAP_POINTS", 10_000, _int_between(0, 1_000_000_000)),
 )
 # Every variable load_settings reads: the keys `create_app(config)` takes as the environment.
 ENV_NAMES = frozenset({setting.name for setting in SETTINGS} | {SECRET_KEY_ALIAS})

@@ -72,6 +72,9 @@ class CampaignClaim(db.Model):
         UniqueConstraint("campaign_id", "user_id"),
         CheckConstraint(f"points BETWEEN 1 AND {MAX_POINTS}", name="points_range"),
         CheckConstraint(f"completions BETWEEN 1 AND {MAX_POINTS}", name="completions_range"),
+        CheckConstraint("clawed_back_points BETWEEN 0 AND points", name="clawed_back_range"),
+        CheckConstraint("shortfall_points >= 0 AND clawed_back_points + shortfall_points <= points",
+                        name="reversed_within_paid"),
         Index("ix_campaign_claims_user", "user_id", "created_at"),
     )
 
@@ -81,6 +84,10 @@ class CampaignClaim(db.Model):
     points: Mapped[int] = mapped_column(BigInteger)
     completions: Mapped[int] = mapped_column(Integer)
     transfer_id: Mapped[uuid.UUID] = mapped_column(ForeignKey(TRANSFER_ID), unique=True)
+    # Taken back when actions behind the bonus are reversed: by `bonus_reversal` transfers
+    # (their sum, checked by `verify`), and what the balance could not cover.
+    clawed_back_points: Mapped[int] = mapped_column(BigInteger, default=0, server_default="0")
+    shortfall_points: Mapped[int] = mapped_column(BigInteger, default=0, server_default="0")
     created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
 
 

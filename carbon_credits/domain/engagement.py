@@ -151,6 +151,19 @@ def claim_refusal(*, status: str, completions: int, already_claimed: bool,
     return None
 
 
+def payable_bonus(earned: int, *, paid_this_month: int, monthly_cap: int) -> int:
+    """What a claim pays: what the challenge earned, within what is left of the citizen's
+    scheme-wide monthly bonus cap (across every campaign); 0 when the cap is reached."""
+    return max(0, min(earned, monthly_cap - paid_this_month))
+
+
+def bonus_due_back(*, paid: int, earned_now: int, settled: int) -> int:
+    """How much of a paid bonus a reversal takes back: what was paid beyond what the
+    citizen's credited actions still earn, less what earlier reversals already settled
+    (clawed back or recorded as shortfall). Never negative: a bonus is never topped up."""
+    return max(0, paid - earned_now - settled)
+
+
 # ---------------------------------------------------------------------------------------------
 # Levels and badges
 

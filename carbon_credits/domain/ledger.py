@@ -35,6 +35,8 @@ TRANSFER_SHAPES = {
     "donate": ("citizen", "project"),
     # A campaign bonus claimed by a citizen (docs/engagement.md): no grams behind it.
     "bonus": ("incentive", "citizen"),
+    # A bonus taken back because actions behind it were reversed (docs/engagement.md).
+    "bonus_reversal": ("citizen", "incentive"),
 }
 # A manual correction goes either way between issuance and a citizen.
 ADJUSTMENT_SHAPES = {("issuance", "citizen"), ("citizen", "issuance")}

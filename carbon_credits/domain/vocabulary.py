@@ -72,7 +72,7 @@ SYSTEM_ACCOUNT_KINDS = ("issuance", "holds", "expiry", "forfeiture", "incentive"
 # running balance (its total is the project's `donated_points`, never locked by a donor).
 ACCOUNT_KINDS = ("citizen", "merchant", *SYSTEM_ACCOUNT_KINDS, "project")
 TRANSFER_KINDS = ("earn", "reserve", "release", "redeem", "expire", "reversal", "adjustment",
-                  "forfeit", "donate", "bonus")
+                  "forfeit", "donate", "bonus", "bonus_reversal")
 HOLD_STATUSES = ("pending", "posted", "voided", "expired")
 # open: takes donations; completed: its target is met; closed: an admin ended it early.
 PROJECT_STATUSES = ("open", "completed", "closed")

@@ -31,7 +31,8 @@ from carbon_credits.services.partners import lock_partner
 from carbon_credits.services.passwords import verify_password
 from carbon_credits.services.sessions import revoke_user_sessions
 from carbon_credits.services.uow import unit_of_work
-from models import (Action, AuditEntry, AuthSession, Binding, Donation, Household,
+from models import (Action, AuditEntry, AuthSession, Binding, Campaign, CampaignClaim,
+                    CheckIn, Donation, Household,
                     HouseholdMember, PublicProject,
                     LedgerAccount, LedgerAdjustment,
                     LedgerTransfer, OneTimeCode, Partner, Redemption, RefreshToken,
@@ -129,6 +130,7 @@ def _sections(user_id: uuid.UUID, account_id: int | None):
                         .join(PublicProject, PublicProject.id == Donation.project_id)
                         .where(Donation.user_id == user_id)
                         .order_by(Donation.created_at, Donation.id)), _row
+    yield from _engagement_sections(user_id)
     yield "adjustments", (select(LedgerAdjustment.__table__)
                           .where(LedgerAdjustment.user_id == user_id)
                           .order_by(LedgerAdjustment.requested_at, LedgerAdjustment.id)), _row
@@ -146,6 +148,16 @@ def _sections(user_id: uuid.UUID, account_id: int | None):
         audit.c.actor_user_id == user_id,
         (audit.c.object_type == "user") & (audit.c.object_id == str(user_id))))
         .order_by(audit.c.id)), _row
+
+
+def _engagement_sections(user_id: uuid.UUID):
+    """The citizen's campaign claims and check-ins (docs/engagement.md)."""
+    yield "campaign_claims", (select(CampaignClaim.__table__, Campaign.title.label("campaign_title"))
+                              .join(Campaign, Campaign.id == CampaignClaim.campaign_id)
+                              .where(CampaignClaim.user_id == user_id)
+                              .order_by(CampaignClaim.created_at, CampaignClaim.id)), _row
+    yield "check_ins", (select(CheckIn.__table__).where(CheckIn.user_id == user_id)
+                        .order_by(CheckIn.day)), _row
 
 
 def _profile(user: User, account) -> dict:
@@ -295,6 +307,9 @@ def _erase(user_id: uuid.UUID, seen_hash: str, now: dt.datetime) -> Erasure:
                            .values(ip_address=None, user_agent=None))
         db.session.execute(delete(OneTimeCode).where(OneTimeCode.user_id == user_id))
         notification_service.delete_for_user(user_id=user_id)
+        # When they opened the app, day by day: no record needs it once they are gone (their
+        # campaign claims stay: each names the ledger's bonus transfer that paid it).
+        db.session.execute(delete(CheckIn).where(CheckIn.user_id == user_id))
         # Where they lived goes too; their actions keep the district they counted for.
         db.session.execute(delete(UserRegion).where(UserRegion.user_id == user_id))
         user.region = user.region_since = None

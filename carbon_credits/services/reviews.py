@@ -20,6 +20,7 @@ from carbon_credits.services import methodologies as methodology_service
 from carbon_credits.services.audit import record_audit
 from carbon_credits.services.claims import missing_inputs_reason, submission_from_action
 from carbon_credits.services.daily_caps import count_credits, credit_on_row, lock_daily_rows
+from carbon_credits.services.engagement.reversals import take_back_bonuses
 from carbon_credits.services.regions import in_district
 from carbon_credits.services import notifications
 from carbon_credits.services.uow import unit_of_work
@@ -153,16 +154,21 @@ def reverse_action(*, action_id: uuid.UUID, actor_user_id: uuid.UUID, reason: st
                                            actor_user_id=actor_user_id)
         action.status = "reversed"
         action.reversed_by, action.reversed_at, action.reversal_reason = actor_user_id, utcnow(), reason
+        # Campaign bonuses this action helped earn are taken back too (docs/engagement.md).
+        bonus_back = sum(t.due for t in take_back_bonuses(action, actor_user_id=actor_user_id))
         leaderboards.record_after_commit([(action.user_id, action.scheme_day, -action.credited_mg)])
         record_audit(action="action.reverse", object_type="action", object_id=action.id,
                      actor_user_id=actor_user_id,
                      details={"reason": reason, "points": action.points,
                               "clawed_back": getattr(reversal, "clawed_back", 0),
-                              "shortfall": getattr(reversal, "shortfall", 0)})
+                              "shortfall": getattr(reversal, "shortfall", 0),
+                              "bonus_taken_back": bonus_back})
         webhook_payloads.emit_action("action.reversed", action, reversal_reason=reason,
-                                     clawed_back=getattr(reversal, "clawed_back", 0))
+                                     clawed_back=getattr(reversal, "clawed_back", 0),
+                                     bonus_taken_back=bonus_back)
         _tell_citizen(action, "action_reversed", reason=reason,
-                      clawed_back=getattr(reversal, "clawed_back", 0))
+                      clawed_back=getattr(reversal, "clawed_back", 0),
+                      bonus_taken_back=bonus_back)
     return action, reversal
 
 

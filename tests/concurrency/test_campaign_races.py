@@ -6,6 +6,7 @@ from __future__ import annotations
 import pytest
 
 from models import CampaignClaim, CheckIn
+from tests.api.test_actions import seeded  # noqa: F401
 from tests.api.test_engagement import CAMPAIGNS, CHECK_INS, MINE, create_campaign
 from tests.concurrency.support import race
 from tests.conftest import table_counts
@@ -104,3 +105,32 @@ def test_check_ins_racing_on_one_day_make_one_row(app, actors):
     results = race(6, lambda i: post(app, citizen, CHECK_INS))
     assert sorted(r[0] for r in results) == [200] * 5 + [201], results
     assert table_counts(app, CheckIn)["check_ins"] == 1
+
+
+def test_a_claim_racing_the_reversal_of_its_only_walk_keeps_no_bonus(app, actors, seeded):  # noqa: F811
+    """The exploit: claim the bonus while an auditor reverses the fake walk behind it. Either the
+    claim sees the walk reversed (refused) or the reversal sees the claim (bonus taken back):
+    never a bonus that no credited action earns."""
+    from models import db
+    from tests.api.test_insights import walk
+    admin, auditor = actors.user("admin"), actors.user("auditor")
+    campaign = create_campaign(actors.client, app, admin, target=1)["id"]
+    outcomes = set()
+    for _ in range(6):
+        citizen = actors.user("citizen")
+        done = walk(actors.client, citizen, 2)
+        results = race(2, lambda i: post(app, citizen, f"{MINE}/{campaign}/claim") if i == 0
+                       else post(app, auditor, f"/api/v1/admin/actions/{done['id']}/reverse",
+                                 json={"reason": "fake walk"}))
+        assert results[1][0] == 200, results
+        assert results[0][0] in (201, 409), results
+        outcomes.add(results[0][0])
+        with app.app_context():
+            claim = db.session.query(CampaignClaim).filter_by(user_id=citizen.id).one_or_none()
+            kept = 0 if claim is None else (claim.points - claim.clawed_back_points
+                                            - claim.shortfall_points)
+            db.session.remove()
+        assert kept == 0, results
+    report = verify_ledger(app)
+    assert report.ok, report.problems
+    print(f"claim outcomes racing the reversal: {sorted(outcomes)}")

@@ -56,6 +56,8 @@ def test_downgrade_is_refused_once_a_bonus_was_paid(app, client, actors):
         with pytest.raises(SystemExit):  # flask-migrate logs the RuntimeError and exits 1
             downgrade(directory=directory, revision="0024")
         db.session.remove()
+        upgrade(directory=directory)  # later revisions that went down before the refusal
+        db.session.remove()
         assert TABLES <= _tables()
         with db.engine.connect() as conn:
             assert conn.execute(text("SELECT spent_points FROM campaigns")).scalar() == 50

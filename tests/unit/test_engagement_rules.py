@@ -107,3 +107,42 @@ def test_claim_refusals(kwargs, code):
             "budget": 1000, "amount": 10, **kwargs}
     refusal = rules.claim_refusal(**args)
     assert (refusal[0] if refusal else None) == code
+
+
+# --- bonus reversals and the monthly cap ------------------------------------------------------
+
+@given(st.lists(st.integers(min_value=0, max_value=10), min_size=1, max_size=12),
+       st.integers(min_value=0, max_value=40))
+def test_reversals_never_take_back_more_than_was_paid_nor_less_than_is_unearned(removed, n):
+    """Actions behind a count campaign are reversed one batch at a time: whatever the order, the
+    bonus taken back in total is exactly what was paid beyond what the rest still earns."""
+    rule = dataclasses.replace(RULE, target=1)
+    day = dt.date(2026, 12, 2)
+    paid = rules.campaign_progress(rule, action_days=[day] * n).earned_points
+    settled = 0
+    left = n
+    for k in removed:
+        left = max(0, left - k)
+        earned_now = rules.campaign_progress(rule, action_days=[day] * left).earned_points
+        due = rules.bonus_due_back(paid=paid, earned_now=earned_now, settled=settled)
+        assert due >= 0
+        settled += due
+        assert settled == paid - min(paid, earned_now)
+    assert 0 <= settled <= paid
+
+
+@pytest.mark.parametrize("earned, paid_this_month, cap, payable", [
+    (50, 0, 10_000, 50), (50, 9_980, 10_000, 20), (50, 10_000, 10_000, 0),
+    (50, 12_000, 10_000, 0), (50, 0, 0, 0)])
+def test_the_monthly_cap_pays_what_fits(earned, paid_this_month, cap, payable):
+    assert rules.payable_bonus(earned, paid_this_month=paid_this_month, monthly_cap=cap) == payable
+
+
+def test_the_monthly_cap_setting_is_a_whole_number_of_points():
+    from carbon_credits.config import ConfigError, load_settings
+    good = {"SECRET_KEY": "k" * 40}
+    assert load_settings(good).bonus_monthly_cap_points == 10_000
+    assert load_settings({**good, "BONUS_MONTHLY_CAP_POINTS": "0"}).bonus_monthly_cap_points == 0
+    for bad in ("-1", "1.5", "lots", "1000000001"):
+        with pytest.raises(ConfigError, match="BONUS_MONTHLY_CAP_POINTS"):
+            load_settings({**good, "BONUS_MONTHLY_CAP_POINTS": bad})

@@ -18,7 +18,7 @@ import datetime as dt
 import uuid
 import zoneinfo
 
-from sqlalchemy import select, update
+from sqlalchemy import func, select, update
 
 from carbon_credits.config import get_settings
 from carbon_credits.domain import engagement as rules
@@ -66,7 +66,7 @@ def _progress(rule: rules.CampaignRule, actions: list, check_ins: list) -> rules
     return rules.campaign_progress(rule, action_days=days, check_in_days=check_ins)
 
 
-def _views(user_id: uuid.UUID, campaigns: list[Campaign]) -> list[CampaignView]:
+def views_of(user_id: uuid.UUID, campaigns: list[Campaign]) -> list[CampaignView]:
     """Each campaign's progress from one read of actions and one of check-ins over the union
     of their windows, and the citizen's claims."""
     if not campaigns:
@@ -84,15 +84,16 @@ def _views(user_id: uuid.UUID, campaigns: list[Campaign]) -> list[CampaignView]:
 
 def list_my_campaigns(*, user_id: uuid.UUID, now: dt.datetime | None = None) -> list[CampaignView]:
     """Open campaigns that have started, with the citizen's progress and claim."""
-    return _views(user_id, active_campaigns(today=scheme_today(now)))
+    return views_of(user_id, active_campaigns(today=scheme_today(now)))
 
 
 def claim_bonus(*, user_id: uuid.UUID, campaign_id: uuid.UUID,
                 now: dt.datetime | None = None) -> CampaignView:
-    """Pay a completed challenge's bonus: completions x bonus, within the per-citizen cap and
-    the campaign's budget, from the incentive account. Refused with nothing changed: 404,
-    403 `account_unverified`, 409 `campaign_closed`, `campaign_not_started`,
-    `campaign_not_completed`, `bonus_already_claimed`, `campaign_budget_exhausted`."""
+    """Pay a completed challenge's bonus: completions x bonus, within the per-citizen cap, the
+    scheme-wide monthly cap (`BONUS_MONTHLY_CAP_POINTS`) and the campaign's budget, from the
+    incentive account. Refused with nothing changed: 404, 403 `account_unverified`, 409
+    `campaign_closed`, `campaign_not_started`, `campaign_not_completed`,
+    `bonus_already_claimed`, `campaign_budget_exhausted`, `monthly_bonus_cap_reached`."""
     now = now or utcnow()
     with unit_of_work():
         require_verified(user_id)
@@ -100,13 +101,16 @@ def claim_bonus(*, user_id: uuid.UUID, campaign_id: uuid.UUID,
         if campaign.starts_on > scheme_today(now):
             raise Conflict("The campaign has not started.", code="campaign_not_started")
         ledger.lock_citizen_account(user_id)
-        (view,) = _views(user_id, [campaign])
-        _refuse(view, view.progress.earned_points)
-        _spend(campaign_id, view.progress.earned_points)
-        transfer = post_bonus(user_id=user_id, campaign_id=campaign_id,
-                              amount=view.progress.earned_points, now=now)
+        (view,) = views_of(user_id, [campaign])
+        amount = _payable(user_id, view.progress.earned_points, now)
+        _refuse(view, amount)
+        if amount < 1:
+            raise Conflict("This month's bonus limit is reached; claim again next month.",
+                           code="monthly_bonus_cap_reached")
+        _spend(campaign_id, amount)
+        transfer = post_bonus(user_id=user_id, campaign_id=campaign_id, amount=amount, now=now)
         claim = CampaignClaim(id=uuid.uuid4(), campaign_id=campaign_id, user_id=user_id,
-                              points=view.progress.earned_points,
+                              points=amount,
                               completions=view.progress.completions, transfer_id=transfer.id,
                               created_at=now)
         db.session.add(claim)
@@ -117,6 +121,19 @@ def claim_bonus(*, user_id: uuid.UUID, campaign_id: uuid.UUID,
                               "progress": view.progress.progress})
         campaign = get_campaign_or_raise(campaign_id)
     return CampaignView(campaign=campaign, progress=view.progress, claim=claim)
+
+
+def _payable(user_id: uuid.UUID, earned: int, now: dt.datetime) -> int:
+    """What the claim pays within the scheme-wide monthly cap: every campaign's claims this
+    scheme month count, as paid (a later reversal does not make room). Read under the
+    citizen's account lock, so two claims at once cannot both fit in the same room."""
+    settings = get_settings()
+    today = now.astimezone(zoneinfo.ZoneInfo(settings.scheme_timezone)).date()
+    paid = db.session.scalar(select(func.coalesce(func.sum(CampaignClaim.points), 0)).where(
+        CampaignClaim.user_id == user_id,
+        CampaignClaim.created_at >= _day_start(today.replace(day=1))))
+    return rules.payable_bonus(earned, paid_this_month=int(paid),
+                               monthly_cap=settings.bonus_monthly_cap_points)
 
 
 def _refuse(view: CampaignView, amount: int) -> None:

@@ -73,7 +73,7 @@ def statement_entry(t: LedgerTransfer, account_id: int | None = None) -> Stateme
                           redemption_id=t.redemption_id, hold_id=t.hold_id,
                           event_time=t.event_time, created_at=t.recorded_at,
                           donation_id=_donation_of(t),
-                          campaign_id=campaign_of_ref(t.external_ref) if t.kind == "bonus" else None)
+                          campaign_id=campaign_of_ref(t.external_ref))
 
 
 def _donation_of(t: LedgerTransfer) -> uuid.UUID | None:
