@@ -13,7 +13,8 @@ from carbon_credits.domain.errors import ValidationFailed
 # by the notifications job; the rest by the change they describe.
 EVENT_TYPES = ("action.credited", "action.rejected", "action.reversed", "review.decided",
                "points.expiring", "voucher.expiring", "voucher.reserved", "voucher.redeemed",
-               "voucher.expired", "lot.issued", "lot.retired", "adjustment.decided")
+               "voucher.expired", "lot.issued", "lot.retired", "adjustment.decided",
+               "campaign.bonus_paid", "campaign.bonus_reversed")
 ALL_EVENTS = "*"
 SUBSCRIPTION_EVENT_NAMES = (*EVENT_TYPES, ALL_EVENTS)
 SUBSCRIPTION_STATUSES = ("active", "disabled")

@@ -22,6 +22,7 @@ from tests.api.test_insights import walk
 from tests.conftest import all_table_counts, assert_problem
 from tests.donations_support import verify_ledger
 from tests.rewards_support import balance
+from tests.webhooks_support import receiver  # noqa: F401
 
 
 @pytest.fixture
@@ -204,3 +205,23 @@ def test_my_export_has_my_claims_and_check_ins_and_erasure_deletes_the_check_ins
         assert list(db.session.scalars(select(CheckIn.user_id))) == [other.id]
         db.session.remove()
     assert verify_ledger(app).ok
+
+
+def test_a_bonus_paid_and_taken_back_are_webhook_events(app, client, seeded, admin, citizen,  # noqa: F811
+                                                        auditor, receiver):
+    from tests.webhooks_support import dispatch, received, subscribe
+    hook = subscribe(client, admin, receiver.url_for("/hook"),
+                     ("campaign.bonus_paid", "campaign.bonus_reversed"))
+    campaign = create_campaign(client, app, admin)
+    first = walk(client, citizen, 2)
+    walk(client, citizen, 26)
+    paid = claim(client, citizen, campaign["id"]).json["claim"]
+    reverse(client, auditor, first["id"])
+    dispatch(app)
+    events = {e["type"]: e["data"] for e in received(receiver, hook)}
+    assert events["campaign.bonus_paid"] == {
+        "campaign_id": campaign["id"], "user_id": str(citizen.id), "claim_id": paid["id"],
+        "points": 50, "completions": 1, "transfer_id": paid["transfer_id"]}
+    assert events["campaign.bonus_reversed"] == {
+        "campaign_id": campaign["id"], "user_id": str(citizen.id), "claim_id": paid["id"],
+        "action_id": first["id"], "due": 50, "clawed_back": 50, "shortfall": 0}

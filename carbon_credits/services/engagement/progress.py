@@ -31,6 +31,7 @@ from carbon_credits.services.engagement.campaigns import (active_campaigns, camp
 from carbon_credits.services.ledger.bonuses import post_bonus
 from carbon_credits.services.leaderboards import scheme_today
 from carbon_credits.services.uow import unit_of_work
+from carbon_credits.services.webhooks import payloads as webhook_payloads
 from models import Action, Campaign, CampaignClaim, CheckIn, db, utcnow
 
 
@@ -119,6 +120,9 @@ def claim_bonus(*, user_id: uuid.UUID, campaign_id: uuid.UUID,
                      object_id=campaign_id, actor_user_id=user_id,
                      details={"points": claim.points, "completions": claim.completions,
                               "progress": view.progress.progress})
+        webhook_payloads.emit_campaign(
+            "campaign.bonus_paid", campaign_id=campaign_id, user_id=user_id, claim_id=claim.id,
+            points=claim.points, completions=claim.completions, transfer_id=transfer.id)
         campaign = get_campaign_or_raise(campaign_id)
     return CampaignView(campaign=campaign, progress=view.progress, claim=claim)
 

@@ -25,6 +25,7 @@ from carbon_credits.services import ledger
 from carbon_credits.services.audit import record_audit
 from carbon_credits.services.engagement.progress import views_of
 from carbon_credits.services.ledger.bonuses import reverse_bonus
+from carbon_credits.services.webhooks import payloads as webhook_payloads
 from models import Action, Campaign, CampaignClaim, LedgerTransfer, db, utcnow
 
 
@@ -76,5 +77,8 @@ def _take_back(claim: CampaignClaim, due: int, *, action: Action,
                  details={"user_id": str(claim.user_id), "action_id": str(action.id),
                           "paid": claim.points, "due": due, "clawed_back": clawed,
                           "shortfall": shortfall})
+    webhook_payloads.emit_campaign("campaign.bonus_reversed", campaign_id=claim.campaign_id,
+                                   user_id=claim.user_id, claim_id=claim.id, action_id=action.id,
+                                   due=due, clawed_back=clawed, shortfall=shortfall)
     return BonusTakenBack(campaign_id=claim.campaign_id, due=due, clawed_back=clawed,
                           shortfall=shortfall)

@@ -72,6 +72,15 @@ def emit_review(action, *, decision: str, reason: str | None) -> None:
                 reviewed_at=_time(action.reviewed_at))
 
 
+def emit_campaign(event_type: str, *, campaign_id: uuid.UUID, user_id: uuid.UUID,
+                  **facts) -> None:
+    """A campaign bonus paid to a citizen, or taken back (docs/engagement.md): the city's
+    subscriptions only (no partner is concerned)."""
+    outbox.emit(event_type, {"campaign_id": _text(campaign_id), "user_id": _text(user_id),
+                             **{k: _text(v) if isinstance(v, uuid.UUID) else v
+                                for k, v in facts.items()}}, partner_id=None, user_id=user_id)
+
+
 def emit_redemption(event_type: str, redemption, **extra) -> None:
     outbox.emit(event_type, {
         "redemption_id": _text(redemption.id), "reward_id": _text(redemption.reward_id),
