@@ -2,6 +2,7 @@
 (`pytest_httpserver.HTTPServer`) got and check its signature as a receiver would."""
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import hashlib
 import hmac
@@ -32,6 +33,14 @@ def subscribe(client, admin, url: str, events=("*",), partner_id=None) -> dict:
     r = client.post(WEBHOOKS, json=body, headers=admin.headers)
     assert r.status_code == 201, r.get_json()
     return r.get_json()
+
+
+def override_settings(monkeypatch, **changes):
+    """The settings with `changes`, for the rest of the test."""
+    from carbon_credits import config
+    changed = dataclasses.replace(config.get_settings(), **changes)
+    monkeypatch.setattr(config, "_current", changed)
+    return changed
 
 
 def dispatch(app, now: dt.datetime | None = None) -> int:

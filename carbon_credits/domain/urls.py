@@ -6,7 +6,8 @@ host, no credentials (they would be stored and shown in clear) and no fragment. 
 the schemes, the length and whether the host must be public. "Public" is judged on the text:
 an IP literal must be globally routable, and the names and numeric spellings that mean this
 machine or its network (localhost, *.local, 2130706433, 0x7f.1) are refused. Where we call the
-URL ourselves, the resolved address is checked again at that moment (webhooks' dispatcher)."""
+URL ourselves, the name is resolved once at that moment, every address checked, and the
+connection made to a checked address (webhooks' transport)."""
 from __future__ import annotations
 
 import ipaddress
@@ -76,3 +77,12 @@ def is_public_address(address: str) -> bool:
     if mapped is not None and not is_public_address(str(mapped)):
         return False
     return ip.is_global and not ip.is_multicast
+
+
+def with_address(url: str, address: str) -> str:
+    """`url` with its host replaced by the IP `address` (port, path and query kept), so a client
+    connects to that address and nothing it resolves itself."""
+    parts = urllib.parse.urlsplit(url)
+    host = f"[{address.replace('%', '%25')}]" if ":" in address else address
+    netloc = host if parts.port is None else f"{host}:{parts.port}"
+    return urllib.parse.urlunsplit((parts.scheme, netloc, parts.path, parts.query, ""))

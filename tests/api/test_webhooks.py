@@ -2,7 +2,6 @@
 backoff, automatic disabling, redelivery, partner scoping and the SSRF rule (docs/webhooks.md)."""
 from __future__ import annotations
 
-import dataclasses
 import datetime as dt
 import socket
 import uuid
@@ -12,8 +11,9 @@ import pytest
 from models import (AuditEntry, WebhookDelivery, WebhookDeliveryAttempt, WebhookEvent,
                     WebhookSubscription)
 from tests.conftest import all_table_counts, assert_problem
-from tests.webhooks_support import (WEBHOOKS, admin, dispatch, emit, received,  # noqa: F401
-                                    receiver, subscribe, table_count, verified)
+from tests.webhooks_support import (WEBHOOKS, admin, dispatch, emit,  # noqa: F401
+                                    override_settings, received, receiver, subscribe,
+                                    table_count, verified)
 
 
 def _now():
@@ -235,10 +235,7 @@ def test_a_delivery_gives_up_after_the_maximum_attempts(app, client, admin, http
 
 
 def _settings(app, monkeypatch, **changes):
-    from carbon_credits import config
-    changed = dataclasses.replace(config.get_settings(), **changes)
-    monkeypatch.setattr(config, "_current", changed)
-    return changed
+    return override_settings(monkeypatch, **changes)
 
 
 def test_repeated_failures_disable_the_subscription_and_enabling_resumes(app, client, admin,

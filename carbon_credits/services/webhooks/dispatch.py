@@ -9,21 +9,19 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
-import socket
 import time
-import urllib.parse
 import uuid
 
 import requests
 from sqlalchemy import delete, insert, or_, select, update
 
 from carbon_credits.config import Settings, get_settings
-from carbon_credits.domain import urls
 from carbon_credits.domain import webhooks as rules
 from carbon_credits.domain.partners import sign
 from carbon_credits.services import keys
 from carbon_credits.services.audit import record_audit
 from carbon_credits.services.uow import unit_of_work
+from carbon_credits.services.webhooks import transport, wakeup
 from models import (WebhookDelivery, WebhookDeliveryAttempt, WebhookEvent, WebhookSubscription, db,
                     utcnow)
 
@@ -66,14 +64,11 @@ class Result:
         return self.status_code is not None and 200 <= self.status_code < 300
 
 
-class TargetRefused(Exception):
-    pass
-
-
 def dispatch_due(*, now: dt.datetime | None = None) -> int:
     """Fan out new events, then deliver what is due; returns the attempts made."""
     now = now or utcnow()
     settings = get_settings()
+    wakeup.dispatcher_starting()
     for _ in range(MAX_ROUNDS):  # a backlog of events drains batch by batch
         if fan_out(now=now) < FAN_OUT_BATCH:
             break
@@ -151,8 +146,9 @@ def claim_due(*, now: dt.datetime, limit: int) -> list[Claimed]:
 
 
 def post(delivery: Claimed, *, settings: Settings) -> Result:
-    """POST the signed event; never inside a transaction. Redirects are not followed, the
-    target's addresses are checked first unless private targets are allowed."""
+    """POST the signed event; never inside a transaction. The target is resolved once and,
+    unless private targets are allowed, its addresses checked; the connection goes to a checked
+    address (`transport`). Redirects are not followed."""
     body = delivery.body()
     timestamp = str(int(time.time()))
     headers = rules.delivery_headers(event_id=str(delivery.event_id), event_type=delivery.event_type,
@@ -165,39 +161,15 @@ def post(delivery: Claimed, *, settings: Settings) -> Result:
         return min(int((time.monotonic() - started) * 1000), 86_400_000)
 
     try:
-        if not settings.webhook_allow_private_targets:
-            check_target(delivery.url)
-        with requests.Session() as session:
-            session.trust_env = False  # no proxy from the environment: the address checked is the one called
-            response = session.post(delivery.url, data=body, headers=headers, stream=True,
-                                    timeout=rules.TIMEOUT_SECONDS, allow_redirects=False)
-            try:
-                kept = response.raw.read(rules.RESPONSE_KEPT_BYTES, decode_content=True) or b""
-            except Exception:  # a broken answer still has a status code
-                kept = b""
-            finally:
-                response.close()
-    except TargetRefused as refused:
+        target = transport.resolve_target(
+            delivery.url, allow_private=settings.webhook_allow_private_targets)
+        code, kept = transport.post(target, body=body, headers=headers)
+    except transport.TargetRefused as refused:
         return Result(None, rules.short_error(str(refused)), None, elapsed())
     except requests.RequestException as error:
         return Result(None, rules.short_error(f"{type(error).__name__}: {error}"), None, elapsed())
-    code = response.status_code
     return Result(code, None if 200 <= code < 300 else f"HTTP {code}",
                   kept.decode("utf-8", "replace"), elapsed())
-
-
-def check_target(url: str) -> None:
-    """Every address the URL's host resolves to is public; raises TargetRefused otherwise."""
-    parts = urllib.parse.urlsplit(url)
-    port = parts.port or (443 if parts.scheme == "https" else 80)
-    try:
-        found = socket.getaddrinfo(parts.hostname, port, type=socket.SOCK_STREAM)
-    except (socket.gaierror, UnicodeError) as error:
-        raise TargetRefused(f"cannot resolve {parts.hostname}: {error}") from None
-    refused = sorted({info[4][0] for info in found if not urls.is_public_address(info[4][0])})
-    if refused or not found:
-        raise TargetRefused(f"refused: {parts.hostname} resolves to a private or reserved "
-                            f"address ({', '.join(refused[:3])})")
 
 
 def record_outcome(delivery: Claimed, result: Result, *, now: dt.datetime,

@@ -6,7 +6,8 @@ partner on the subscription, or the event's partner): the statement is one
 `INSERT ... SELECT ... WHERE EXISTS (a matching subscription)`, so a change nobody listens to
 pays one cheap statement and writes nothing. The statement is deferred
 (`services/statements`): on the citizen's hot path it leaves with the claim's last group and
-the COMMIT, without a round trip of its own.
+the COMMIT, without a round trip of its own. With Redis, the dispatcher is woken after the
+commit (`wakeup`), so deliveries do not wait for the scheduler's next tick.
 """
 from __future__ import annotations
 
@@ -17,6 +18,7 @@ from sqlalchemy import JSON, Uuid, and_, bindparam, cast, exists, insert, litera
 
 from carbon_credits.domain import webhooks as rules
 from carbon_credits.services.statements import Statement, defer
+from carbon_credits.services.webhooks import wakeup
 from models import UTCDateTime, WebhookEvent, WebhookSubscription, WebhookSubscriptionEvent, utcnow
 
 EVENTS = WebhookEvent.__table__
@@ -66,9 +68,12 @@ def emit_call(event_type: str, data: dict, *, partner_id: uuid.UUID | None = Non
               user_id: uuid.UUID | None = None, occurred_at: dt.datetime | None = None
               ) -> tuple[Statement, dict]:
     """`(statement, params)` writing the event if anyone listens, to join a group of
-    statements (`statements.defer` or `run_together`)."""
-    return _INSERT_IF_LISTENED, event_params(event_type, data, partner_id=partner_id,
-                                             user_id=user_id, occurred_at=occurred_at)
+    statements (`statements.defer` or `run_together`). With Redis, the dispatcher is woken
+    once the unit of work commits (`wakeup`)."""
+    params = event_params(event_type, data, partner_id=partner_id, user_id=user_id,
+                          occurred_at=occurred_at)
+    wakeup.note_emitted((event_type,))
+    return _INSERT_IF_LISTENED, params
 
 
 def emit(event_type: str, data: dict, *, partner_id: uuid.UUID | None = None,
@@ -85,3 +90,4 @@ def emit_many(events: list[dict]) -> None:
     for each: a partner batch's events cost no round trip of their own."""
     if events:
         defer(_INSERT_IF_LISTENED, [event_params(**e) for e in events])
+        wakeup.note_emitted({e["event_type"] for e in events})

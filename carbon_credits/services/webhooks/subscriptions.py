@@ -17,6 +17,7 @@ from carbon_credits.services.audit import record_audit
 from carbon_credits.services.pagination import newest_first_page
 from carbon_credits.services.queue import enqueue_after_commit
 from carbon_credits.services.uow import unit_of_work
+from carbon_credits.services.webhooks import wakeup
 from models import (Partner, WebhookDelivery, WebhookSubscription, WebhookSubscriptionEvent, db,
                     utcnow)
 
@@ -56,6 +57,7 @@ def create_subscription(*, url: str, events: list[str], partner_id: uuid.UUID | 
                      object_id=subscription.id, actor_user_id=actor_user_id,
                      details={"url": url, "events": chosen,
                               "partner_id": str(partner_id) if partner_id else None})
+        wakeup.forget_listened_types()
     return IssuedWebhookSecret(subscription=subscription, secret=secret)
 
 
@@ -104,6 +106,7 @@ def update_subscription(*, subscription_id: uuid.UUID, changes: dict,
         if status is not None and status != subscription.status:
             _set_status(subscription, status, now)
         subscription.updated_at = now
+        wakeup.forget_listened_types()
         record_audit(action="webhook.update", object_type="webhook_subscription",
                      object_id=subscription.id, actor_user_id=actor_user_id,
                      details={k: v for k, v in (("url", url), ("events", chosen), ("status", status))
