@@ -81,6 +81,8 @@ def create_app(config: dict | None = None) -> Flask:
                          ("partnerSignature", "X-Signature")):
         api.spec.components.security_scheme(name, {"type": "apiKey", "in": "header", "name": header})
     register_error_handlers(app)
+    from api import i18n
+    i18n.init_app(app)  # Accept-Language -> en | zh-CN (docs/localisation.md)
     _register_hooks(app)
     from api import claim_union, openapi_headers
     openapi_headers.install(app, api.spec)

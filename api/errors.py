@@ -1,4 +1,6 @@
-"""Every error leaves as application/problem+json (RFC 9457) with the request id. One place."""
+"""Every error leaves as application/problem+json (RFC 9457) with the request id. One place.
+Titles, details and field messages leave in the request's language (api/i18n.py); `type` and
+the error code never change with it."""
 from __future__ import annotations
 
 import logging
@@ -7,6 +9,7 @@ from flask import Flask, g, jsonify
 from sqlalchemy.exc import DBAPIError, OperationalError
 from werkzeug.exceptions import HTTPException
 
+from api.i18n import N_, translate, translate_field_messages
 from carbon_credits import kvstore
 from carbon_credits.domain import errors as domain
 
@@ -22,16 +25,22 @@ STATUS_BY_ERROR = [
     (domain.ServiceUnavailable, 503),
 ]
 
-TITLES = {400: "Bad request", 401: "Authentication required", 403: "Forbidden",
-          404: "Not found", 405: "Method not allowed", 409: "Conflict",
-          413: "Request body too large", 415: "Unsupported media type",
-          422: "Invalid request", 429: "Too many requests", 500: "Internal server error",
-          503: "Service unavailable"}
+TITLES = {400: N_("Bad request"), 401: N_("Authentication required"), 403: N_("Forbidden"),
+          404: N_("Not found"), 405: N_("Method not allowed"), 409: N_("Conflict"),
+          413: N_("Request body too large"), 415: N_("Unsupported media type"),
+          422: N_("Invalid request"), 429: N_("Too many requests"),
+          500: N_("Internal server error"), 503: N_("Service unavailable")}
+UNEXPECTED = N_("An unexpected error occurred.")
 
 
 def problem(status: int, *, code: str, detail: str, title: str | None = None,
-            errors: dict | None = None, headers: dict | None = None):
-    body = {"type": f"/problems/{code}", "title": title or TITLES.get(status, "Error"),
+            errors: dict | None = None, headers: dict | None = None, translated: bool = False):
+    """The problem answer; `translated`: detail and errors are in the request's language
+    already (the title never is)."""
+    if not translated:
+        detail, errors = translate(detail), translate_field_messages(errors)
+    title = translate(title or TITLES.get(status, N_("Error")))
+    body = {"type": f"/problems/{code}", "title": title,
             "status": status, "detail": detail, "request_id": g.get("request_id")}
     if errors:
         body["errors"] = errors
@@ -74,27 +83,29 @@ def _webargs_errors(error: HTTPException) -> dict | None:
 
 def handle_http_exception(error: HTTPException):
     status = error.code or 500
-    errors = _webargs_errors(error)
+    errors = translate_field_messages(_webargs_errors(error))
     headers = {}
     if status == 422 or (status == 400 and errors):
         code = "validation"
         first = next(iter(errors.items()), None) if errors else None
-        detail = f"{first[0]}: {first[1][0]}" if first else "The request is not valid."
+        detail = (f"{first[0]}: {first[1][0]}" if first
+                  else translate(N_("The request is not valid.")))
     else:
         code = {401: "unauthorized", 403: "forbidden", 404: "not_found", 405: "method_not_allowed",
                 413: "payload_too_large", 415: "unsupported_media_type", 429: "rate_limited",
                 400: "bad_request"}.get(status, "http_error")
-        detail = error.description or TITLES.get(status, "Error")
+        detail = translate(error.description or TITLES.get(status, N_("Error")))
     if status == 429:
         retry_after = getattr(error, "retry_after", None) or 60
         headers["Retry-After"] = str(retry_after)
-        detail = "Too many attempts; try again later."
+        detail = translate(N_("Too many attempts; try again later."))
     if status == 405 and getattr(error, "valid_methods", None):
         headers["Allow"] = ", ".join(error.valid_methods)
     if status >= 500:
         log.error("HTTP %s: %s", status, error)
-        detail = "An unexpected error occurred."
-    return problem(status, code=code, detail=detail, errors=errors, headers=headers)
+        detail = translate(UNEXPECTED)
+    return problem(status, code=code, detail=detail, errors=errors, headers=headers,
+                   translated=True)
 
 
 def status_of(error: domain.DomainError) -> int:
@@ -118,7 +129,8 @@ def handle_domain_error(error: domain.DomainError):
 
 def handle_database_unavailable(error: Exception):
     log.warning("database unavailable: %s", error)
-    return problem(503, code="database_unavailable", detail="The database is unavailable; retry shortly.",
+    return problem(503, code="database_unavailable",
+                   detail=N_("The database is unavailable; retry shortly."),
                    headers={"Retry-After": "5"})
 
 
@@ -129,13 +141,13 @@ def handle_unexpected(error: Exception):
                                                and error.connection_invalidated):
         return handle_database_unavailable(error)
     log.exception("unhandled error", exc_info=error)
-    return problem(500, code="internal", detail="An unexpected error occurred.")
+    return problem(500, code="internal", detail=UNEXPECTED)
 
 
 def register_error_handlers(app: Flask) -> None:
     app.register_error_handler(domain.DomainError, handle_domain_error)
     app.register_error_handler(HTTPException, handle_http_exception)
     app.register_error_handler(kvstore.RedisError, lambda e: problem(
-        503, code="cache_unavailable", detail="A dependency is unavailable; retry shortly.",
+        503, code="cache_unavailable", detail=N_("A dependency is unavailable; retry shortly."),
         headers={"Retry-After": "5"}))
     app.register_error_handler(Exception, handle_unexpected)

@@ -10,6 +10,8 @@ from __future__ import annotations
 
 from flask import request
 
+from api.i18n import CHINESE, ENGLISH, negotiate_language
+
 CONTENT_SECURITY_POLICY = "; ".join((
     "default-src 'none'",
     "script-src 'self'",
@@ -42,10 +44,10 @@ def is_fragment_request() -> bool:
 
 
 def chosen_language(default: str = "zh") -> str:
-    """`?lang=en|zh` wins; else the first of our languages the browser's Accept-Language
-    names; else `default`."""
+    """`?lang=en|zh` wins; else the language the browser's Accept-Language prefers, by the
+    one negotiation the JSON API uses too (api/i18n.py); else `default`."""
     asked = request.args.get("lang")
     if asked in LANGUAGES:
         return asked
-    best = request.accept_languages.best_match(LANGUAGES)
-    return best or default
+    best = negotiate_language(request.headers.get("Accept-Language"))
+    return {CHINESE: "zh", ENGLISH: "en"}.get(best, default)

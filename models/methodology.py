@@ -28,6 +28,9 @@ class Methodology(db.Model):
     id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True, default=uuid.uuid4)
     code: Mapped[str] = mapped_column(String(64), unique=True)
     title: Mapped[str] = mapped_column(String(200))
+    # The Simplified Chinese title shown to clients that ask for Chinese (docs/localisation.md);
+    # `title`, the English one, stays the record. Neither is in any hash or signed document.
+    title_zh: Mapped[str | None] = mapped_column(String(200))
     description: Mapped[str | None] = mapped_column(Text)
     action_type: Mapped[str] = mapped_column(String(32))
     mode: Mapped[str | None] = mapped_column(String(16))

@@ -131,7 +131,9 @@ def methodologies_section(lang: str) -> list[dict]:
 
 def _methodology(methodology, version, lang: str) -> dict:
     return {
-        "code": methodology.code, "title": methodology.title,
+        "code": methodology.code,
+        "title": (methodology.title_zh if lang == "zh" and methodology.title_zh
+                  else methodology.title),
         "description": methodology.description,
         "scene": scene_name(scope_key(methodology.action_type, methodology.mode), lang),
         "version": version.version, "formula": version.formula_text,

@@ -41,11 +41,14 @@ def _check_scope(action_type: str, mode: str | None) -> None:
 
 
 def create_methodology(*, code: str, title: str, action_type: str, mode: str | None,
-                       description: str | None, actor_user_id: uuid.UUID | None) -> Methodology:
-    """Register a new methodology code with its scope."""
+                       description: str | None, actor_user_id: uuid.UUID | None,
+                       title_zh: str | None = None) -> Methodology:
+    """Register a new methodology code with its scope (and, optionally, its Chinese title)."""
     _check_scope(action_type, mode)
+    title_zh = (title_zh or "").strip() or None
     with unit_of_work():
-        methodology = Methodology(code=code, title=title.strip(), description=description,
+        methodology = Methodology(code=code, title=title.strip(), title_zh=title_zh,
+                                  description=description,
                                   action_type=action_type, mode=mode,
                                   scope_key=scope_key(action_type, mode), created_by=actor_user_id)
         db.session.add(methodology)
@@ -56,7 +59,8 @@ def create_methodology(*, code: str, title: str, action_type: str, mode: str | N
             raise Conflict(f"Methodology {code} already exists.", code="methodology_exists") from None
         record_audit(action="methodology.create", object_type=OBJECT_TYPE, object_id=code,
                      actor_user_id=actor_user_id,
-                     details={"title": methodology.title, "action_type": action_type, "mode": mode})
+                     details={"title": methodology.title, "title_zh": title_zh,
+                              "action_type": action_type, "mode": mode})
     return methodology
 
 

@@ -73,16 +73,29 @@ def _seed_methodology(item: dict) -> Methodology:
     code = item["code"]
     methodology = get_methodology(code)
     if methodology is not None:
+        _add_chinese_title(methodology, item)
         return methodology
-    methodology = Methodology(code=code, title=item["title"], description=item.get("description"),
+    methodology = Methodology(code=code, title=item["title"], title_zh=item.get("title_zh"),
+                              description=item.get("description"),
                               action_type=item["action_type"], mode=_mode(item),
                               scope_key=_scope(item))
     db.session.add(methodology)
     db.session.flush()
     record_audit(action="methodology.create", object_type=OBJECT_TYPE, object_id=code,
                  details={"seed": True, "title": methodology.title,
+                          "title_zh": methodology.title_zh,
                           "action_type": methodology.action_type, "mode": methodology.mode})
     return methodology
+
+
+def _add_chinese_title(methodology: Methodology, item: dict) -> None:
+    """A methodology seeded before Chinese titles existed (migration 0026) gets the file's
+    one; a title already there is never overwritten."""
+    if methodology.title_zh is None and item.get("title_zh"):
+        methodology.title_zh = item["title_zh"]
+        record_audit(action="methodology.title_zh", object_type=OBJECT_TYPE,
+                     object_id=methodology.code,
+                     details={"seed": True, "title_zh": methodology.title_zh})
 
 
 def _seed_version(methodology: Methodology,
