@@ -54,6 +54,19 @@ bench: $(VENV)/.installed
 faults: $(VENV)/.installed
 	cd bench && ../$(BIN)/python faults.py $(FAULTS_ARGS)
 
+# A Python client generated from the OpenAPI document into build/client/ (an installable
+# project: `pip install ./build/client`); settings in openapi-client.yml, docs/api.md. The
+# document is the one the service serves; OPENAPI_URL=<.../api/v1/openapi.json> reads a running one.
+.PHONY: client
+OPENAPI_URL ?=
+client: $(VENV)/.installed
+	@set -euo pipefail; mkdir -p build; rm -rf build/client; \
+	if [ -n "$(OPENAPI_URL)" ]; then source=(--url "$(OPENAPI_URL)"); else \
+	  PYTHONWARNINGS=ignore::RuntimeWarning $(FLASK) openapi write build/openapi.json; \
+	  source=(--path build/openapi.json); fi; \
+	PATH="$(CURDIR)/$(BIN):$$PATH" $(BIN)/openapi-python-client generate "$${source[@]}" \
+	  --output-path build/client --meta setup --config openapi-client.yml --fail-on-warning
+
 # Debian's Chromium and chromium-driver for the browser tests (tests/browser), and a CJK font
 # so that their screenshots show the Chinese pages. Installs only what is missing; apt-get needs
 # root or password-less sudo (docs/browser-tests.md). CHROMIUM_PATH names another Chromium.
@@ -82,6 +95,21 @@ browser:
 	  echo "browser: apt-get install$$packages failed" >&2; exit 1; }; \
 	[ -x "$(CHROMIUM_PATH)" ] || { echo "browser: still no Chromium at $(CHROMIUM_PATH) (Debian's is /usr/bin/chromium)" >&2; exit 1; }; \
 	echo "browser: Chromium at $(CHROMIUM_PATH)"
+
+# Localisation (docs/localisation.md). i18n-extract: the English messages (babel.cfg) into
+# messages.pot, then into the zh catalog (new ones empty, gone ones dropped; translate the empty
+# msgstr). i18n-compile: the .mo the service reads, committed beside its .po (a test fails when
+# it is stale).
+I18N_DIR := api/translations
+.PHONY: i18n-extract i18n-compile
+i18n-extract: $(VENV)/.installed
+	PYTHONPATH=. $(BIN)/pybabel extract -F babel.cfg --no-location --sort-output --width 100 \
+	  --project carbon_credits --copyright-holder carbon_credits -o $(I18N_DIR)/messages.pot .
+	$(BIN)/pybabel update -i $(I18N_DIR)/messages.pot -d $(I18N_DIR) --no-fuzzy-matching \
+	  --ignore-obsolete --width 100
+
+i18n-compile: $(VENV)/.installed
+	$(BIN)/pybabel compile -d $(I18N_DIR) --statistics
 
 # pip-audit needs PyPI's vulnerability API or OSV (see docs/reliability.md).
 audit: $(VENV)/.installed

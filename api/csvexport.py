@@ -12,11 +12,18 @@ from flask import Response, request
 UTF8_BOM = "\ufeff"
 
 
-def csv_doc(schema) -> dict:
-    """OpenAPI for a 200 that is `schema` as JSON or the same rows as CSV (use with blp.doc)."""
+def csv_doc(schema, *, example=None, csv_example: str | None = None) -> dict:
+    """OpenAPI for a 200 that is `schema` as JSON or the same rows as CSV (use with blp.doc).
+    The examples go here: this content replaces what `@blp.response(example=...)` declares."""
+    json_content = {"schema": schema}
+    csv_content = {"schema": {"type": "string"}}
+    if example is not None:
+        json_content["example"] = example
+    if csv_example is not None:
+        csv_content["example"] = csv_example
     return {"responses": {"200": {"description": "JSON, or CSV with `Accept: text/csv`",
-                                  "content": {"application/json": {"schema": schema},
-                                              "text/csv": {"schema": {"type": "string"}}}}}}
+                                  "content": {"application/json": json_content,
+                                              "text/csv": csv_content}}}}
 
 
 _FORMULA_START = ("=", "+", "-", "@", "\t", "\r")

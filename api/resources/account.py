@@ -52,9 +52,16 @@ SESSIONS_EXAMPLE = {"items": [{
                                               "new_password": EXAMPLE_NEW_PASSWORD})
 @blp.response(204)
 @blp.alt_response(403, description="The current password is wrong (`wrong_password`)")
-@blp.alt_response(429, description="Too many wrong passwords (Retry-After)")
+@blp.alt_response(429, description="Too many wrong passwords (Retry-After)",
+                  headers={"Retry-After": {"description": "Seconds until another try is counted",
+                                           "schema": {"type": "integer", "example": 60}}})
 def change_password(data):
-    """Change the password; every other session ends, this one stays."""
+    """Change the password; every other session ends, this one stays.
+
+    Any signed-in account. The current password is re-entered (403 `wrong_password`; too
+    many wrong tries are throttled, 429 with Retry-After). The new one must meet the same
+    rules as at registration (422). Every other session's refresh and access tokens stop
+    working at once; 204, no body."""
     account_service.change_password(user_id=g.user.id, family_id=str(g.claims["fam"]),
                                     current_password=data["current_password"],
                                     new_password=data["new_password"])
@@ -64,7 +71,11 @@ def change_password(data):
 @access(*ANY_ROLE)
 @blp.response(200, SessionListSchema, example=SESSIONS_EXAMPLE)
 def list_sessions():
-    """The live sessions (logins) of the signed-in user, newest first."""
+    """The live sessions (logins) of the signed-in user, newest first.
+
+    Any signed-in account. One per login not ended and not expired, with the user agent and
+    address it logged in from and when it was last used; `current` marks the session of this
+    request. End one with `DELETE /api/v1/me/sessions/{id}`."""
     return {"items": account_service.list_sessions(user_id=g.user.id,
                                                    family_id=str(g.claims["fam"]))}
 
@@ -74,5 +85,8 @@ def list_sessions():
 @blp.response(204)
 @blp.alt_response(404, description="No such session of the signed-in user")
 def delete_session(session_id: uuid.UUID):
-    """End one session: its refresh and access tokens stop working at once."""
+    """End one session: its refresh and access tokens stop working at once.
+
+    Any signed-in account, for its own sessions only: another user's session, or an unknown
+    id, is a 404. Ending the current session signs this client out; 204, no body."""
     account_service.revoke_session(user_id=g.user.id, session_id=session_id)

@@ -13,6 +13,7 @@ from api.extensions import Blueprint
 from api.fields import GramsString
 from api.idempotency import idempotent
 from api.pagination import PageArgsSchema, decode_cursor, encode_cursor, page_schema
+from api.resources import certificate_examples as ex
 from carbon_credits.domain import certificates as rules
 from carbon_credits.domain import verification as verification_rules
 from carbon_credits.domain.vocabulary import (MAX_CERTIFICATE_UNITS, VERIFICATION_OPINIONS,
@@ -57,13 +58,6 @@ class CertificateRetirementCreateSchema(CertificateAmountSchema):
         "description": "A carbon-neutral event to count the retirement for (docs/events.md): "
                        "holder_partner_id must be its buyer (422 `not_event_buyer`); unknown: "
                        "404 `event_not_found`"})
-
-
-RETIREMENT_EXAMPLE = {"holder_partner_id": "3f0c2a9e-5b7d-4e61-9a43-1c2d3e4f5a6b",
-                      "first_serial": "CC-SH-METRO-2026-000000001",
-                      "last_serial": "CC-SH-METRO-2026-000012500",
-                      "beneficiary": "Suzhou Marathon 2026", "purpose": "Event neutrality",
-                      "event_id": "9b1e4c2a-7d3f-4a58-b6e0-2f1c3d4e5a6b"}
 
 
 class CertificateLotArgsSchema(PageArgsSchema):
@@ -295,19 +289,29 @@ def _move_view(move) -> dict:
 @blp.route("/admin/certificates/lots", methods=["POST"])
 @access("auditor")
 @idempotent
-@blp.arguments(CertificateLotCreateSchema)
-@blp.response(201, CertificateLotSchema)
+@blp.arguments(CertificateLotCreateSchema, example=ex.LOT_REQUEST)
+@blp.response(201, CertificateLotSchema, example=ex.LOT)
 def issue_lot(data):
-    """Issue a lot from the verified, not yet certified reductions of a methodology version and period."""
+    """Issue a lot from the verified, not yet certified reductions of a methodology version and period.
+
+    Auditors only. The credited grams of the version's actions in the period become whole
+    units with consecutive serials; what is left below one unit is never issued. The lot is
+    `unverified` until a verifier signs a positive statement. Refused: a period not yet past
+    its review period (422 `period_not_settled`), nothing to issue (409 `nothing_to_issue`),
+    reductions already in another lot (409 `already_in_lot`). Send an `Idempotency-Key`."""
     return lot_view(certificate_service.issue_lot(actor_user_id=g.user.id, **data))
 
 
 @blp.route("/admin/certificates/lots", methods=["GET"])
 @access(*LOT_READERS)
 @blp.arguments(CertificateLotArgsSchema, location="query")
-@blp.response(200, CertificateLotPageSchema)
+@blp.response(200, CertificateLotPageSchema,
+              example={"items": [ex.VERIFIED_LOT], "next_cursor": None})
 def list_lots(args):
-    """Issued lots, newest first."""
+    """Issued lots, newest first.
+
+    Auditors, admins and verifiers; `methodology_code` narrows to one methodology. Each lot
+    shows its latest verification. Keyset pages: pass `next_cursor` back as `cursor`."""
     after = decode_cursor(args["cursor"], converters=(dt.datetime.fromisoformat, uuid.UUID))
     items, last = certificate_service.list_lots(methodology_code=args["methodology_code"],
                                                 after=after, limit=args["limit"])
@@ -318,9 +322,12 @@ def list_lots(args):
 
 @blp.route("/admin/certificates/lots/<uuid:lot_id>", methods=["GET"])
 @access(*LOT_READERS)
-@blp.response(200, CertificateLotDetailSchema)
+@blp.response(200, CertificateLotDetailSchema, example=ex.LOT_DETAIL)
 def get_lot(lot_id: uuid.UUID):
-    """One lot: its frozen summary, contributing action count, verification, holdings and history."""
+    """One lot: its frozen summary, contributing action count, verification, holdings and history.
+
+    Auditors, admins and verifiers. `holdings` are the blocks of serials as they stand (who
+    holds them, which are retired); `events` is the lot's history, oldest first. Unknown: 404."""
     lot = certificate_service.get_lot_or_raise(lot_id)
     events = certificate_service.lot_events(lot.id)
     return {**lot_view(lot, certificate_service.latest_verification(lot.id)),
@@ -334,9 +341,12 @@ def get_lot(lot_id: uuid.UUID):
 @blp.route("/admin/certificates/lots/<uuid:lot_id>/actions", methods=["GET"])
 @access(*LOT_READERS)
 @blp.arguments(PageArgsSchema, location="query")
-@blp.response(200, CertificateLotActionPageSchema)
+@blp.response(200, CertificateLotActionPageSchema, example=ex.LOT_ACTIONS)
 def list_lot_actions(args, lot_id: uuid.UUID):
-    """The lot's contributing actions and the grams each contributed, by action id."""
+    """The lot's contributing actions and the grams each contributed, by action id.
+
+    Auditors, admins and verifiers (a verifier traces sampled actions here). Ordered by action
+    id; keyset pages as in the lot list. Unknown lot: 404."""
     after = decode_cursor(args["cursor"], converters=(uuid.UUID,))
     rows, last = certificate_service.lot_actions(lot_id=lot_id, after=after, limit=args["limit"])
     return {"items": [{**row._asdict(), "contributed_g": mg_to_grams(row.contributed_mg)}
@@ -348,9 +358,15 @@ def list_lot_actions(args, lot_id: uuid.UUID):
 @access("verifier")
 @idempotent
 @blp.arguments(LotVerificationCreateSchema, example=VERIFICATION_EXAMPLE)
-@blp.response(201, LotVerificationSchema)
+@blp.response(201, LotVerificationSchema, example=ex.STATEMENT)
 def sign_verification(data, lot_id: uuid.UUID):
-    """Sign a verification statement on a lot: a reproducible sample of its actions, findings, opinion."""
+    """Sign a verification statement on a lot: a reproducible sample of its actions, findings, opinion.
+
+    Verifiers only. The sample is drawn from the lot's actions with an HMAC keyed by `seed`
+    (`sample_method`), so anyone with the seed can draw it again; without a seed the server
+    draws one and records it. Statements are never changed: a later one supersedes. Only a
+    `positive` opinion lets serials move. A sample larger than the lot is a 422
+    (`sample_too_large`). Send an `Idempotency-Key`."""
     return statement_view(certificate_service.sign_verification(lot_id=lot_id,
                                                                  actor_user_id=g.user.id, **data))
 
@@ -358,9 +374,13 @@ def sign_verification(data, lot_id: uuid.UUID):
 @blp.route("/admin/certificates/lots/<uuid:lot_id>/verifications", methods=["GET"])
 @access(*LOT_READERS)
 @blp.arguments(PageArgsSchema, location="query")
-@blp.response(200, LotVerificationPageSchema)
+@blp.response(200, LotVerificationPageSchema,
+              example={"items": [ex.STATEMENT], "next_cursor": None})
 def list_verifications(args, lot_id: uuid.UUID):
-    """The lot's verification statements, newest first: the newest decides whether its serials move."""
+    """The lot's verification statements, newest first: the newest decides whether its serials move.
+
+    Auditors, admins and verifiers; unknown lot: 404. Keyset pages: pass `next_cursor` back as
+    `cursor`."""
     after = decode_cursor(args["cursor"], converters=(int,))
     rows, last = certificate_service.list_verifications(lot_id=lot_id, after=after,
                                                         limit=args["limit"])
@@ -370,28 +390,45 @@ def list_verifications(args, lot_id: uuid.UUID):
 @blp.route("/admin/certificates/lots/<uuid:lot_id>/transfers", methods=["POST"])
 @access("admin", "auditor")
 @idempotent
-@blp.arguments(CertificateTransferCreateSchema)
-@blp.response(201, CertificateMoveSchema)
+@blp.arguments(CertificateTransferCreateSchema, example=ex.TRANSFER_REQUEST)
+@blp.response(201, CertificateMoveSchema, example=ex.TRANSFER)
 def transfer(data, lot_id: uuid.UUID):
-    """Transfer serials (a quantity or a range) to a registered enterprise buyer (after a positive verification)."""
+    """Transfer serials (a quantity or a range) to a registered enterprise buyer (after a positive verification).
+
+    Admins and auditors. `quantity` moves the holder's lowest serials; `first_serial` and
+    `last_serial` move a range. From the scheme unless `from_partner_id` names the holder.
+    Refused: no positive latest statement (409 `lot_not_verified`), a buyer that is not an
+    active enterprise buyer (422 `not_a_buyer`), too few serials held (409
+    `insufficient_serials`), retired serials (409 `already_retired`). Send an
+    `Idempotency-Key`."""
     return _move_view(certificate_service.transfer_serials(lot_id=lot_id, actor_user_id=g.user.id, **data))
 
 
 @blp.route("/admin/certificates/lots/<uuid:lot_id>/retirements", methods=["POST"])
 @access("admin", "auditor")
 @idempotent
-@blp.arguments(CertificateRetirementCreateSchema, example=RETIREMENT_EXAMPLE)
-@blp.response(201, CertificateRetirementSchema)
+@blp.arguments(CertificateRetirementCreateSchema, example=ex.RETIREMENT_REQUEST)
+@blp.response(201, CertificateRetirementSchema, example=ex.RETIREMENT)
 def retire(data, lot_id: uuid.UUID):
-    """Retire serials for an offset claim or a carbon-neutral event (after a positive verification)."""
+    """Retire serials for an offset claim or a carbon-neutral event (after a positive verification).
+
+    Admins and auditors, for serials the scheme or `holder_partner_id` holds. Retired serials
+    never move again; a signed retirement certificate is issued
+    (`GET /api/v1/public/certificates/{certificate_id}`). Refused as transfers are (409
+    `lot_not_verified`, `insufficient_serials`, `already_retired`); with `event_id` the holder
+    must be the event's buyer (422 `not_event_buyer`). Send an `Idempotency-Key`."""
     move = certificate_service.retire_serials(lot_id=lot_id, actor_user_id=g.user.id, **data)
     return {**_move_view(move), "event_id": data["event_id"], "certificate_id": move.certificate_id}
 
 
 @blp.route("/certificates/serials/<string:serial>", methods=["GET"])
 @access.public
-@blp.response(200, SerialVerificationSchema)
+@blp.response(200, SerialVerificationSchema, example=ex.SERIAL_VERIFICATION)
 def verify_serial(serial: str):
-    """Verify a serial or serial range: lot, methodology, period, status, retirement. No personal data."""
+    """Verify a serial or serial range: lot, methodology, period, status, retirement. No personal data.
+
+    Public (no login). `status` is `mixed` when a range covers active and retired blocks;
+    `blocks` are the blocks the serial or range touches. An unknown serial is a 404
+    (`serial_not_found`)."""
     found = certificate_service.verify_serial(serial=serial)
     return {**found, "lot": lot_view(found["lot"])}

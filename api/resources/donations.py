@@ -141,25 +141,38 @@ def _project_page(args) -> dict:
                                            "progress_percent": "0.00", "donations": 0,
                                            "donors": 0})
 def create_project(data):
-    """Create a public-good project citizens can give points to, with its target."""
+    """Create a public-good project citizens can give points to, with its target.
+
+    City-wide admins only (a district-scoped admin: 403); send an `Idempotency-Key` to retry
+    safely. The project opens at once with its own ledger account and shows on the public
+    list; it completes when gifts reach `target_points`. Blank texts or a bad target: 422.
+    Audited."""
     return project_view(service.create_project(actor_user_id=g.user.id, **data))
 
 
 @blp.route("/admin/projects", methods=["GET"])
 @access("admin", "auditor")
 @blp.arguments(ProjectArgsSchema, location="query")
-@blp.response(200, ProjectPageSchema)
+@blp.response(200, ProjectPageSchema, example={"items": [PROJECT_VIEW_EXAMPLE],
+                                              "next_cursor": None})
 def list_projects(args):
-    """Projects, newest first, with their progress."""
+    """Projects, newest first, with their progress.
+
+    Admins and auditors; `status` filters `open`, `completed` or `closed`. The same figures
+    as the public list. Keyset pages: pass `next_cursor` back as `cursor`."""
     return _project_page(args)
 
 
 @blp.route("/admin/projects/<uuid:project_id>/close", methods=["POST"])
 @access("admin")
-@blp.arguments(ProjectCloseSchema)
-@blp.response(200, ProjectSchema)
+@blp.arguments(ProjectCloseSchema, example={"reason": "The planting season is over."})
+@blp.response(200, ProjectSchema, example={**PROJECT_VIEW_EXAMPLE, "status": "closed",
+                                           "ended_at": "2026-12-20T02:00:00+00:00"})
 def close_project(data, project_id: uuid.UUID):
-    """End an open project early: it takes no more gifts; what it received stays with it."""
+    """End an open project early: it takes no more gifts; what it received stays with it.
+
+    City-wide admins only, with a reason (kept in the audit log). A project already
+    completed or closed is a 409 (`project_not_open`); an unknown one a 404."""
     project = service.close_project(project_id=project_id, reason=data["reason"],
                                     actor_user_id=g.user.id)
     return project_view(project, service.donor_counts([project.id]).get(project.id, 0))
@@ -171,7 +184,11 @@ def close_project(data, project_id: uuid.UUID):
 @blp.response(200, ProjectPageSchema, example={"items": [PROJECT_VIEW_EXAMPLE],
                                               "next_cursor": None})
 def public_projects(args):
-    """Public-good projects and their progress (open data, no login; ETag)."""
+    """Public-good projects and their progress (open data, no login; ETag).
+
+    Target, points given and remaining, `progress_percent` (two decimals, rounded down, so
+    "100.00" means met), gifts and distinct donors; no donor is named. `status` filters;
+    keyset pages. Strong `ETag`: send `If-None-Match` for a 304."""
     return public_json(ProjectPageSchema(), _project_page(args))
 
 
@@ -179,7 +196,9 @@ def public_projects(args):
 @access.public
 @blp.response(200, ProjectSchema, example=PROJECT_VIEW_EXAMPLE)
 def public_project(project_id: uuid.UUID):
-    """One project and its progress (open data, no login; ETag)."""
+    """One project and its progress (open data, no login; ETag).
+
+    As in the list; an unknown id is a 404. Strong `ETag`: send `If-None-Match` for a 304."""
     project = service.get_project_or_raise(project_id)
     return public_json(ProjectSchema(), project_view(
         project, service.donor_counts([project.id]).get(project.id, 0)))
@@ -192,17 +211,25 @@ def public_project(project_id: uuid.UUID):
                                                "points": 200})
 @blp.response(201, ReceiptSchema, example=RECEIPT_EXAMPLE)
 def donate(data):
-    """Give points to an open project (oldest points first); the receipt comes back. Send an
-    Idempotency-Key: a retried request must not give twice."""
+    """Give points to an open project (oldest points first); the receipt comes back.
+
+    Verified citizens only (403 `account_unverified`). Send an `Idempotency-Key`: the same
+    key and body replay the first receipt, so a retried request never gives twice. The gift
+    is a `donate` entry on my statement and never comes back. Refused with nothing changed:
+    more than my available balance (409 `insufficient_balance`), more than the project still
+    needs (409 `exceeds_target`), a project completed or closed (409 `project_not_open`), an
+    unknown project (404)."""
     return receipt_view(service.donate(user_id=g.user.id, **data))
 
 
 @blp.route("/me/donations", methods=["GET"])
 @access("citizen")
 @blp.arguments(PageArgsSchema, location="query")
-@blp.response(200, ReceiptPageSchema)
+@blp.response(200, ReceiptPageSchema, example={"items": [RECEIPT_EXAMPLE], "next_cursor": None})
 def list_donations(args):
-    """My donation receipts, newest first."""
+    """My donation receipts, newest first.
+
+    Citizens only. Keyset pages: pass `next_cursor` back as `cursor` (null: the last page)."""
     after = decode_cursor(args["cursor"], converters=(dt.datetime.fromisoformat, uuid.UUID))
     receipts, last = service.list_donations(user_id=g.user.id, after=after, limit=args["limit"])
     return {"items": [receipt_view(r) for r in receipts], "next_cursor": encode_cursor(last)}
@@ -212,5 +239,7 @@ def list_donations(args):
 @access("citizen")
 @blp.response(200, ReceiptSchema, example=RECEIPT_EXAMPLE)
 def get_donation(donation_id: uuid.UUID):
-    """One of my donation receipts."""
+    """One of my donation receipts.
+
+    Citizens only; another citizen's receipt, or an unknown id, is a 404."""
     return receipt_view(service.get_receipt(user_id=g.user.id, donation_id=donation_id))

@@ -98,6 +98,11 @@ class CampaignClaimViewSchema(Schema):
     points = fields.Integer()
     completions = fields.Integer()
     transfer_id = fields.UUID(metadata={"description": "The `bonus` entry of my statement"})
+    clawed_back_points = fields.Integer(metadata={
+        "description": "Taken back (`bonus_reversal` entries) because actions behind the bonus "
+                       "were reversed"})
+    shortfall_points = fields.Integer(metadata={
+        "description": "What a reversal could not take back: my balance was already spent"})
     claimed_at = fields.DateTime()
 
 
@@ -173,17 +178,22 @@ CAMPAIGN_VIEW_EXAMPLE = {**CAMPAIGN_EXAMPLE, "id": "0d8f3c2e-6a1b-4f7e-9c3d-2b1a
                          "created_at": "2026-12-01T00:00:00+00:00", "closed_at": None}
 MY_CAMPAIGN_EXAMPLE = {"campaign": CAMPAIGN_VIEW_EXAMPLE, "progress": 11, "target": 10,
                        "completions": 1, "completed": True, "claimable_points": 50, "claim": None}
-CLAIMED_EXAMPLE = {**MY_CAMPAIGN_EXAMPLE, "claimable_points": 0, "claim": {
+CLAIMED_EXAMPLE = {**MY_CAMPAIGN_EXAMPLE, "claimable_points": 0, "campaign": {
+    **CAMPAIGN_VIEW_EXAMPLE, "spent_points": 50, "claims": 1}, "claim": {
     "id": "6c1e9b0a-2f4d-4e8a-b7c3-9d0e1f2a3b4c", "points": 50, "completions": 1,
-    "transfer_id": "a3b4c5d6-e7f8-4a9b-8c0d-1e2f3a4b5c6d",
-    "claimed_at": "2026-12-06T09:30:00+00:00"}}
+    "transfer_id": "a3b4c5d6-e7f8-4a9b-8c0d-1e2f3a4b5c6d", "clawed_back_points": 0,
+    "shortfall_points": 0, "claimed_at": "2026-12-06T09:30:00+00:00"}}
 CHECK_IN_EXAMPLE = {"day": "2026-12-06", "created": True, "current_streak": 4,
                     "longest_streak": 9}
 ACHIEVEMENTS_EXAMPLE = {
     "lifetime_reduction_g": "12840.500", "credited_actions": 37,
     "level": {"level": 3, "name": "sapling", "next_level_at_g": "100000.000"},
-    "badges": [{"code": "first_action", "title": "First green action", "earned": True},
-               {"code": "saved_100kg", "title": "100 kg CO2e saved", "earned": False}],
+    "badges": [{"code": code, "title": title, "earned": earned} for code, title, earned in (
+        ("first_action", "First green action", True), ("saved_1kg", "1 kg CO2e saved", True),
+        ("saved_10kg", "10 kg CO2e saved", True), ("saved_100kg", "100 kg CO2e saved", False),
+        ("metro_10", "10 metro trips", True),
+        ("streak_7", "Green actions 7 days in a row", True),
+        ("check_in_7", "Checked in 7 days in a row", True))],
     "action_streak": {"current": 2, "longest": 8}, "check_in_streak": {"current": 4, "longest": 9},
     "checked_in_today": True}
 MY_RANK_EXAMPLE = {"period": "week", "from": "2026-11-30", "to": "2026-12-06",
@@ -203,7 +213,9 @@ def my_campaign_view(view) -> dict:
             "claimable_points": 0 if claim else view.progress.earned_points,
             "claim": None if claim is None else {
                 "id": claim.id, "points": claim.points, "completions": claim.completions,
-                "transfer_id": claim.transfer_id, "claimed_at": claim.created_at}}
+                "transfer_id": claim.transfer_id,
+                "clawed_back_points": claim.clawed_back_points,
+                "shortfall_points": claim.shortfall_points, "claimed_at": claim.created_at}}
 
 
 @blp.route("/admin/campaigns", methods=["POST"])
@@ -212,7 +224,12 @@ def my_campaign_view(view) -> dict:
 @blp.arguments(CampaignCreateSchema, example=CAMPAIGN_EXAMPLE)
 @blp.response(201, CampaignSchema, example=CAMPAIGN_VIEW_EXAMPLE)
 def create_campaign(data):
-    """Create a campaign: its challenge, window, bonus per completion, per-citizen cap, budget."""
+    """Create a campaign: its challenge, window, bonus per completion, per-citizen cap, budget.
+
+    Admins only; send an `Idempotency-Key` to retry safely. The window is scheme days,
+    inclusive, at most 366 and not already over; the caps are at least `bonus_points`. Bonus
+    points come from the incentive account, never from reductions. Bad input is a 422 and
+    writes nothing; the creation is audited."""
     return campaign_view(campaign_service.create_campaign(actor_user_id=g.user.id, **data))
 
 
@@ -222,7 +239,10 @@ def create_campaign(data):
 @blp.response(200, CampaignPageSchema, example={"items": [CAMPAIGN_VIEW_EXAMPLE],
                                                 "next_cursor": None})
 def list_campaigns(args):
-    """Campaigns, newest first, with what each has spent of its budget."""
+    """Campaigns, newest first, with what each has spent of its budget.
+
+    Admins and auditors; `status` filters `open` or `closed`. Keyset pages: pass
+    `next_cursor` back as `cursor`."""
     after = decode_cursor(args["cursor"], converters=(dt.datetime.fromisoformat, uuid.UUID))
     items, last = campaign_service.list_campaigns(status=args["status"], after=after,
                                                   limit=args["limit"])
@@ -235,7 +255,10 @@ def list_campaigns(args):
 @blp.response(200, CampaignSchema, example={**CAMPAIGN_VIEW_EXAMPLE, "status": "closed",
                                             "closed_at": "2026-12-20T02:00:00+00:00"})
 def close_campaign(data, campaign_id: uuid.UUID):
-    """Close an open campaign: no new claims; bonuses already paid stay paid."""
+    """Close an open campaign: no new claims; bonuses already paid stay paid.
+
+    Admins only, with a reason (audited). Closing it again is a 409 (`campaign_closed`); an
+    unknown campaign a 404."""
     return campaign_view(campaign_service.close_campaign(
         campaign_id=campaign_id, reason=data["reason"], actor_user_id=g.user.id))
 
@@ -244,7 +267,11 @@ def close_campaign(data, campaign_id: uuid.UUID):
 @access("citizen")
 @blp.response(200, MyCampaignListSchema, example={"items": [MY_CAMPAIGN_EXAMPLE]})
 def my_campaigns():
-    """Open campaigns with my progress (from my credited actions), completion and claim."""
+    """Open campaigns with my progress (from my credited actions), completion and claim.
+
+    Citizens only; the open campaigns that have started. Progress is recomputed on each read
+    from my credited actions (a reversed one no longer counts) and check-ins;
+    `claimable_points` is what a claim would pay now, 0 once claimed."""
     views = progress_service.list_my_campaigns(user_id=g.user.id)
     return {"items": [my_campaign_view(v) for v in views]}
 
@@ -254,8 +281,13 @@ def my_campaigns():
 @idempotent
 @blp.response(201, MyCampaignSchema, example=CLAIMED_EXAMPLE)
 def claim_bonus(campaign_id: uuid.UUID):
-    """Claim a completed challenge's bonus, once per campaign: incentive points on my statement
-    (`bonus`), never reductions. Send an Idempotency-Key."""
+    """Claim a completed challenge's bonus, once per campaign: incentive points, never reductions.
+
+    Verified citizens only (403 `account_unverified`); no body; send an `Idempotency-Key`.
+    Pays completions x bonus within my cap as a `bonus` entry on my statement; the claim is
+    final for the campaign. Refused with nothing changed (409): `campaign_not_started`,
+    `campaign_closed`, `campaign_not_completed`, `bonus_already_claimed`,
+    `campaign_budget_exhausted` (no partial payment), `monthly_bonus_cap_reached`."""
     return my_campaign_view(progress_service.claim_bonus(user_id=g.user.id,
                                                          campaign_id=campaign_id))
 
@@ -266,7 +298,11 @@ def claim_bonus(campaign_id: uuid.UUID):
 @blp.alt_response(200, schema=CheckInSchema, description="Already checked in today: nothing new",
                   example={**CHECK_IN_EXAMPLE, "created": False})
 def check_in():
-    """Check in for today (scheme day). Earns nothing by itself; counts for check-in campaigns."""
+    """Check in for today (scheme day). Earns nothing by itself; counts for check-in campaigns.
+
+    Citizens only; no body. 201 the first time today, 200 with `created: false` after that
+    (nothing new is written). The current streak runs to today, or to yesterday until today
+    is checked in."""
     result = checkin_service.check_in(user_id=g.user.id)
     body = {"day": result.day, "created": result.created,
             "current_streak": result.current_streak, "longest_streak": result.longest_streak}
@@ -277,7 +313,11 @@ def check_in():
 @access("citizen")
 @blp.response(200, AchievementsSchema, example=ACHIEVEMENTS_EXAMPLE)
 def my_achievements():
-    """My level, badges and streaks, computed from my credited actions and check-ins."""
+    """My level, badges and streaks, computed from my credited actions and check-ins.
+
+    Citizens only. Levels by lifetime credited reduction: `seedling`, `sprout` (1 kg),
+    `sapling` (10 kg), `tree` (100 kg), `forest` (1 t). Every badge is listed with `earned`;
+    nothing is stored, so a reversal can take a badge back."""
     a = checkin_service.get_achievements(user_id=g.user.id)
     next_at = a["level"]["next_level_at_mg"]
     return {**a, "lifetime_reduction_g": mg_to_grams(a["lifetime_mg"]),
@@ -289,5 +329,9 @@ def my_achievements():
 @blp.arguments(MyRankArgsSchema, location="query", unknown=RAISE)
 @blp.response(200, MyRankSchema, example=MY_RANK_EXAMPLE)
 def my_rank(args):
-    """My rank on this day's, week's or month's board, as the board orders it, and its size."""
+    """My rank on this day's, week's or month's board, as the board orders it, and its size.
+
+    Citizens only; `period` is `day`, `week` (default) or `month`. A citizen hidden from the
+    board still sees where they would stand (`listed: false`); with no credited grams in the
+    period `rank` is null."""
     return leaderboards.get_my_rank(user_id=g.user.id, period=args["period"])

@@ -172,7 +172,14 @@ def page_after(cursor: str | None):
 @blp.arguments(EventCreateSchema, example=EVENT_EXAMPLE)
 @blp.response(201, EventSchema, example=EVENT_VIEW_EXAMPLE)
 def create_event(data):
-    """Record an event's footprint and the enterprise buyer answerable for its neutrality."""
+    """Record an event's footprint and the enterprise buyer answerable for its neutrality.
+
+    Admins only; send an `Idempotency-Key` to retry safely. The footprint (whole grams) and
+    its basis are never edited afterwards. Only the buyer's serials can then be retired
+    against the event (`POST /api/v1/admin/certificates/lots/{id}/retirements` with
+    `event_id`); its public page is `GET /api/v1/public/events/{id}`. A buyer that is not an
+    active enterprise buyer is a 422 (`not_a_buyer`), as are dates out of order or an event
+    longer than 366 days. The creation is audited."""
     (view,) = event_views([event_service.create_event(actor_user_id=g.user.id, **data)])
     return view
 
@@ -180,8 +187,13 @@ def create_event(data):
 @blp.route("/admin/events", methods=["GET"])
 @access(*EVENT_READERS)
 @blp.arguments(PageArgsSchema, location="query")
-@blp.response(200, EventPageSchema)
+@blp.response(200, EventPageSchema, example={"items": [{
+    **EVENT_VIEW_EXAMPLE, "retired_g": "12500000.000", "shortfall_g": "0.000",
+    "retired_quantity": 12500, "neutral": True}], "next_cursor": None})
 def list_events(args):
-    """Events, newest first, with their footprint, retirements so far and whether each is neutral."""
+    """Events, newest first, with their footprint, retirements so far and whether each is neutral.
+
+    Admins and auditors. As on the public list, plus the buyer's partner id and who recorded
+    the event. Keyset pages: pass `next_cursor` back as `cursor`."""
     events, last = event_service.list_events(after=page_after(args["cursor"]), limit=args["limit"])
     return events_page_view(events, last)

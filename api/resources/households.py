@@ -82,16 +82,27 @@ HOUSEHOLD_EXAMPLE = {
                 {"user_id": "5d1e0c7a-3b9f-4f64-8d0e-6c2b9a7f1e22", "display_name": "Bo W.",
                  "share": 1, "joined_at": "2026-12-01T09:05:00+00:00"}]}
 READING_BATCH_EXAMPLE = {"readings": [
+    {"external_id": "SGCC-3205-0000123-2025-11", "external_ref": "0000123",
+     "utility": "electricity", "period": "2025-11", "consumption": 230, "estimated": False},
     {"external_id": "SGCC-3205-0000123-2026-11", "external_ref": "0000123",
      "utility": "electricity", "period": "2026-11", "consumption": 200, "estimated": False}]}
+HISTORY_REASON = {"code": "history", "outcome": "info", "message": "Older than the claim "
+                  "window: kept as a baseline reference, not credited."}
 READING_RESULTS_EXAMPLE = {"results": [
-    {"index": 0, "external_id": "SGCC-3205-0000123-2026-11", "status": "credited",
+    {"index": 0, "external_id": "SGCC-3205-0000123-2025-11", "status": "history",
+     "reading_id": "346130de-d85b-43d6-b364-407b969db4b2", "reduction_g": None,
+     "credited_g": "0.000", "points": 0, "members": 0, "reasons": [HISTORY_REASON]},
+    {"index": 1, "external_id": "SGCC-3205-0000123-2026-11", "status": "credited",
      "reading_id": "3fa85f64-5717-4562-b3fc-2c963f66afa6", "reduction_g": "16500.000",
      "credited_g": "16500.000", "points": 16500, "members": 2, "reasons": []}]}
 READINGS_EXAMPLE = {"items": [
     {"id": "3fa85f64-5717-4562-b3fc-2c963f66afa6", "utility": "electricity",
      "period": "2026-11", "consumption": "200.000", "estimated": False, "status": "credited",
-     "reasons": [], "reduction_g": "16500.000", "received_at": "2026-12-02T01:00:00+00:00"}]}
+     "reasons": [], "reduction_g": "16500.000", "received_at": "2026-12-02T01:00:00+00:00"},
+    {"id": "346130de-d85b-43d6-b364-407b969db4b2", "utility": "electricity",
+     "period": "2025-11", "consumption": "230.000", "estimated": False, "status": "history",
+     "reasons": [HISTORY_REASON], "reduction_g": None,
+     "received_at": "2026-12-02T01:00:00+00:00"}]}
 
 
 def _milli_text(milli: int) -> str:
@@ -112,7 +123,12 @@ def _view(found: service.HouseholdView) -> dict:
 @blp.arguments(HouseholdCreateSchema, example={"name": "Home on Shilu Road"})
 @blp.response(201, HouseholdSchema, example=HOUSEHOLD_EXAMPLE)
 def create_household(data):
-    """Create a household; I am its holder and first member (one household at a time)."""
+    """Create a household; I am its holder and first member (one household at a time).
+
+    Verified citizens only (403 `account_unverified`). The split starts `equal`. Invite the
+    others with a one-time code (`POST .../invitations`) and bind the utility account for the
+    household (`POST /api/v1/me/bindings` with `household_id`). Already in a household: 409
+    (`already_in_household`); a blank name: 422."""
     service.create_household(user_id=g.user.id, name=data["name"])
     return _view(service.get_my_household(user_id=g.user.id))
 
@@ -121,7 +137,10 @@ def create_household(data):
 @access("citizen")
 @blp.response(200, HouseholdSchema, example=HOUSEHOLD_EXAMPLE)
 def get_household():
-    """My household, its members and its split."""
+    """My household, its members and its split.
+
+    Citizens only; members are shown by display name with their `share` weight. Belonging
+    to no household is a 404."""
     return _view(service.get_my_household(user_id=g.user.id))
 
 
@@ -130,7 +149,11 @@ def get_household():
 @blp.response(201, InvitationSchema, example={"code": "K7M2QX9P",
                                               "expires_at": "2026-12-02T09:00:00+00:00"})
 def invite(household_id: uuid.UUID):
-    """A one-time code (24 hours) for the next member: the holder only."""
+    """A one-time code (24 hours) for the next member: the holder only.
+
+    No body. The code is shown once (only a keyed hash is stored), works once, and a new one
+    replaces the last; give it to the person joining. Anyone but the holder asking is a 403
+    (`not_household_holder`); an unknown household: 404."""
     code, expires_at = service.invite(user_id=g.user.id, household_id=household_id)
     return {"code": code, "expires_at": expires_at}
 
@@ -140,7 +163,12 @@ def invite(household_id: uuid.UUID):
 @blp.arguments(JoinSchema, example={"code": "K7M2QX9P"})
 @blp.response(201, HouseholdSchema, example=HOUSEHOLD_EXAMPLE)
 def join(data, household_id: uuid.UUID):
-    """Join with the holder's code: my consent to share the household's credit."""
+    """Join with the holder's code: my consent to share the household's credit.
+
+    Verified citizens only (403 `account_unverified`). From now on my share of each reading
+    credited goes to my own balance. A wrong, expired or used code is a 422
+    (`invitation_invalid`) and changes nothing; already in a household: 409
+    (`already_in_household`); 12 members at most (409 `household_full`)."""
     service.join(user_id=g.user.id, household_id=household_id, code=data["code"])
     return _view(service.get_my_household(user_id=g.user.id))
 
@@ -149,7 +177,10 @@ def join(data, household_id: uuid.UUID):
 @access("citizen")
 @blp.response(204)
 def leave(household_id: uuid.UUID):
-    """Leave: no share of a month that ends after now (the holder leaves last)."""
+    """Leave: no share of a month that ends after now (the holder leaves last).
+
+    Members only; 204, no body. What was credited to me stays mine. The holder leaving while
+    others remain is a 409 (`holder_leaves_last`)."""
     service.leave(user_id=g.user.id, household_id=household_id)
 
 
@@ -159,7 +190,11 @@ def leave(household_id: uuid.UUID):
     "0b7f4c52-8f3e-4a57-9d1c-2f5f6c1d9e11": 2, "5d1e0c7a-3b9f-4f64-8d0e-6c2b9a7f1e22": 1}})
 @blp.response(200, HouseholdSchema, example=HOUSEHOLD_EXAMPLE)
 def set_split(data, household_id: uuid.UUID):
-    """Set how the household's credit is split: equal, or by shares (the holder only)."""
+    """Set how the household's credit is split: equal, or by shares (the holder only).
+
+    `rule: shares` needs a weight 1-100 for every current member, keyed by user id (422
+    otherwise); readings credited from now on are split by it, in whole milligrams that add
+    up. Another member asking is a 403 (`not_household_holder`)."""
     service.set_split(user_id=g.user.id, household_id=household_id, rule=data["rule"],
                       shares=data["shares"])
     return _view(service.get_my_household(user_id=g.user.id))
@@ -169,7 +204,11 @@ def set_split(data, household_id: uuid.UUID):
 @access("citizen")
 @blp.response(200, ReadingListSchema, example=READINGS_EXAMPLE)
 def list_readings(household_id: uuid.UUID):
-    """The household's latest 24 monthly readings and what each was worth."""
+    """The household's latest 24 monthly readings and what each was worth.
+
+    Members only (anyone else: 404). `status` is `credited` (with the household's
+    `reduction_g`, before the split), `history` (a baseline reference, never credited) or
+    `rejected` with `reasons` (an estimated month, no baseline, ...)."""
     service.require_member(household_id, g.user.id)
     return {"items": service.list_readings(household_id=household_id)}
 
@@ -240,7 +279,14 @@ def _reading_in(index: int, raw) -> service.ReadingIn:
 @blp.arguments(MeterReadingBatchSchema, example=READING_BATCH_EXAMPLE)
 @blp.response(200, ReadingBatchResultSchema, example=READING_RESULTS_EXAMPLE)
 def ingest_meter_readings(data):
-    """A utility's signed batch of monthly meter readings; one result per reading."""
+    """A utility's signed batch of monthly meter readings; one result per reading.
+
+    Utility partners only, signed like every partner request (`X-Partner-Key`, `X-Timestamp`,
+    `X-Signature`; docs/partners.md); `Idempotency-Key` replays the first answer. Each
+    reading is judged alone: `credited` (saving against the household's own baseline, shared
+    among its members), `history` (older than the claim window: a baseline reference),
+    `rejected` with reasons (malformed, estimated, no baseline, month not over),
+    `unbound` or `duplicate` (a month is settled once). See docs/households.md."""
     valid, results = [], []
     for index, raw in enumerate(data["readings"]):
         try:

@@ -46,7 +46,8 @@ class StatementEntrySchema(Schema):
     donation_id = fields.UUID(allow_none=True, metadata={"description": "A `donate` entry's "
                                                          "receipt (GET /me/donations/{id})"})
     campaign_id = fields.UUID(allow_none=True, metadata={
-        "description": "A `bonus` entry's campaign: incentive points, no reduction behind them"})
+        "description": "A `bonus` or `bonus_reversal` entry's campaign: incentive points, no "
+                       "reduction behind them"})
     event_time = fields.DateTime()
     created_at = fields.DateTime()
 
@@ -173,8 +174,9 @@ def statement(args):
     """My ledger entries, newest first, filtered by kind, action, redemption or time.
 
     Every change of my points is an entry: `earn`, `reserve`/`release`/`redeem` for vouchers,
-    `expire`, `reversal`, `adjustment`, `donate`, and `bonus` (incentive points, with no
-    reduction behind them). Keyset pages: pass `next_cursor` back as `cursor`."""
+    `expire`, `reversal`, `adjustment`, `donate`, `bonus` (incentive points, with no
+    reduction behind them) and `bonus_reversal` (a bonus taken back because actions behind it
+    were reversed). Keyset pages: pass `next_cursor` back as `cursor`."""
     after = decode_cursor(args["cursor"], converters=(int,))
     items, last = ledger_service.list_statement(
         user_id=g.user.id, kind=args["kind"], action_id=args["action_id"],

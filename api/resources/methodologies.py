@@ -12,7 +12,9 @@ from marshmallow import Schema, fields, validate
 from api.auth import access, optional_user
 from api.extensions import Blueprint
 from api.fields import AwareDateTime, GramsString, StrictDecimal
+from api.i18n import localised
 from api.pagination import PageArgsSchema, decode_cursor, encode_cursor, page_schema
+from api.resources import methodology_examples as ex
 from api.resources.admin_users import AuditPageSchema
 from carbon_credits.domain import methodology as domain
 from carbon_credits.domain.errors import ValidationFailed
@@ -141,6 +143,11 @@ class VersionSchema(Schema):
 class MethodologyCreateSchema(Schema):
     code = fields.String(required=True, validate=validate.Regexp(CODE_RE, error="Upper-case letters, digits and dashes."))
     title = fields.String(required=True, validate=validate.Length(min=1, max=200))
+    title_zh = fields.String(load_default=None, allow_none=True,
+                             validate=validate.Length(max=200), metadata={
+                                 "description": "Optional Simplified Chinese title, shown to "
+                                                "clients that ask for Chinese",
+                                 "example": "上海城市轨道交通（地铁）出行，按公里计"})
     description = fields.String(load_default=None, allow_none=True, validate=validate.Length(max=4000))
     action_type = fields.String(required=True, validate=validate.OneOf(domain.ACTION_TYPES))
     mode = fields.String(load_default=None, allow_none=True, validate=validate.OneOf(domain.TRANSIT_MODES),
@@ -153,9 +160,29 @@ class MethodologyCreateSchema(Schema):
                             metadata={"description": "household_energy only: the metered utility"})
 
 
+# `title` is the English title as registered (the record; never changes with the language);
+# `display_title` is the one to show: Chinese when the client asks for it (Accept-Language,
+# docs/localisation.md) and there is one. Neither is in any hash or signed document.
+def _english_title():
+    return fields.String(metadata={"description": "The English title as registered"})
+
+
+def _chinese_title():
+    return fields.String(allow_none=True, metadata={
+        "description": "The Simplified Chinese title, if one was given"})
+
+
+def _display_title():
+    return fields.Function(lambda m: localised(m["title"], m.get("title_zh")), metadata={
+        "type": "string", "description": "The title in the response's Content-Language: "
+                                         "title_zh for zh-CN when there is one, else title"})
+
+
 class MethodologySchema(Schema):
     code = fields.String()
-    title = fields.String()
+    title = _english_title()
+    title_zh = _chinese_title()
+    display_title = _display_title()
     description = fields.String(allow_none=True)
     action_type = fields.String()
     mode = fields.String(allow_none=True)
@@ -167,7 +194,9 @@ class MethodologySchema(Schema):
 
 class MethodologyInForceSchema(Schema):
     code = fields.String()
-    title = fields.String()
+    title = _english_title()
+    title_zh = _chinese_title()
+    display_title = _display_title()
     description = fields.String(allow_none=True)
     action_type = fields.String()
     mode = fields.String(allow_none=True)
@@ -264,6 +293,7 @@ MethodologyPageSchema = page_schema(MethodologySchema, "MethodologyPageSchema")
 
 def _methodology(methodology, versions) -> dict:
     return {"code": methodology.code, "title": methodology.title,
+            "title_zh": methodology.title_zh,
             "description": methodology.description, "action_type": methodology.action_type,
             **_scope_view(methodology), "created_at": methodology.created_at, "versions": versions}
 
@@ -281,31 +311,46 @@ def _with_etag(version):
 @blp.route("/methodologies", methods=["GET"])
 @access.public
 @blp.arguments(PageArgsSchema, location="query")
-@blp.response(200, MethodologyInForcePageSchema)
+@blp.response(200, MethodologyInForcePageSchema, example=ex.IN_FORCE_PAGE)
 def list_in_force(args):
-    """Approved methodologies in force now, each with its version in force."""
+    """Approved methodologies in force now, each with its version in force.
+
+    Public (no login): the factors, sources, bounds and daily cap every credit is computed
+    with, one scope per methodology. Ordered by code; keyset pages: pass `next_cursor` back
+    as `cursor`."""
     after = decode_cursor(args["cursor"], converters=(str,))
     rows, last = service.list_methodologies_in_force(after=after, limit=args["limit"])
-    items = [{"code": m.code, "title": m.title, "description": m.description,
+    items = [{"code": m.code, "title": m.title, "title_zh": m.title_zh,
+              "description": m.description,
               "action_type": m.action_type, **_scope_view(m), "version_in_force": v} for m, v in rows]
     return {"items": items, "next_cursor": encode_cursor(last)}
 
 
 @blp.route("/methodologies/<string:code>", methods=["GET"])
 @access.public
-@blp.response(200, MethodologySchema)
+@blp.response(200, MethodologySchema, example=ex.with_versions(ex.FILED))
 def get_public(code: str):
-    """A methodology with its approved and retired versions (parameters, sources, caps)."""
+    """A methodology with its approved and retired versions (parameters, sources, caps).
+
+    Public. Drafts, submitted and rejected versions are left out (admins and auditors read
+    them on `GET /api/v1/admin/methodologies/{code}`); `filing` shows a version's filing with
+    the authority once recorded. Unknown code: 404."""
     methodology, versions = service.get_methodology_for_viewer(code=code, viewer=None)
     return _methodology(methodology, versions)
 
 
 @blp.route("/methodologies/<string:code>/calculate", methods=["POST"])
 @access.public
-@blp.arguments(CalculateSchema)
-@blp.response(200, CalculationSchema)
+@blp.arguments(CalculateSchema, example=ex.CALCULATION_REQUEST)
+@blp.response(200, CalculationSchema, example=ex.CALCULATION)
 def calculate(data, code: str):
-    """Dry run: the reduction, points and breakdown; admins and auditors may target drafts."""
+    """Dry run: the reduction, points and breakdown; admins and auditors may target drafts.
+
+    Public; stores and credits nothing. Without `version` the version in force at
+    `occurred_at` (default now) is used (none: 409 `methodology_not_in_force`). `outcome` says
+    what a real claim would get (`accept`, `review` as for an app self-report, `reject` outside
+    the bounds, with `reasons`). Naming an unapproved version needs an admin's or auditor's
+    token (401 `token_missing` without one, 403 `draft_access` for others)."""
     result = service.dry_run(code=code, version=data["version"], occurred_at=data["occurred_at"],
                              activity=data["activity"], channel=data["channel"],
                              viewer=optional_user())
@@ -319,10 +364,15 @@ def calculate(data, code: str):
 
 @blp.route("/admin/methodologies", methods=["POST"])
 @access("admin")
-@blp.arguments(MethodologyCreateSchema)
-@blp.response(201, MethodologySchema)
+@blp.arguments(MethodologyCreateSchema, example=ex.METHODOLOGY_REQUEST)
+@blp.response(201, MethodologySchema, example=ex.METHODOLOGY)
 def create_methodology(data):
-    """Register a new methodology code and its scope (action type, and mode for transit)."""
+    """Register a new methodology code and its scope (action type, and mode for transit).
+
+    Admins only. The scope is the action type plus one of `mode` (transit), `scene`
+    (everyday) or `utility` (household_energy); sending two is a 422. It starts with no
+    version: draft one next. A code already registered is a 409 (`methodology_exists`).
+    Audited."""
     sent = [(name, value) for name in ("mode", "scene", "utility")
             if (value := data.pop(name)) is not None]
     if len(sent) > 1:
@@ -336,9 +386,13 @@ def create_methodology(data):
 @blp.route("/admin/methodologies", methods=["GET"])
 @access("admin", "auditor")
 @blp.arguments(PageArgsSchema, location="query")
-@blp.response(200, MethodologyPageSchema)
+@blp.response(200, MethodologyPageSchema,
+              example={"items": [ex.with_versions(ex.SUBMITTED)], "next_cursor": None})
 def list_all(args):
-    """Every methodology with all its versions, drafts included."""
+    """Every methodology with all its versions, drafts included.
+
+    Admins and auditors (the review queue: versions with `status: submitted`). Ordered by
+    code; keyset pages as in `GET /api/v1/methodologies`."""
     after = decode_cursor(args["cursor"], converters=(str,))
     rows, last = service.list_methodologies(after=after, limit=args["limit"])
     items = [_methodology(m, versions) for m, versions in rows]
@@ -347,19 +401,27 @@ def list_all(args):
 
 @blp.route("/admin/methodologies/<string:code>", methods=["GET"])
 @access("admin", "auditor")
-@blp.response(200, MethodologySchema)
+@blp.response(200, MethodologySchema, example=ex.with_versions(ex.EDITED))
 def get_admin(code: str):
-    """A methodology with all its versions, drafts included."""
+    """A methodology with all its versions, drafts included.
+
+    Admins and auditors. Each version carries its `etag` for the draft edits; unknown code:
+    404."""
     methodology, versions = service.get_methodology_for_viewer(code=code, viewer=g.user)
     return _methodology(methodology, versions)
 
 
 @blp.route("/admin/methodologies/<string:code>/versions", methods=["POST"])
 @access("admin")
-@blp.arguments(VersionCreateSchema)
-@blp.response(201, VersionSchema)
+@blp.arguments(VersionCreateSchema, example=ex.VERSION_REQUEST)
+@blp.response(201, VersionSchema, example=ex.DRAFT)
 def create_version(data, code: str):
-    """Draft a new version (optionally `based_on` an existing one); returns its ETag."""
+    """Draft a new version (optionally `based_on` an existing one); returns its ETag.
+
+    Admins only. `based_on` copies that version's content first, then the fields sent
+    override it; `family` and `parameters` are needed one way or the other (422), and the
+    family decides which parameters and bounds fit. The draft changes nothing until it is
+    submitted and approved. Audited."""
     based_on = data.pop("based_on", None)
     return _with_etag(service.create_version(code=code, content=data, based_on=based_on,
                                              actor_user_id=g.user.id))
@@ -367,19 +429,27 @@ def create_version(data, code: str):
 
 @blp.route(VERSION_PATH, methods=["GET"])
 @access("admin", "auditor")
-@blp.response(200, VersionSchema)
+@blp.response(200, VersionSchema, example=ex.EDITED)
 def get_version(code: str, v: int):
-    """One version of any status, with its ETag."""
+    """One version of any status, with its ETag.
+
+    Admins and auditors. Send the `ETag` as `If-Match` to edit a draft; unknown: 404
+    (`methodology_version_not_found`)."""
     return _with_etag(service.get_version_or_raise(code=code, version=v))
 
 
 @blp.route(VERSION_PATH, methods=["PATCH"])
 @access("admin")
 @blp.doc(parameters=IF_MATCH_DOC)
-@blp.arguments(VersionEditSchema)
-@blp.response(200, VersionSchema)
+@blp.arguments(VersionEditSchema, example=ex.EDIT_REQUEST)
+@blp.response(200, VersionSchema, example=ex.EDITED)
 def edit_version(data, code: str, v: int):
-    """Edit a draft (If-Match required); approved versions are immutable (409)."""
+    """Edit a draft (If-Match required); approved versions are immutable (409).
+
+    Admins only; only the fields sent change, `revision` and the `ETag` move on. Without
+    `If-Match` it is a 428, with a stale one a 412 (someone else edited it meanwhile: read it
+    again). A submitted or rejected version is a 409 (`version_not_draft`), an approved or
+    retired one a 409 (`version_immutable`: draft a new version). Audited with the changes."""
     return _with_etag(service.update_draft(code=code, version=v, changes=data,
                                            if_match=request.headers.get("If-Match"),
                                            actor_user_id=g.user.id))
@@ -387,39 +457,54 @@ def edit_version(data, code: str, v: int):
 
 @blp.route(VERSION_PATH + "/submit", methods=["POST"])
 @access("admin")
-@blp.response(200, VersionSchema)
+@blp.response(200, VersionSchema, example=ex.SUBMITTED)
 def submit_version(code: str, v: int):
-    """Submit a draft for review."""
+    """Submit a draft for review.
+
+    Admins only. The draft must have `effective_from` (422); anything but a draft is a 409
+    (`invalid_transition`). An auditor who did not draft, edit or submit it then approves or
+    rejects it."""
     return _with_etag(service.submit_version(code=code, version=v, actor_user_id=g.user.id))
 
 
 @blp.route(VERSION_PATH + "/approve", methods=["POST"])
 @access("auditor")
-@blp.response(200, VersionSchema)
+@blp.response(200, VersionSchema, example=ex.APPROVED)
 def approve_version(code: str, v: int):
-    """Approve a submitted version (never your own; never overlapping another in force)."""
+    """Approve a submitted version (never your own; never overlapping another in force).
+
+    Auditors only, independent of its authors (403 `four_eyes`). From `effective_from` it is
+    in force for its scope and immutable; the version of this code in force then ends there.
+    Refused with 409: another code's version overlaps it in the scope (`methodology_overlap`),
+    it starts at or before the version it would replace (`replacement_starts_too_early`) or
+    would end it in the past (`replacement_in_the_past`), or it is not submitted."""
     return _with_etag(service.approve_version(code=code, version=v, actor_user_id=g.user.id))
 
 
 @blp.route(VERSION_PATH + "/reject", methods=["POST"])
 @access("auditor")
-@blp.arguments(RejectSchema)
-@blp.response(200, VersionSchema)
+@blp.arguments(RejectSchema, example={"reason": ex.REJECTED["rejection_reason"]})
+@blp.response(200, VersionSchema, example=ex.REJECTED)
 def reject_version(data, code: str, v: int):
-    """Reject a submitted version with a reason."""
+    """Reject a submitted version with a reason.
+
+    Auditors only. The reason is kept on the version (`rejection_reason`) for its authors; a
+    rejected version is never edited again: draft a new one `based_on` it. A version not
+    submitted is a 409 (`invalid_transition`)."""
     return _with_etag(service.reject_version(code=code, version=v, reason=data["reason"],
                                              actor_user_id=g.user.id))
 
 
 @blp.route(VERSION_PATH + "/filing", methods=["POST"])
 @access("admin")
-@blp.arguments(FilingSchema, example={"filing_number": "苏环备〔2027〕3号",
-                                      "authority": "苏州市生态环境局", "filed_on": "2027-01-15",
-                                      "expert_review_ref": "专家评审意见 2026-12-20"})
-@blp.response(201, VersionSchema)
+@blp.arguments(FilingSchema, example=ex.FILING_REQUEST)
+@blp.response(201, VersionSchema, example=ex.FILED)
 def record_filing(data, code: str, v: int):
-    """Record an approved version's filing with the authority (备案): once, in full, never
-    changed afterwards; shown on the public methodology pages."""
+    """Record an approved version's filing with the authority (备案).
+
+    Admins only; once, in full, never changed afterwards, and shown on the public methodology
+    pages. `filed_on` must not be in the future (422). A version not approved is a 409
+    (`version_not_approved`), one already filed a 409 (`already_filed`). Audited."""
     return _with_etag(service.record_filing(
         code=code, version=v, filing_number=data["filing_number"], authority=data["authority"],
         filed_on=data["filed_on"], expert_review_ref=data["expert_review_ref"],
@@ -428,14 +513,19 @@ def record_filing(data, code: str, v: int):
 
 @blp.route(VERSION_PATH + "/retire", methods=["POST"])
 @access("admin", "auditor")
-@blp.arguments(RetireSchema)
-@blp.response(200, VersionSchema)
+@blp.arguments(RetireSchema, example=ex.RETIRE_REQUEST)
+@blp.response(200, VersionSchema, example=ex.RETIRED)
 @blp.alt_response(202, schema=RetirementSchema,
                   description="It is the scope's version in force and nothing takes over: a "
-                              "pending retirement another admin or auditor must approve")
+                              "pending retirement another admin or auditor must approve",
+                  example=ex.PENDING_RETIREMENT)
 def retire_version(data, code: str, v: int):
     """Retire an approved version: it stays in force until `effective_until` (default now).
-    Stopping a scope's only version in force is four-eyes (202, pending)."""
+
+    Admins and auditors. Stopping a scope's only version in force would stop its crediting, so
+    that is four-eyes: the answer is a 202 with a pending retirement that someone else
+    approves (`.../retire/approve`) or rejects. `effective_until` in the past is a 422 (credits
+    computed under it must stay explained); a version not approved is a 409."""
     result = service.retire_version(code=code, version=v, effective_until=data["effective_until"],
                                     reason=data["reason"], actor_user_id=g.user.id)
     if isinstance(result, service.MethodologyRetirement):
@@ -445,46 +535,65 @@ def retire_version(data, code: str, v: int):
 
 @blp.route(VERSION_PATH + "/retirements", methods=["GET"])
 @access("admin", "auditor")
-@blp.response(200, RetirementSchema(many=True))
+@blp.response(200, RetirementSchema(many=True), example=[ex.PENDING_RETIREMENT])
 def list_retirements(code: str, v: int):
-    """Retirement requests of this version, newest first."""
+    """Retirement requests of this version, newest first.
+
+    Admins and auditors: pending, approved and rejected requests with who asked and who
+    decided. Unknown version: 404."""
     return service.list_retirements(code=code, version=v)
 
 
 @blp.route(VERSION_PATH + "/retire/approve", methods=["POST"])
 @access("admin", "auditor")
-@blp.arguments(RetirementDecisionSchema)
-@blp.response(200, VersionSchema)
+@blp.arguments(RetirementDecisionSchema, example={"note": "Version 2 is filed; agreed."})
+@blp.response(200, VersionSchema, example=ex.RETIRED)
 def approve_retirement(data, code: str, v: int):
-    """Approve someone else's pending retirement (independent of them): the version retires."""
+    """Approve someone else's pending retirement (independent of them): the version retires.
+
+    Admins and auditors other than the requester (403 `four_eyes`). It stops being in force
+    at the `effective_until` asked for, or now if that has passed. No pending request: 404
+    (`retirement_not_found`)."""
     return _with_etag(service.approve_retirement(code=code, version=v, actor_user_id=g.user.id,
                                                  note=data["note"]))
 
 
 @blp.route(VERSION_PATH + "/retire/reject", methods=["POST"])
 @access("admin", "auditor")
-@blp.arguments(RetirementRejectSchema)
-@blp.response(200, RetirementSchema)
+@blp.arguments(RetirementRejectSchema,
+               example={"note": ex.REJECTED_RETIREMENT["decision_note"]})
+@blp.response(200, RetirementSchema, example=ex.REJECTED_RETIREMENT)
 def reject_retirement(data, code: str, v: int):
-    """Reject someone else's pending retirement, with a note: the version stays in force."""
+    """Reject someone else's pending retirement, with a note: the version stays in force.
+
+    Admins and auditors other than the requester (403 `four_eyes`); the note is required.
+    No pending request: 404 (`retirement_not_found`)."""
     return service.reject_retirement(code=code, version=v, actor_user_id=g.user.id,
                                      note=data["note"])
 
 
 @blp.route("/admin/methodologies/<string:code>/versions/<int:a>/diff/<int:b>", methods=["GET"])
 @access("admin", "auditor")
-@blp.response(200, DiffSchema)
+@blp.response(200, DiffSchema, example=ex.DIFF)
 def diff_versions(code: str, a: int, b: int):
-    """What changed from version a to version b."""
+    """What changed from version a to version b.
+
+    Admins and auditors, for any two versions of one code (a reviewer compares a submitted
+    version with the one in force). Each change names a field (`parameters.<name>.value` for
+    a factor) with its value before and after. Unknown version: 404."""
     return service.diff_versions(code=code, a=a, b=b)
 
 
 @blp.route("/admin/methodologies/<string:code>/audit-log", methods=["GET"])
 @access("admin", "auditor")
 @blp.arguments(PageArgsSchema, location="query")
-@blp.response(200, AuditPageSchema)
+@blp.response(200, AuditPageSchema, example=ex.AUDIT_PAGE)
 def audit_log(args, code: str):
-    """Every change to this methodology and its versions, newest first, with the acting user."""
+    """Every change to this methodology and its versions, newest first, with the acting user.
+
+    Admins and auditors. Creation, drafts and edits (with the fields changed), submission,
+    review, filing and retirement each leave one entry. Keyset pages: pass `next_cursor` back
+    as `cursor`."""
     after = decode_cursor(args["cursor"], converters=(int,))
     items, last = service.list_audit_log(code=code, after=after, limit=args["limit"])
     return {"items": items, "next_cursor": encode_cursor(last)}

@@ -94,6 +94,18 @@ class PartnerSuspendSchema(Schema):
     suspended = fields.Boolean(load_default=True)
 
 
+PARTNER_ID = "42dc316b-6ecf-44f9-9324-53ffd4c4f9a0"
+PARTNER_EXAMPLE = {"id": PARTNER_ID, "name": "Metro Co", "kind": "transit_operator",
+                   "key_id": "pk_e6212f56bf64e04ffb17", "scopes": [{"action_type": "transit"}],
+                   "suspended": False, "region": None,
+                   "created_at": "2026-12-01T02:00:00.167473+00:00"}
+# Not a real secret: an example of its shape (`sk_` and 43 base64url characters).
+SECRET_EXAMPLE = "sk_qhTdGP4H4D-lcez1hHq8pj2x5WVRPL3y2tFKJdPwvjE"
+STATION_EXAMPLE = {"partner_id": PARTNER_ID, "station_id": "EV-0042", "region": "320506",
+                   "created_at": "2026-12-01T03:00:00.120000+00:00",
+                   "updated_at": "2026-12-01T03:00:00.120000+00:00"}
+
+
 def _with_secret(issued):
     p = issued.partner
     return {"id": p.id, "name": p.name, "kind": p.kind, "key_id": p.key_id, "scopes": _scopes_of(p),
@@ -103,36 +115,54 @@ def _with_secret(issued):
 
 @blp.route("/admin/partners", methods=["POST"])
 @access("admin")
-@blp.arguments(PartnerCreateSchema)
-@blp.response(201, PartnerWithSecretSchema)
+@blp.arguments(PartnerCreateSchema, example={"name": "Metro Co", "kind": "transit_operator"})
+@blp.response(201, PartnerWithSecretSchema, example={**PARTNER_EXAMPLE, "secret": SECRET_EXAMPLE})
 def create_partner(data):
-    """Create a partner; its signing secret is returned once."""
+    """Create a partner; its signing secret is returned once.
+
+    Admins only. `key_id` and `secret` sign the partner's requests (docs/partners.md): store the
+    secret now, it is never shown again (`rotate-secret` issues a new one). A data partner starts
+    with the scopes of its kind; a name already taken is a 409 (`partner_exists`). Audited."""
     return _with_secret(partner_service.create_partner(name=data["name"], kind=data["kind"],
                                                        actor_user_id=g.user.id))
 
 
 @blp.route("/admin/partners", methods=["GET"])
 @access("admin", "auditor")
-@blp.response(200, PartnerListSchema)
+@blp.response(200, PartnerListSchema, example={"items": [PARTNER_EXAMPLE]})
 def list_partners():
-    """All partners (secrets are never listed)."""
+    """All partners (secrets are never listed).
+
+    Admins and auditors; suspended partners included (`suspended: true`)."""
     return {"items": partner_service.list_partners()}
 
 
 @blp.route("/admin/partners/<uuid:partner_id>", methods=["GET"])
 @access("admin", "auditor")
-@blp.response(200, PartnerSchema)
+@blp.response(200, PartnerSchema, example=PARTNER_EXAMPLE)
 def get_partner(partner_id: uuid.UUID):
-    """One partner."""
+    """One partner.
+
+    Admins and auditors: its kind, key id, current scopes, district and whether it is
+    suspended; never its secret. Unknown: 404."""
     return partner_service.get_partner_or_raise(partner_id)
 
 
 @blp.route("/admin/partners/<uuid:partner_id>", methods=["PATCH"])
 @access("admin")
-@blp.arguments(PartnerUpdateSchema)
-@blp.response(200, PartnerSchema)
+@blp.arguments(PartnerUpdateSchema, example={
+    "scopes": [{"action_type": "transit", "modes": ["metro", "bus"]}], "region": "320505"})
+@blp.response(200, PartnerSchema, example={
+    **PARTNER_EXAMPLE, "scopes": [{"action_type": "transit", "modes": ["metro", "bus"]}],
+    "region": "320505"})
 def update_partner(data, partner_id: uuid.UUID):
-    """Set what a data partner may report and its district (audited with before and after)."""
+    """Set what a data partner may report and its district (audited with before and after).
+
+    Admins only. `scopes` replaces the scopes from now on (records of an action type or mode
+    left out are rejected from then, reason `scope_not_allowed`); `region` applies to records
+    received from now on. Send at least one of them (422 otherwise). Invalid scopes (a type
+    listed twice, `modes` on a type other than transit) and any scope for a merchant or
+    enterprise buyer (`partner_kind_has_no_scopes`) are a 422."""
     return partner_service.update_partner(partner_id=partner_id, changes=data,
                                           actor_user_id=g.user.id)
 
@@ -140,11 +170,17 @@ def update_partner(data, partner_id: uuid.UUID):
 @blp.route("/admin/partners/<uuid:partner_id>/stations", methods=["POST"])
 @access("admin")
 @blp.arguments(StationSchema, example={"station_id": "EV-0042", "region": "320506"})
-@blp.response(201, StationSchema)
-@blp.alt_response(200, schema=StationSchema, description="The station was registered: moved")
+@blp.response(201, StationSchema, example=STATION_EXAMPLE)
+@blp.alt_response(200, schema=StationSchema, description="The station was registered: moved",
+                  example={**STATION_EXAMPLE, "region": "320505",
+                           "updated_at": "2026-12-03T08:30:00.450000+00:00"})
 def register_station(data, partner_id: uuid.UUID):
-    """Register one of a partner's stations in a district (or move it); records received from
-    then on count there, earlier actions keep their district."""
+    """Register one of a partner's stations in a district (or move it).
+
+    Admins only. Records received from then on with this `station_id` count for that district;
+    earlier actions keep theirs. 201 when new, 200 when an existing station was moved (or sent
+    again). An unknown district code is a 422 (a retired one is stored as its current code);
+    an unknown partner is a 404. Audited."""
     station, created = region_service.register_station(
         partner_id=partner_id, station_id=data["station_id"], region=data["region"],
         actor_user_id=g.user.id)
@@ -153,26 +189,37 @@ def register_station(data, partner_id: uuid.UUID):
 
 @blp.route("/admin/partners/<uuid:partner_id>/stations", methods=["GET"])
 @access("admin", "auditor")
-@blp.response(200, StationListSchema)
+@blp.response(200, StationListSchema, example={"items": [STATION_EXAMPLE]})
 def list_stations(partner_id: uuid.UUID):
-    """A partner's registered stations and their districts."""
+    """A partner's registered stations and their districts.
+
+    Admins and auditors. Stations not listed here count for the partner's own district (or
+    the citizen's, when the partner is city-wide)."""
     return {"items": region_service.list_stations(partner_id=partner_id)}
 
 
 @blp.route("/admin/partners/<uuid:partner_id>/rotate-secret", methods=["POST"])
 @access("admin")
-@blp.response(200, PartnerWithSecretSchema)
+@blp.response(200, PartnerWithSecretSchema, example={
+    **PARTNER_EXAMPLE, "secret": "sk_IgOhEfMcSQbUhIRTNhdMV5EJp55MUqweVkO1B6qSaAg"})
 def rotate_secret(partner_id: uuid.UUID):
-    """Issue a new secret; the old one keeps working for the grace period."""
+    """Issue a new secret; the old one keeps working for the grace period.
+
+    Admins only. The new secret is shown once; the key id stays. Earlier secrets keep signing
+    for PARTNER_SECRET_GRACE_HOURS (default 24) so the partner can switch without a gap.
+    Audited."""
     return _with_secret(partner_service.rotate_secret(partner_id=partner_id, actor_user_id=g.user.id))
 
 
 @blp.route("/admin/partners/<uuid:partner_id>/suspend", methods=["POST"])
 @access("admin")
-@blp.arguments(PartnerSuspendSchema)
-@blp.response(200, PartnerSchema)
+@blp.arguments(PartnerSuspendSchema, example={"suspended": True})
+@blp.response(200, PartnerSchema, example={**PARTNER_EXAMPLE, "suspended": True})
 def suspend_partner(data, partner_id: uuid.UUID):
-    """Suspend a partner (its signed requests stop at once) or reinstate it."""
+    """Suspend a partner (its signed requests stop at once) or reinstate it.
+
+    Admins only; `suspended: false` reinstates. A suspended partner's signed requests are
+    refused with 401 (`partner_suspended`) and it leaves the public directory. Audited."""
     return partner_service.set_partner_suspended(partner_id=partner_id, suspended=data["suspended"],
                                                  actor_user_id=g.user.id)
 
@@ -191,9 +238,14 @@ class PublicPartnerListSchema(Schema):
 
 @blp.route("/partners", methods=["GET"])
 @access.public
-@blp.response(200, PublicPartnerListSchema)
+@blp.response(200, PublicPartnerListSchema, example={"items": [
+    {"id": PARTNER_ID, "name": "Metro Co", "kind": "transit_operator",
+     "scopes": [{"action_type": "transit"}]}]})
 def partner_directory():
-    """Active partners (id, name, kind) so citizens can bind their cards and accounts."""
+    """Active partners (id, name, kind) so citizens can bind their cards and accounts.
+
+    Public (no login); suspended partners are left out. `scopes` says what a data partner's
+    records may be, which is what a citizen's binding consents to."""
     return {"items": [p for p in partner_service.list_partners() if p.suspended_at is None]}
 
 
@@ -212,11 +264,19 @@ class BindingConfirmedSchema(Schema):
 
 @blp.route("/partner/bindings/confirm", methods=["POST"])
 @access.partner
-@blp.arguments(BindingConfirmSchema)
-@blp.response(200, BindingConfirmedSchema)
+@blp.arguments(BindingConfirmSchema, example={"external_ref": "6230 1234 5678 9012",
+                                                "confirmation_code": "482913"})
+@blp.response(200, BindingConfirmedSchema, example={
+    "status": "active", "binding_id": "8a2c4568-77c4-4738-84c3-99f73ced674f",
+    "granted_at": "2026-12-01T02:05:58.084029+00:00", "scopes": ["transit"]})
 def confirm_binding(data):
-    """Confirm, after checking through your own channel that the person holds the card, the
-    binding whose one-time code they gave you; a wrong, expired or used code is 422."""
+    """Confirm the binding whose one-time code a card holder gave you.
+
+    Signed by a data partner (`X-Partner-Key`, `X-Timestamp`, `X-Signature`; docs/partners.md),
+    after checking through your own channel that the person holds the card. The binding becomes
+    `active`: send records for this `external_ref` only of the action types in `scopes`. A
+    wrong, expired or used code is a 422 (`confirmation_code_invalid`); a merchant or
+    enterprise buyer is a 403 (`partner_cannot_report`)."""
     return binding_service.confirm_binding(partner_id=g.partner.id,
                                            external_ref=data["external_ref"],
                                            confirmation_code=data["confirmation_code"])

@@ -14,6 +14,7 @@ from api.auth import access
 from api.caching import public_json, public_response
 from api.extensions import Blueprint
 from api.pagination import decode_cursor, encode_cursor, page_schema
+from api.resources import proof_examples as ex
 from carbon_credits.domain.errors import NotFound
 from carbon_credits.services import actions as action_service
 from carbon_credits.services import signing
@@ -44,9 +45,13 @@ class JwksSchema(Schema):
 
 @blp.route("/.well-known/carbon-credits-keys", methods=["GET"])
 @access.public
-@blp.response(200, JwksSchema)
+@blp.response(200, JwksSchema, example=ex.KEYS)
 def published_keys():
-    """Every key the service ever signed with, as a JWK Set (RFC 7517): Ed25519, `kid` = thumbprint."""
+    """Every key the service ever signed with, as a JWK Set (RFC 7517): Ed25519, `kid` = thumbprint.
+
+    Public and cacheable (strong `ETag`; send `If-None-Match` for a 304). Match a document's
+    JWS header `kid` to a key here to check its signature offline; retired keys stay listed so
+    old receipts, heads and certificates still verify (docs/verification.md)."""
     return public_json(JwksSchema(), signing.published_keys())
 
 
@@ -71,9 +76,13 @@ ChainHeadPageSchema = page_schema(ChainHeadSchema, "ChainHeadPageSchema")
 @blp.route("/api/v1/public/chain-heads", methods=["GET"])
 @access.public
 @blp.arguments(ChainHeadArgsSchema, location="query")
-@blp.response(200, ChainHeadPageSchema)
+@blp.response(200, ChainHeadPageSchema, example=ex.CHAIN_HEADS)
 def list_chain_heads(args):
-    """The ledger's chain heads as the sealer signed them, newest first."""
+    """The ledger's chain heads as the sealer signed them, newest first.
+
+    Public and cacheable. Each head commits to every ledger transfer up to `position`
+    (`hash`), and `document` is that head signed: keep copies to prove later that the ledger
+    was not rewritten. Keyset pages: pass `next_cursor` back as `cursor`."""
     before = decode_cursor(args["cursor"], converters=(int,))
     rows, last = heads.list_heads(before=before[0] if before else None, limit=args["limit"])
     return public_json(ChainHeadPageSchema(), {"items": rows, "next_cursor": encode_cursor(
@@ -85,7 +94,11 @@ def list_chain_heads(args):
 @blp.response(200, description="JSON Lines: {position, hash, document} per head, oldest first",
               content_type="application/x-ndjson")
 def daily_chain_heads(day: str):
-    """The open-data file of the heads signed on one scheme day (YYYY-MM-DD), once the day is over."""
+    """The open-data file of the heads signed on one scheme day (YYYY-MM-DD), once the day is over.
+
+    Public and cacheable: one JSON object per line, oldest first, an attachment named
+    `chain-heads-<day>.jsonl`. A malformed day is a 404 (`day_not_found`); a day not yet over
+    is a 409 (`day_not_over`), since its file could still grow."""
     body = heads.daily_file(parse_day(day))
     return public_response(body, "application/x-ndjson", filename=f"chain-heads-{day}.jsonl")
 
@@ -124,9 +137,14 @@ class LotManifestSchema(Schema):
 @blp.route("/api/v1/public/lots/<uuid:lot_id>/manifest", methods=["GET"])
 @access.public
 @blp.arguments(ManifestArgsSchema, location="query")
-@blp.response(200, LotManifestSchema)
+@blp.response(200, LotManifestSchema, example=ex.LOT_MANIFEST)
 def lot_manifest(args, lot_id: uuid.UUID):
-    """A certified lot's signed document and its salted leaves (no identity), in Merkle order."""
+    """A certified lot's signed document and its salted leaves (no identity), in Merkle order.
+
+    Public and cacheable. Each leaf names its action only by a salted hash, so the manifest
+    reveals no citizen; with every leaf anyone can recompute `root` and check it against the
+    signed `document`. Leaves come in pages (`first_index`, `next_cursor`); an unknown lot is
+    a 404."""
     after = decode_cursor(args["cursor"], converters=(int,))
     page = manifests.manifest_page(lot_id, first_index=after[0] if after else 0,
                                    limit=args["limit"])
@@ -148,8 +166,12 @@ class LotProofSchema(Schema):
 
 @blp.route("/api/v1/actions/<uuid:action_id>/lot-proof", methods=["GET"])
 @access("citizen")
-@blp.response(200, LotProofSchema)
+@blp.response(200, LotProofSchema, example=ex.LOT_PROOF)
 def lot_proof(action_id: uuid.UUID):
-    """Proof that my action is in a certified lot: my leaf, its salt and its Merkle audit path."""
+    """Proof that my action is in a certified lot: my leaf, its salt and its Merkle audit path.
+
+    Citizens, for their own action (another's is a 404). With `salt` and the action id the
+    citizen can recompute their leaf's `action` commitment; `audit_path` (RFC 9162) leads from the leaf to the root signed in
+    `document`. An action in no lot is a 404 (`not_in_a_lot`). Keep `salt` private."""
     action_service.get_own_action_or_raise(user_id=g.user.id, action_id=action_id)
     return manifests.lot_proof(action_id)

@@ -68,7 +68,8 @@ class TotalSchema(Schema):
 
 
 class PeriodTotalSchema(TotalSchema):
-    group = fields.String(dump_default=None)
+    group = fields.String(dump_default=None, allow_none=True,
+                          metadata={"description": "Always null: the month's total"})
 
 
 class TotalsSchema(Schema):
@@ -87,18 +88,28 @@ TOTALS_EXAMPLE = {
                "reduction_g": "31562810.000", "points": 31562810, "suppressed": False},
               {"period": "2026-11", "group": "everyday:e_receipt", "actions": None,
                "citizens": None, "reduction_g": None, "points": None, "suppressed": True}],
-    "totals": [{"period": "2026-11", "actions": 90412, "citizens": 15230,
+    "totals": [{"period": "2026-11", "group": None, "actions": 90412, "citizens": 15230,
                 "reduction_g": "58211034.500", "points": 58211034, "suppressed": False}]}
+TOTALS_CSV_EXAMPLE = ("period,scene,actions,citizens,reduction_g,points,suppressed\r\n"
+                      "2026-11,transit:metro,48210,9120,31562810.000,31562810,False\r\n"
+                      "2026-11,everyday:e_receipt,,,,,True\r\n")
+TOTALS_DOC = csv_doc(TotalsSchema, example=TOTALS_EXAMPLE, csv_example=TOTALS_CSV_EXAMPLE)
 
 
 @blp.route("/totals", methods=["GET"])
 @access.public
 @blp.arguments(TotalsArgsSchema, location="query")
-@blp.response(200, TotalsSchema, example=TOTALS_EXAMPLE)
-@blp.doc(**csv_doc(TotalsSchema))
+@blp.response(200, TotalsSchema)
+@blp.doc(**TOTALS_DOC)
 def get_totals(args):
-    """Monthly credited actions, citizens, reductions and points by scene or district, with
-    small-cell suppression (open data; docs/open-data.md)."""
+    """Monthly credited actions, citizens, reductions and points by scene or district.
+
+    Open data, no login (docs/open-data.md). `group_by` is `scene` (`transit:metro`,
+    `everyday:own_bag`, ...) or `district` (GB/T 2260 code); months `from`..`to` (YYYY-MM,
+    default the last 12). Small-cell suppression: a cell with fewer than `min_citizens`
+    citizens, or one that would let such a cell be worked out, has its figures withheld
+    (`suppressed`, figures null). `Accept: text/csv` gives the same cells as a CSV
+    attachment. Public caching with a strong `ETag`: send `If-None-Match` for a 304."""
     month_to = metering.parse_period(args["to"]) if args["to"] else scheme_today().replace(day=1)
     month_from = (metering.parse_period(args["from_"]) if args["from_"]
                   else metering.add_months(month_to, -11))
@@ -139,6 +150,27 @@ class PublicLotSchema(PublicCertificateLotSchema):
 
 PublicLotPageSchema = page_schema(PublicLotSchema, "PublicLotPageSchema")
 
+# A January metro lot: part moved to an enterprise buyer and retired for an event (a real run's
+# shape; the retirement is the one on PUBLIC_EVENT_EXAMPLE's page).
+PUBLIC_LOT_EXAMPLE = {
+    "id": "5a6b7c8d-9e0f-4a1b-8c2d-3e4f5a6b7c8d", "serials": "CC-SH-METRO-2026-000000001-000040000",
+    "methodology": {"code": "SH-METRO", "version": 1},
+    "period": {"from": "2026-01-01", "to": "2026-01-31"}, "vintage_year": 2026,
+    "quantity": 40000, "unit_g": "1000.000", "issued_tco2e": "40.000000000",
+    "action_count": 41237, "issued_at": "2026-02-10T02:00:00+00:00", "verification": "positive",
+    "retired_quantity": 12500,
+    "history": [
+        {"event": "issue", "serials": "CC-SH-METRO-2026-000000001-000040000", "quantity": 40000,
+         "from_holder": None, "to_holder": None, "beneficiary": None, "purpose": None,
+         "at": "2026-02-10T02:00:00+00:00"},
+        {"event": "transfer", "serials": "CC-SH-METRO-2026-000000001-000012500",
+         "quantity": 12500, "from_holder": None, "to_holder": "Acme Steel Ltd",
+         "beneficiary": None, "purpose": None, "at": "2026-03-01T03:00:00+00:00"},
+        {"event": "retire", "serials": "CC-SH-METRO-2026-000000001-000012500", "quantity": 12500,
+         "from_holder": "Acme Steel Ltd", "to_holder": None,
+         "beneficiary": "Suzhou Marathon 2026", "purpose": "Event neutrality",
+         "at": "2026-03-20T06:30:00+00:00"}]}
+
 
 def public_lot(lot, latest, events, names) -> dict:
     """A lot as the open data shows it (the public page renders the same view)."""
@@ -157,10 +189,16 @@ def public_lot(lot, latest, events, names) -> dict:
 @blp.route("/lots", methods=["GET"])
 @access.public
 @blp.arguments(PageArgsSchema, location="query")
-@blp.response(200, PublicLotPageSchema)
+@blp.response(200, PublicLotPageSchema, example={"items": [PUBLIC_LOT_EXAMPLE],
+                                                "next_cursor": None})
 def list_public_lots(args):
-    """Certified lots, newest first: serials, methodology, period, verification, and every
-    issue, transfer and retirement (open data)."""
+    """Certified lots, newest first, with every issue, transfer and retirement.
+
+    Open data, no login. Each lot gives its serial range, methodology version, period and
+    vintage, unit (1 unit = `unit_g` grams), the latest third-party verification opinion and
+    its registry history: who holds which serials and which were retired, for whom and why
+    (enterprise buyers by registered name; null is the scheme's own account). Keyset pages;
+    strong `ETag` with `If-None-Match` for a 304."""
     after = decode_cursor(args["cursor"], converters=(dt.datetime.fromisoformat, uuid.UUID))
     items, last = public_lots(after=after, limit=args["limit"])
     return public_json(PublicLotPageSchema(), {"items": items, "next_cursor": encode_cursor(last)})
@@ -183,9 +221,16 @@ def public_lots(*, after, limit: int) -> tuple[list[dict], object]:
 @blp.route("/events", methods=["GET"])
 @access.public
 @blp.arguments(PageArgsSchema, location="query")
-@blp.response(200, PublicEventPageSchema)
+@blp.response(200, PublicEventPageSchema, example={
+    "items": [{k: v for k, v in PUBLIC_EVENT_EXAMPLE.items() if k != "retirements"}],
+    "next_cursor": None})
 def list_public_events(args):
-    """Carbon-neutral events, newest first: footprint, grams retired, shortfall, neutral (open data)."""
+    """Carbon-neutral events, newest first: footprint, grams retired, shortfall, neutral.
+
+    Open data, no login (docs/events.md). `neutral` is true only when the serials retired
+    against the event cover its whole footprint; `shortfall_g` is what is left. The serials
+    themselves are on each event's page. Keyset pages; strong `ETag` with `If-None-Match`
+    for a 304."""
     events, last = event_service.list_events(after=page_after(args["cursor"]), limit=args["limit"])
     return public_json(PublicEventPageSchema(), events_page_view(events, last))
 
@@ -194,5 +239,10 @@ def list_public_events(args):
 @access.public
 @blp.response(200, PublicEventSchema, example=PUBLIC_EVENT_EXAMPLE)
 def get_public_event(event_id: uuid.UUID):
-    """An event's footprint, the serials retired against it, and `neutral` only when they cover it."""
+    """An event's footprint, the serials retired against it, and `neutral` only when they cover it.
+
+    Open data, no login. The footprint and how it was computed (`footprint_basis`), the
+    enterprise buyer answerable for it, and each retirement against it, oldest first, with
+    its serials and lot, so anyone can check them with the public serial lookup. An unknown
+    id is a 404 (`event_not_found`). Strong `ETag` with `If-None-Match` for a 304."""
     return public_json(PublicEventSchema(), event_page_view(event_service.event_page(event_id)))

@@ -60,7 +60,13 @@ def _wants_pdf() -> bool:
 @blp.response(200, SignedRetirementCertificateSchema, example=CERTIFICATE_EXAMPLE)
 @blp.doc(**CERTIFICATE_DOC)
 def get_certificate(certificate_id: uuid.UUID):
-    """A signed retirement certificate: beneficiary, purpose, serials and grams (JSON, or the PDF)."""
+    """A signed retirement certificate: beneficiary, purpose, serials and grams (JSON, or the PDF).
+
+    Public (no login), cacheable, with a strong `ETag` (`If-None-Match` gives a 304). JSON by
+    default; `Accept: application/pdf` gives the printable certificate with a QR code that opens
+    the serial lookup. `document` is the certificate signed (JWS) with a published key
+    (`/.well-known/carbon-credits-keys`), so a copy can be checked offline. Unknown: 404
+    (`certificate_not_found`)."""
     signed = certificate_service.signed_certificate(certificate_id=certificate_id)
     if not _wants_pdf():
         return public_json(SignedRetirementCertificateSchema(), signed)

@@ -31,7 +31,17 @@ class RegionListSchema(Schema):
 
 @blp.route("/regions", methods=["GET"])
 @access.public
-@blp.response(200, RegionListSchema)
+@blp.response(200, RegionListSchema, example={
+    "items": [{"code": "320505", "name_zh": "虎丘区",
+               "name_en": "Huqiu District (with Suzhou New District, 苏州高新区)",
+               "kind": "district", "statistical": False, "parent": "320500"},
+              {"code": "320571", "name_zh": "苏州工业园区", "name_en": "Suzhou Industrial Park",
+               "kind": "development_zone", "statistical": True, "parent": "320500"}],
+    "retired_codes": {"320584": "320509"}})
 def list_regions():
-    """The districts a citizen, partner, station or action can belong to (docs/districts.md)."""
+    """The districts a citizen, partner, station or action can belong to (docs/districts.md).
+
+    Public, no login. Every `region` field and parameter of this API takes one of these
+    codes; a retired code is still accepted and stored as its current one
+    (`retired_codes`), any other is a 422. The list changes only with a release."""
     return {"items": list(region_rules.REGIONS), "retired_codes": region_rules.RETIRED_CODES}

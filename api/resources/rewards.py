@@ -18,6 +18,7 @@ from api.extensions import Blueprint
 from api.fields import AwareDateTime, StrictBoolean
 from api.idempotency import idempotent
 from api.pagination import PageArgsSchema, decode_cursor, encode_cursor, page_schema
+from api.resources import reward_examples as ex
 from carbon_credits.config import get_settings
 from carbon_credits.domain import vouchers
 from carbon_credits.services import rewards as reward_service
@@ -162,16 +163,9 @@ class VoucherLookupSchema(Schema):
     confirmable = fields.Boolean(metadata={"description": "Whether confirming it now succeeds"})
     refusal_code = fields.String(allow_none=True, metadata={
         "description": "Why not: the 409 code confirming would answer",
-        "enum": ["already_redeemed", "voucher_cancelled", "voucher_expired"]})
+        # null listed too: in OpenAPI 3.0 `nullable` does not widen an `enum`
+        "enum": ["already_redeemed", "voucher_cancelled", "voucher_expired", None]})
     refusal_detail = fields.String(allow_none=True)
-
-
-VOUCHER_LOOKUP_EXAMPLE = {
-    "id": "6f1c2a9e-3b4d-4e5f-8a7b-9c0d1e2f3a4b", "voucher_code": "ABCDE-12345",
-    "reward_id": "0b7f4c52-8f3e-4a57-9d1c-2f5f6c1d9e11", "reward_title": "Oat latte",
-    "points": 100, "status": "reserved", "holder": "王**",
-    "expires_at": "2026-05-01T10:30:00+00:00", "reserved_at": "2026-05-01T10:00:00+00:00",
-    "redeemed_at": None, "confirmable": True, "refusal_code": None, "refusal_detail": None}
 
 
 SETTLEMENT_DAYS = validate.Range(min=dt.date(2000, 1, 1), max=dt.date(2999, 12, 31))
@@ -287,10 +281,13 @@ def _lines_out(lines: dict):
 @blp.route("/rewards", methods=["GET"])
 @access.public
 @blp.arguments(RewardQueryArgsSchema, location="query")
-@blp.response(200, RewardPageSchema)
+@blp.response(200, RewardPageSchema, example=ex.page(ex.REWARD))
 def catalog(args):
-    """Rewards a citizen can reserve now: active, in stock, in their validity window, with
-    their merchant's name; `category` narrows to one category."""
+    """Rewards a citizen can reserve now, with their merchant's name.
+
+    Public (no login). Only active rewards in stock and inside their validity window are listed,
+    newest first; `category` narrows to one category. Keyset pages: pass `next_cursor` back as
+    `cursor` (null: the last page)."""
     items, last = reward_service.list_catalog(after=_cursor(args), limit=args["limit"],
                                               category=args["category"])
     return {"items": items, "next_cursor": encode_cursor(last)}
@@ -298,9 +295,11 @@ def catalog(args):
 
 @blp.route("/rewards/<uuid:reward_id>", methods=["GET"])
 @access.public
-@blp.response(200, RewardSchema)
+@blp.response(200, RewardSchema, example=ex.REWARD)
 def get_reward(reward_id: uuid.UUID):
-    """One active reward (also when sold out or not yet open)."""
+    """One active reward (also when sold out or not yet open).
+
+    Public. A sold-out reward shows `stock: 0`; an inactive or unknown one is a 404."""
     return reward_service.get_catalog_reward_or_raise(reward_id)
 
 
@@ -311,19 +310,25 @@ def get_reward(reward_id: uuid.UUID):
 @blp.route("/merchant/rewards", methods=["POST"])
 @access("merchant")
 @idempotent
-@blp.arguments(RewardCreateSchema)
-@blp.response(201, RewardSchema)
+@blp.arguments(RewardCreateSchema, example=ex.REWARD_CREATE)
+@blp.response(201, RewardSchema, example=ex.REWARD)
 def create_reward(data):
-    """Add a reward to my merchant's catalog."""
+    """Add a reward to my merchant's catalog.
+
+    Merchant staff of an active merchant (403 `merchant_unbound` without one, 403
+    `merchant_suspended`). `valid_until` must be after `valid_from` (422); `category` defaults to
+    `other`, `per_citizen_limit` to 1. Send an `Idempotency-Key` to retry safely."""
     return reward_service.create_reward(merchant_user=g.user, **data)
 
 
 @blp.route("/merchant/rewards", methods=["GET"])
 @access("merchant")
 @blp.arguments(PageArgsSchema, location="query")
-@blp.response(200, RewardPageSchema)
+@blp.response(200, RewardPageSchema, example=ex.page(ex.REWARD, next_cursor=None))
 def list_merchant_rewards(args):
-    """My merchant's rewards, newest first, active or not."""
+    """My merchant's rewards, newest first, active or not.
+
+    Merchant staff; keyset pages as in `GET /api/v1/rewards`."""
     items, last = reward_service.list_merchant_rewards(merchant_user=g.user, after=_cursor(args),
                                                        limit=args["limit"])
     return {"items": items, "next_cursor": encode_cursor(last)}
@@ -331,20 +336,27 @@ def list_merchant_rewards(args):
 
 @blp.route("/merchant/rewards/<uuid:reward_id>", methods=["GET"])
 @access("merchant")
-@blp.response(200, RewardSchema)
+@blp.response(200, RewardSchema, example=ex.REWARD)
 def get_merchant_reward(reward_id: uuid.UUID):
-    """One of my merchant's rewards (another merchant's is a 404); its ETag guards edits."""
+    """One of my merchant's rewards, with the ETag that guards edits.
+
+    Merchant staff; another merchant's reward is a 404. The `ETag` changes whenever the reward
+    or its stock changes (a redemption included): send it as `If-Match` with the PATCH."""
     reward = reward_service.get_merchant_reward_or_raise(merchant_user=g.user, reward_id=reward_id)
     return reward, 200, {"ETag": reward_service.reward_etag(reward)}
 
 
 @blp.route("/merchant/rewards/<uuid:reward_id>", methods=["PATCH"])
 @access("merchant")
-@blp.arguments(RewardUpdateSchema)
-@blp.response(200, RewardSchema)
+@blp.arguments(RewardUpdateSchema, example=ex.REWARD_UPDATE)
+@blp.response(200, RewardSchema, example=ex.UPDATED_REWARD)
 def update_reward(data, reward_id: uuid.UUID):
     """Edit one of my merchant's rewards (title, cost, stock left, window, limit, active).
-    Send the GET's `ETag` as `If-Match` so an edit made on a stale stock figure is refused (412)."""
+
+    Merchant staff; only the fields sent change, and the change is audited. `stock` sets what is
+    left to reserve. Send the GET's `ETag` as `If-Match` so an edit made on a stale stock figure
+    is refused (412 `etag_mismatch`); the answer carries the new `ETag`. A window that ends
+    before it starts is a 422."""
     reward = reward_service.update_reward(merchant_user=g.user, reward_id=reward_id, changes=data,
                                           if_match=request.headers.get("If-Match"))
     return reward, 200, {"ETag": reward_service.reward_etag(reward)}
@@ -352,10 +364,15 @@ def update_reward(data, reward_id: uuid.UUID):
 
 @blp.route("/merchant/redemptions/confirm", methods=["POST"])
 @access("merchant")
-@blp.arguments(VoucherConfirmSchema)
-@blp.response(200, ConfirmedRedemptionSchema)
+@blp.arguments(VoucherConfirmSchema, example={"voucher_code": "B3FH2-7KMYG"})
+@blp.response(200, ConfirmedRedemptionSchema, example=ex.CONFIRMED)
 def confirm_voucher(data):
-    """Honour a citizen's voucher: its points go to my merchant; once only."""
+    """Honour a citizen's voucher: its points go to my merchant; once only.
+
+    Merchant staff of the reward's merchant (another merchant's voucher is a 404
+    `voucher_not_found`). The code is read without regard to case, spaces or dashes. A voucher
+    already confirmed, cancelled or expired is a 409 (`already_redeemed`, `voucher_cancelled`,
+    `voucher_expired`); `POST /merchant/redemptions/lookup` tells beforehand."""
     return reward_service.confirm_redemption(voucher_code=data["voucher_code"],
                                              merchant_user=g.user)
 
@@ -363,7 +380,7 @@ def confirm_voucher(data):
 @blp.route("/merchant/redemptions/lookup", methods=["POST"])
 @access("merchant")
 @blp.arguments(VoucherConfirmSchema, example={"voucher_code": "ABCDE-12345"})
-@blp.response(200, VoucherLookupSchema, example=VOUCHER_LOOKUP_EXAMPLE)
+@blp.response(200, VoucherLookupSchema, example=ex.VOUCHER_LOOKUP)
 def lookup_voucher(data):
     """Look up one of my merchant's vouchers before confirming it; changes nothing.
 
@@ -379,9 +396,13 @@ def lookup_voucher(data):
 @access("merchant")
 @blp.arguments(SettlementArgsSchema, location="query")
 @blp.response(200, SettlementSchema)
-@blp.doc(**csv_doc(SettlementSchema))
+@blp.doc(**csv_doc(SettlementSchema, example=ex.SETTLEMENT))
 def merchant_settlement(args):
-    """Vouchers confirmed and points redeemed per day and reward (`Accept: text/csv` for CSV)."""
+    """Vouchers confirmed and points redeemed per day and reward (`Accept: text/csv` for CSV).
+
+    Merchant staff, for their own merchant. Days are scheme days (`timezone`); the period
+    defaults to the last 30 days and spans at most 366 days (422 beyond that, or when `to` is
+    before `from`)."""
     return _settlement_out(reward_service.get_merchant_settlement(
         merchant_user=g.user, date_from=args["date_from"], date_to=args["date_to"]))
 
@@ -390,9 +411,12 @@ def merchant_settlement(args):
 @access("admin", "auditor")
 @blp.arguments(AdminSettlementArgsSchema, location="query")
 @blp.response(200, SettlementSchema)
-@blp.doc(**csv_doc(SettlementSchema))
+@blp.doc(**csv_doc(SettlementSchema, example=ex.SETTLEMENT))
 def admin_settlement(args):
-    """Any merchant's settlement, per day and reward (`Accept: text/csv` for CSV)."""
+    """Any merchant's settlement, per day and reward (`Accept: text/csv` for CSV).
+
+    Admins and auditors; `partner_id` names the merchant (unknown: 404). Otherwise as the
+    merchant's own `GET /api/v1/merchant/settlements`."""
     return _settlement_out(reward_service.get_partner_settlement(
         partner_id=args["partner_id"], date_from=args["date_from"], date_to=args["date_to"]))
 
@@ -401,10 +425,13 @@ def admin_settlement(args):
 @access("merchant")
 @blp.arguments(SettlementLinesArgsSchema, location="query")
 @blp.response(200, SettlementLinesSchema)
-@blp.doc(**csv_doc(SettlementLinesSchema))
+@blp.doc(**csv_doc(SettlementLinesSchema, example=ex.SETTLEMENT_LINES))
 def merchant_settlement_lines(args):
-    """One line per voucher my merchant confirmed in the period, oldest first, cursor-paged
-    (`limit` up to 1000); `Accept: text/csv` gives every line of the period (at most 100,000)."""
+    """One line per voucher my merchant confirmed in the period, oldest first.
+
+    Merchant staff. Cursor-paged (`limit` up to 1000); the totals are of the whole period.
+    `Accept: text/csv` gives every line of the period at once (more than 100,000: 422
+    `too_many_lines`, ask for a shorter period). Holders are shown masked."""
     return _lines_out(reward_service.get_merchant_settlement_lines(merchant_user=g.user,
                                                                    **_lines_period(args)))
 
@@ -413,9 +440,12 @@ def merchant_settlement_lines(args):
 @access("admin", "auditor")
 @blp.arguments(AdminSettlementLinesArgsSchema, location="query")
 @blp.response(200, SettlementLinesSchema)
-@blp.doc(**csv_doc(SettlementLinesSchema))
+@blp.doc(**csv_doc(SettlementLinesSchema, example=ex.SETTLEMENT_LINES))
 def admin_settlement_lines(args):
-    """Any merchant's per-voucher lines (as the merchant's; `Accept: text/csv` for CSV)."""
+    """Any merchant's per-voucher lines (as the merchant's; `Accept: text/csv` for CSV).
+
+    Admins and auditors; `partner_id` names the merchant (unknown: 404). Paging, totals and
+    the CSV limit as in `GET /api/v1/merchant/settlements/lines`."""
     return _lines_out(reward_service.get_partner_settlement_lines(partner_id=args["partner_id"],
                                                                   **_lines_period(args)))
 
@@ -427,19 +457,28 @@ def admin_settlement_lines(args):
 @blp.route("/redemptions", methods=["POST"])
 @access("citizen")
 @idempotent
-@blp.arguments(RedemptionCreateSchema)
-@blp.response(201, RedemptionSchema)
+@blp.arguments(RedemptionCreateSchema, example={"reward_id": ex.REWARD_ID})
+@blp.response(201, RedemptionSchema, example=ex.RESERVED)
 def redeem(data):
-    """Reserve a reward: its points are held and a voucher issued until `expires_at`."""
+    """Reserve a reward: its points are held and a voucher issued until `expires_at`.
+
+    Verified citizens. One unit of stock, one use of the per-citizen limit and a hold of the
+    points cost are taken together; show `voucher_code` (or `qr_url`) at the merchant before
+    `expires_at`, or the hold lapses. Refused with 409: `insufficient_balance`, `out_of_stock`,
+    `reward_unavailable` (inactive or outside its window), `per_citizen_limit_reached`. Send an
+    `Idempotency-Key` to retry safely."""
     return reward_service.redeem_reward(user_id=g.user.id, reward_id=data["reward_id"])
 
 
 @blp.route("/redemptions", methods=["GET"])
 @access("citizen")
 @blp.arguments(PageArgsSchema, location="query")
-@blp.response(200, RedemptionPageSchema)
+@blp.response(200, RedemptionPageSchema, example=ex.page(ex.RESERVED))
 def list_redemptions(args):
-    """My redemptions, newest first."""
+    """My redemptions, newest first.
+
+    Citizens; every status (reserved, redeemed, cancelled, expired). Keyset pages: pass
+    `next_cursor` back as `cursor`."""
     items, last = reward_service.list_redemptions(user_id=g.user.id, after=_cursor(args),
                                                   limit=args["limit"])
     return {"items": items, "next_cursor": encode_cursor(last)}
@@ -447,17 +486,23 @@ def list_redemptions(args):
 
 @blp.route("/redemptions/<uuid:redemption_id>", methods=["GET"])
 @access("citizen")
-@blp.response(200, RedemptionSchema)
+@blp.response(200, RedemptionSchema, example=ex.REDEEMED)
 def get_redemption(redemption_id: uuid.UUID):
-    """One of my redemptions."""
+    """One of my redemptions.
+
+    Citizens; another citizen's redemption is a 404. Poll it to see the voucher confirmed
+    (`redeemed`) at the till."""
     return reward_service.get_redemption_or_raise(user_id=g.user.id, redemption_id=redemption_id)
 
 
 @blp.route("/redemptions/<uuid:redemption_id>/cancel", methods=["POST"])
 @access("citizen")
-@blp.response(200, RedemptionSchema)
+@blp.response(200, RedemptionSchema, example=ex.CANCELLED)
 def cancel_redemption(redemption_id: uuid.UUID):
-    """Give back a reserved reward: my points are released, the stock returned."""
+    """Give back a reserved reward: my points are released, the stock returned.
+
+    Citizens, for their own redemption while it is `reserved`; a redeemed, cancelled or
+    expired one is a 409 (`redemption_not_reserved`)."""
     return reward_service.cancel_redemption(user_id=g.user.id, redemption_id=redemption_id)
 
 
@@ -468,7 +513,10 @@ def cancel_redemption(redemption_id: uuid.UUID):
                                                                  "format": "binary"}}}},
                     "404": {"description": "Not one of my redemptions"}})
 def redemption_qr(redemption_id: uuid.UUID):
-    """My voucher as a QR code to show at the merchant."""
+    """My voucher as a QR code to show at the merchant.
+
+    Citizens, for their own redemption: a PNG of the voucher code alone (a regular QR code
+    that till scanners read), never cached (`Cache-Control: private, no-store`)."""
     redemption = reward_service.get_redemption_or_raise(user_id=g.user.id,
                                                         redemption_id=redemption_id)
     buffer = io.BytesIO()
