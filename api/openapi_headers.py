@@ -7,6 +7,8 @@ the view honours, so a handler that starts reading a header cannot leave the doc
 - a view that answers with an `ETag` header: the `ETag` response header;
 - a view that answers through `api.caching` (open data): `If-None-Match`, 304, `ETag` and
   `Cache-Control`.
+Every operation also takes `Accept-Language` (one shared parameter), and every JSON answer
+says `Content-Language` (api/i18n.py, docs/localisation.md).
 `Idempotency-Key` is declared by `api.idempotency.idempotent` itself and the partner signature
 headers are security schemes (api/__init__.py). Parameters already declared by hand are kept.
 """
@@ -30,6 +32,14 @@ ETAG_HEADER = {"description": "Strong entity tag of this representation",
                "schema": {"type": "string"}}
 CACHE_CONTROL_HEADER = {"description": "`public, max-age=300`", "schema": {"type": "string"}}
 CACHING_HELPERS = (caching.public_json, caching.public_response)
+ACCEPT_LANGUAGE = {"in": "header", "name": "Accept-Language", "required": False,
+                   "schema": {"type": "string"}, "example": "zh-CN",
+                   "description": "`zh-CN` (or `zh`, `zh-Hans`) for Simplified Chinese, else "
+                                  "English: the language of titles, messages and problem "
+                                  "details. Codes and data never change with it."}
+CONTENT_LANGUAGE_HEADER = {"description": "`en` or `zh-CN`: the language of the answer's text",
+                           "schema": {"type": "string", "enum": ["en", "zh-CN"]}}
+JSON_MEDIA = ("application/json", "application/problem+json")
 
 
 def _code_objects(code: types.CodeType):
@@ -86,6 +96,17 @@ def _add_response_headers(operation: dict, **headers) -> None:
         response.setdefault("headers", {}).update(headers)
 
 
+def declare_language(operation: dict) -> None:
+    """Every operation takes Accept-Language; every JSON success answer says its language."""
+    # Component names: apispec turns them into `$ref`s.
+    parameters = operation.setdefault("parameters", [])
+    if "AcceptLanguage" not in parameters:
+        parameters.append("AcceptLanguage")
+    for response in _success_responses(operation):
+        if set(response.get("content", {})) & set(JSON_MEDIA):
+            response.setdefault("headers", {})["Content-Language"] = "ContentLanguage"
+
+
 def declare(operation: dict, traits: set[str]) -> None:
     """Add to one operation what its view's traits say it honours."""
     responses = operation.setdefault("responses", {})
@@ -114,8 +135,9 @@ class ConditionalHeadersPlugin(BasePlugin):
         if view is None:
             return
         traits = view_traits(view)
-        if traits:
-            for operation in operations.values():
+        for operation in operations.values():
+            declare_language(operation)
+            if traits:
                 declare(operation, traits)
 
 
@@ -124,3 +146,5 @@ def install(app, spec) -> None:
     plugin = ConditionalHeadersPlugin(app)
     plugin.init_spec(spec)
     spec.plugins.append(plugin)
+    spec.components.parameter("AcceptLanguage", "header", ACCEPT_LANGUAGE)
+    spec.components.header("ContentLanguage", CONTENT_LANGUAGE_HEADER)

@@ -126,3 +126,15 @@ def test_declared_if_none_match_really_answers_304(client):
     assert first.status_code == 200 and first.headers["ETag"]
     again = client.get("/.well-known/carbon-credits-keys", headers={"If-None-Match": first.headers["ETag"]})
     assert again.status_code == 304 and again.get_data() == b""
+
+
+def test_every_operation_takes_accept_language_and_json_answers_say_their_language(documented,
+                                                                                  client):
+    spec, operations = documented
+    for path, method, operation, _ in operations:
+        assert "Accept-Language" in _header_parameters(spec, operation), (method, path)
+        for status, response in operation["responses"].items():
+            if status.startswith("2") and "application/json" in response.get("content", {}):
+                assert "Content-Language" in response.get("headers", {}), (method, path, status)
+    r = client.get("/api/v1/methodologies", headers={"Accept-Language": "zh-CN"})
+    assert r.headers["Content-Language"] == "zh-CN"
