@@ -87,7 +87,7 @@ def list_staff(args):
 @access("merchant")
 @blp.arguments(MerchantStaffCreateSchema, example={
     "email": "till-2@teahouse.example", "display_name": "Till 2",
-    "password": "a long initial passphrase"})
+    "password": "a long initial passphrase"})  # nosec B105 (a made-up example)
 @blp.response(201, MerchantStaffSchema, example=STAFF_EXAMPLE)
 def add_staff(data):
     """Add a staff account (role `merchant`) to my merchant (leads only).

@@ -100,7 +100,7 @@ PARTNER_EXAMPLE = {"id": PARTNER_ID, "name": "Metro Co", "kind": "transit_operat
                    "suspended": False, "region": None,
                    "created_at": "2026-12-01T02:00:00.167473+00:00"}
 # Not a real secret: an example of its shape (`sk_` and 43 base64url characters).
-SECRET_EXAMPLE = "sk_qhTdGP4H4D-lcez1hHq8pj2x5WVRPL3y2tFKJdPwvjE"
+SECRET_EXAMPLE = "sk_qhTdGP4H4D-lcez1hHq8pj2x5WVRPL3y2tFKJdPwvjE"  # nosec B105 (a made-up example)
 STATION_EXAMPLE = {"partner_id": PARTNER_ID, "station_id": "EV-0042", "region": "320506",
                    "created_at": "2026-12-01T03:00:00.120000+00:00",
                    "updated_at": "2026-12-01T03:00:00.120000+00:00"}
@@ -201,7 +201,7 @@ def list_stations(partner_id: uuid.UUID):
 @blp.route("/admin/partners/<uuid:partner_id>/rotate-secret", methods=["POST"])
 @access("admin")
 @blp.response(200, PartnerWithSecretSchema, example={
-    **PARTNER_EXAMPLE, "secret": "sk_IgOhEfMcSQbUhIRTNhdMV5EJp55MUqweVkO1B6qSaAg"})
+    **PARTNER_EXAMPLE, "secret": "sk_IgOhEfMcSQbUhIRTNhdMV5EJp55MUqweVkO1B6qSaAg"})  # nosec B105 (a made-up example)
 def rotate_secret(partner_id: uuid.UUID):
     """Issue a new secret; the old one keeps working for the grace period.
 

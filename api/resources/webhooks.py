@@ -107,9 +107,9 @@ DISABLED_WEBHOOK_EXAMPLE = {
 CREATED_WEBHOOK_EXAMPLE = {
     **WEBHOOK_EXAMPLE, "events": ["action.credited"],
     "updated_at": WEBHOOK_EXAMPLE["created_at"],
-    "secret": "whsec_zxTgtl_gXTHDateYdiAQcN0rpQZOEylcLK2M416yK7M"}
+    "secret": "whsec_zxTgtl_gXTHDateYdiAQcN0rpQZOEylcLK2M416yK7M"}  # nosec B105 (a made-up example)
 ROTATED_WEBHOOK_EXAMPLE = {**WEBHOOK_EXAMPLE, "updated_at": "2026-12-06T07:20:31.616028+00:00",
-                           "secret": "whsec_syPZFKroezPGrLu1meCqeyiPSVUnBhYQPSQQmrCODjQ"}
+                           "secret": "whsec_syPZFKroezPGrLu1meCqeyiPSVUnBhYQPSQQmrCODjQ"}  # nosec B105 (a made-up example)
 DELIVERY_EXAMPLE = {
     "id": "01c0be36-61fb-4a16-8c22-357e8bb42105", "subscription_id": WEBHOOK_ID,
     "event_id": "bdbd00a1-4ca5-4c4b-b267-768a26a350d6", "event_type": "action.credited",
