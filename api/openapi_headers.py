@@ -7,8 +7,7 @@ the view honours, so a handler that starts reading a header cannot leave the doc
 - a view that answers with an `ETag` header: the `ETag` response header;
 - a view that answers through `api.caching` (open data): `If-None-Match`, 304, `ETag` and
   `Cache-Control`.
-Every operation also takes `Accept-Language` (one shared parameter), and every JSON answer
-says `Content-Language` (api/i18n.py, docs/localisation.md).
+Every operation also takes `Accept-Language`, and every JSON answer says `Content-Language` (api/i18n.py, docs/localisation.md).
 `Idempotency-Key` is declared by `api.idempotency.idempotent` itself and the partner signature
 headers are security schemes (api/__init__.py). Parameters already declared by hand are kept.
 """
@@ -97,14 +96,13 @@ def _add_response_headers(operation: dict, **headers) -> None:
 
 
 def declare_language(operation: dict) -> None:
-    """Every operation takes Accept-Language; every JSON success answer says its language."""
-    # Component names: apispec turns them into `$ref`s.
-    parameters = operation.setdefault("parameters", [])
-    if "AcceptLanguage" not in parameters:
-        parameters.append("AcceptLanguage")
+    """Every operation takes Accept-Language; every JSON success answer says its language.
+    Written out in full on each (not a `$ref`): readers of the document find it like any
+    other parameter."""
+    _add_parameter(operation, ACCEPT_LANGUAGE)
     for response in _success_responses(operation):
         if set(response.get("content", {})) & set(JSON_MEDIA):
-            response.setdefault("headers", {})["Content-Language"] = "ContentLanguage"
+            response.setdefault("headers", {})["Content-Language"] = dict(CONTENT_LANGUAGE_HEADER)
 
 
 def declare(operation: dict, traits: set[str]) -> None:
@@ -146,5 +144,3 @@ def install(app, spec) -> None:
     plugin = ConditionalHeadersPlugin(app)
     plugin.init_spec(spec)
     spec.plugins.append(plugin)
-    spec.components.parameter("AcceptLanguage", "header", ACCEPT_LANGUAGE)
-    spec.components.header("ContentLanguage", CONTENT_LANGUAGE_HEADER)
